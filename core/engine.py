@@ -1,0 +1,426 @@
+"""The numeric engine: validation, normalisation, similarity, exact top-k search, near duplicates.
+
+Public functions validate their input (shape, dtype, finite values) and raise ``ValueError``
+messages that name the actual values; private ``_`` helpers assume checked input.
+
+Memory: every pairwise computation walks query chunks x corpus chunks sized from a memory budget
+(``memory_budget_mb``), so 1,000 queries over 1M documents never build a 1,000 x 1M score matrix.
+Euclidean distances come from one GEMM (``|a|^2 + |b|^2 - 2 a.b``, clamped at 0), never from an
+``(n, d)`` difference temporary. Top-k uses ``argpartition`` and sorts only the k survivors; ties
+are broken by the lower index so results are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import Enum
+
+import numpy as np
+
+DEFAULT_MEMORY_BUDGET_MB = 256.0
+# Rows checked at once for NaN/inf, so the check never allocates a full-size boolean mask.
+_FINITE_CHECK_ROWS = 16_384
+
+
+class Metric(str, Enum):
+    """Similarity measures. For every metric a higher search score is better."""
+
+    COSINE = "cosine"
+    DOT = "dot"
+    EUCLIDEAN = "euclidean"
+
+    @classmethod
+    def parse(cls, method: str | Metric) -> Metric:
+        """Return the metric named ``method``; the error lists the valid names."""
+        if isinstance(method, Metric):
+            return method
+        try:
+            return cls(str(method).lower())
+        except ValueError:
+            valid = ", ".join(repr(m.value) for m in cls)
+            raise ValueError(f"unknown method {method!r}; use one of {valid}") from None
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def as_matrix(x, name: str = "x", *, check_finite: bool = True) -> np.ndarray:
+    """Return ``x`` as a float32, C-contiguous 2-D array; a 1-D vector becomes one row.
+
+    Parameters
+    ----------
+    x : array_like of shape (n, d) or (d,)
+        Vectors, one per row.
+    name : str
+        What the array is, for error messages ("corpus", "queries", ...).
+    check_finite : bool
+        Refuse NaN and infinity (naming the first bad row). Skip only for input already checked.
+
+    Returns
+    -------
+    ndarray of shape (n, d), float32
+        ``x`` itself when it already is float32 and C-contiguous, otherwise a converted copy.
+    """
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a numeric array of vectors: {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (d,) or 2-D (n, d), got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has dimension 0 (shape {arr.shape}); vectors need d >= 1")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if check_finite:
+        bad = first_nonfinite_row(arr)
+        if bad is not None:
+            raise ValueError(
+                f"{name} row {bad} contains NaN or infinity; remove or re-embed that row "
+                f"(shape {arr.shape})"
+            )
+    return arr
+
+
+def first_nonfinite_row(x: np.ndarray) -> int | None:
+    """Index of the first row of a 2-D array holding NaN or inf, or ``None`` if all are finite."""
+    for start in range(0, x.shape[0], _FINITE_CHECK_ROWS):
+        block = x[start : start + _FINITE_CHECK_ROWS]
+        # Summing is one cheap pass and propagates NaN/inf; only then look for the row.
+        if not np.isfinite(block.sum(dtype=np.float64)):
+            rows = np.flatnonzero(~np.isfinite(block).all(axis=1))
+            if rows.size:
+                return start + int(rows[0])
+    return None
+
+
+def _check_dims(corpus: np.ndarray, queries: np.ndarray) -> None:
+    if corpus.shape[1] != queries.shape[1]:
+        raise ValueError(
+            f"dimension mismatch: queries have d={queries.shape[1]} (shape {queries.shape}) "
+            f"but the corpus has d={corpus.shape[1]} (shape {corpus.shape}); embed both with "
+            "the same model and dimensions"
+        )
+
+
+def _check_budget(memory_budget_mb: float) -> int:
+    if not memory_budget_mb > 0:
+        raise ValueError(f"memory_budget_mb must be positive, got {memory_budget_mb}")
+    return int(memory_budget_mb * 2**20)
+
+
+# ---------------------------------------------------------------------------- norms
+
+
+def row_norms(x: np.ndarray, *, squared: bool = False) -> np.ndarray:
+    """Euclidean norm of every row, float32 of shape (n,), without an ``(n, d)`` temporary."""
+    sq = np.einsum("ij,ij->i", x, x)
+    return sq if squared else np.sqrt(sq)
+
+
+def _safe_inverse(norms: np.ndarray) -> np.ndarray:
+    """1 / norm, with 0 where the norm is 0: a zero vector scales to zero, never to NaN."""
+    inv = np.zeros_like(norms)
+    np.divide(1.0, norms, out=inv, where=norms > 0)
+    return inv
+
+
+def normalize(x) -> np.ndarray:
+    """Scale every row to unit length; a zero row stays zero (never NaN).
+
+    Parameters
+    ----------
+    x : array_like of shape (n, d) or (d,)
+        Vectors; NaN or infinity is refused with the first bad row named.
+
+    Returns
+    -------
+    ndarray of shape (n, d), float32
+        A new array; a 1-D input gives shape (1, d).
+    """
+    arr = as_matrix(x, "vectors")
+    return arr * _safe_inverse(row_norms(arr))[:, None]
+
+
+# ---------------------------------------------------------------------------- chunking
+
+
+def plan_chunks(m: int, n: int, budget_bytes: int, *, min_corpus_rows: int = 1) -> tuple[int, int]:
+    """Choose (query rows, corpus rows) per block so that a float32 score block and one
+    same-sized temporary fit ``budget_bytes``.
+
+    Prefers whole query batches against long corpus slices (big GEMMs); never returns less than
+    one row of either side.
+    """
+    cells = max(budget_bytes // 8, 1)  # 4 bytes per score, plus one temporary of the same size
+    if m * n <= cells:
+        return m, n
+    corpus_rows = min(n, max(cells // m, min_corpus_rows, 4096))
+    query_rows = max(1, min(m, cells // corpus_rows))
+    return query_rows, corpus_rows
+
+
+def _blocks(total: int, size: int) -> Iterator[slice]:
+    for start in range(0, total, size):
+        yield slice(start, min(start + size, total))
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+class _Scorer:
+    """Turns ``queries @ corpus.T`` blocks into scores where higher is better.
+
+    Holds what is computed once per search: query normalisation, corpus (squared) norms.
+    """
+
+    def __init__(self, corpus: np.ndarray, queries: np.ndarray, metric: Metric, corpus_norms=None):
+        self.metric = metric
+        self.corpus = corpus
+        if metric is Metric.COSINE:
+            norms = row_norms(corpus) if corpus_norms is None else corpus_norms
+            self.corpus_scale = _safe_inverse(norms)
+            self.queries = queries * _safe_inverse(row_norms(queries))[:, None]
+        elif metric is Metric.EUCLIDEAN:
+            sq = row_norms(corpus, squared=True) if corpus_norms is None else corpus_norms**2
+            self.corpus_sq = sq
+            self.queries = queries
+            self.query_sq = row_norms(queries, squared=True)
+        else:
+            self.queries = queries
+
+    def block(self, q: slice, c: slice) -> np.ndarray:
+        """Ranking scores of queries[q] against corpus[c], float32 (len(q), len(c)).
+
+        For euclidean this is ``2 a.b - |b|^2`` (the query's own norm is constant per row),
+        turned into a distance only for the survivors by :meth:`finish`.
+        """
+        scores = self.queries[q] @ self.corpus[c].T
+        if self.metric is Metric.COSINE:
+            scores *= self.corpus_scale[c]
+        elif self.metric is Metric.EUCLIDEAN:
+            scores *= 2.0
+            scores -= self.corpus_sq[c]
+        return scores
+
+    def finish(self, q: slice, scores: np.ndarray) -> np.ndarray:
+        """Final scores of the survivors of rows ``q``: euclidean becomes -distance."""
+        if self.metric is Metric.EUCLIDEAN:
+            sq_dist = self.query_sq[q, None] - scores
+            np.maximum(sq_dist, 0.0, out=sq_dist)
+            return -np.sqrt(sq_dist)
+        if self.metric is Metric.COSINE:
+            np.clip(scores, -1.0, 1.0, out=scores)
+        return scores
+
+
+# ---------------------------------------------------------------------------- top-k
+
+
+def _order_rows(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the best ``k`` columns of each row, sorted by score descending then index."""
+    order = np.lexsort((ids, -scores), axis=1)[:, :k]
+    return np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
+
+
+def _topk_block(scores: np.ndarray, offset: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` of each row of a score block (ties to the lower column), unsorted by rank.
+
+    ``argpartition`` is O(n) but may keep any of several equal scores at the boundary; rows
+    where a tie straddles the k-th place fall back to a stable sort of that row.
+    """
+    rows, cols = scores.shape
+    if cols <= k:
+        ids = np.broadcast_to(np.arange(cols, dtype=np.int64), (rows, cols)) + offset
+        return np.array(ids), scores.copy()
+    part = np.argpartition(scores, cols - k, axis=1)[:, cols - k :]
+    top = np.take_along_axis(scores, part, 1)
+    kth = top.min(axis=1)
+    n_at_least = np.count_nonzero(scores >= kth[:, None], axis=1)
+    for row in np.flatnonzero(n_at_least > k):
+        part[row] = np.argsort(-scores[row], kind="stable")[:k]
+        top[row] = scores[row, part[row]]
+    return part.astype(np.int64) + offset, top
+
+
+def search(
+    corpus,
+    queries,
+    k: int = 10,
+    method: str | Metric = "cosine",
+    *,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    check_finite: bool = True,
+    corpus_norms: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k search of every query against the corpus.
+
+    Parameters
+    ----------
+    corpus : array_like of shape (n_docs, dim)
+        Document vectors (not necessarily normalised).
+    queries : array_like of shape (n_queries, dim) or (dim,)
+        One query per row; a 1-D query is one row.
+    k : int
+        Results per query; ``k > n_docs`` returns all ``n_docs``.
+    method : {"cosine", "dot", "euclidean"}
+        Scoring. For euclidean the score is the negative distance, so higher is always better.
+    memory_budget_mb : float
+        Upper bound for the score blocks built at once.
+    check_finite : bool
+        Refuse NaN/inf in either input. Pass False only for input validated before.
+    corpus_norms : ndarray of shape (n_docs,), optional
+        Precomputed row norms of the corpus (cosine, euclidean), to save one pass.
+
+    Returns
+    -------
+    ids : ndarray of shape (n_queries, min(k, n_docs)), int64
+        Document indices, best first; equal scores are ordered by lower index.
+    scores : ndarray of shape (n_queries, min(k, n_docs)), float32
+        The matching scores.
+    """
+    metric = Metric.parse(method)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise ValueError(f"k must be an integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    corpus = as_matrix(corpus, "corpus", check_finite=check_finite)
+    queries = as_matrix(queries, "queries", check_finite=check_finite)
+    if corpus.shape[0] == 0:
+        raise ValueError(f"the corpus is empty (shape {corpus.shape}); add documents first")
+    _check_dims(corpus, queries)
+    if corpus_norms is not None and corpus_norms.shape != (corpus.shape[0],):
+        raise ValueError(
+            f"corpus_norms must have shape ({corpus.shape[0]},), got {corpus_norms.shape}"
+        )
+    budget = _check_budget(memory_budget_mb)
+    return _search_impl(corpus, queries, int(k), metric, budget, corpus_norms)
+
+
+def _search_impl(corpus, queries, k, metric, budget, corpus_norms=None):
+    m, n = queries.shape[0], corpus.shape[0]
+    k = min(k, n)
+    scorer = _Scorer(corpus, queries, metric, corpus_norms)
+    out_ids = np.empty((m, k), dtype=np.int64)
+    out_scores = np.empty((m, k), dtype=np.float32)
+    query_rows, corpus_rows = plan_chunks(m, n, budget, min_corpus_rows=k)
+    for q in _blocks(m, query_rows):
+        best_ids = best_scores = None
+        for c in _blocks(n, corpus_rows):
+            ids, scores = _topk_block(scorer.block(q, c), c.start, k)
+            if best_ids is not None:
+                ids = np.concatenate([best_ids, ids], axis=1)
+                scores = np.concatenate([best_scores, scores], axis=1)
+            best_ids, best_scores = _order_rows(ids, scores, k)
+        out_ids[q] = best_ids
+        out_scores[q] = scorer.finish(q, best_scores)
+    return out_ids, out_scores
+
+
+# ---------------------------------------------------------------------------- matrices
+
+
+MAX_MATRIX_CELLS = 50_000_000  # 200 MB of float32: beyond that, use search or near_duplicates
+
+
+def similarity_matrix(a, b=None, method: str | Metric = "cosine") -> np.ndarray:
+    """Full pairwise matrix, for heatmaps and small comparisons.
+
+    Parameters
+    ----------
+    a : array_like of shape (m, dim) or (dim,)
+    b : array_like of shape (n, dim) or (dim,), optional
+        Defaults to ``a`` (all pairs within ``a``).
+    method : {"cosine", "dot", "euclidean"}
+        Cosine and dot give similarities; euclidean gives distances (>= 0, lower is closer).
+
+    Returns
+    -------
+    ndarray of shape (m, n), float32
+    """
+    metric = Metric.parse(method)
+    a = as_matrix(a, "a")
+    b = a if b is None else as_matrix(b, "b")
+    _check_dims(b, a)
+    if a.shape[0] * b.shape[0] > MAX_MATRIX_CELLS:
+        raise ValueError(
+            f"a {a.shape[0]} x {b.shape[0]} matrix is too large to build at once (over "
+            f"{MAX_MATRIX_CELLS:,} cells); use search() for top-k or near_duplicates() for pairs"
+        )
+    scorer = _Scorer(b, a, metric)
+    rows, cols = slice(0, a.shape[0]), slice(0, b.shape[0])
+    scores = scorer.block(rows, cols)
+    if metric is Metric.EUCLIDEAN:
+        return -scorer.finish(rows, scores)
+    return scorer.finish(rows, scores)
+
+
+def near_duplicates(
+    x,
+    threshold: float = 0.95,
+    method: str | Metric = "cosine",
+    *,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    max_pairs: int = 1_000_000,
+) -> list[tuple[int, int, float]]:
+    """Pairs of rows that are at least ``threshold`` alike, computed in chunks.
+
+    Parameters
+    ----------
+    x : array_like of shape (n, dim)
+    threshold : float
+        Cosine/dot: keep pairs with similarity >= threshold. Euclidean: keep pairs with
+        distance <= threshold.
+    method : {"cosine", "dot", "euclidean"}
+    memory_budget_mb : float
+        Upper bound for the blocks built at once (no n x n matrix for large n).
+    max_pairs : int
+        Refuse to collect more pairs than this (a threshold too loose for the data).
+
+    Returns
+    -------
+    list of (i, j, score)
+        ``i < j``, most alike first (highest similarity or smallest distance), ties by (i, j).
+    """
+    metric = Metric.parse(method)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    x = as_matrix(x, "vectors")
+    budget = _check_budget(memory_budget_mb)
+    n = x.shape[0]
+    scorer = _Scorer(x, x, metric)
+    # One block holds float32 scores, a temporary and two boolean masks: about 10 bytes a cell.
+    rows_per_block = max(1, min(n, budget // (10 * n)))
+    found_i, found_j, found_s = [], [], []
+    total = 0
+    for q in _blocks(n, rows_per_block):
+        cols = slice(q.start, n)  # upper triangle only: j >= i
+        scores = scorer.finish(q, scorer.block(q, cols))
+        if metric is Metric.EUCLIDEAN:
+            scores = -scores
+            hit = scores <= threshold
+        else:
+            hit = scores >= threshold
+        np.fill_diagonal(hit, False)
+        rows_local, cols_local = np.nonzero(np.triu(hit))
+        total += rows_local.size
+        if total > max_pairs:
+            raise ValueError(
+                f"more than {max_pairs:,} pairs pass threshold {threshold} ({metric.value}); "
+                "use a stricter threshold"
+            )
+        found_i.append(rows_local + q.start)
+        found_j.append(cols_local + q.start)
+        found_s.append(scores[rows_local, cols_local])
+    if not found_i:
+        return []
+    i, j, s = (np.concatenate(v) for v in (found_i, found_j, found_s))
+    key = s if metric is Metric.EUCLIDEAN else -s
+    order = np.lexsort((j, i, key))
+    return [(int(i[o]), int(j[o]), float(s[o])) for o in order]
