@@ -13,7 +13,7 @@ are broken by the lower index so results are deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -22,7 +22,7 @@ DEFAULT_MEMORY_BUDGET_MB = 256.0
 _FINITE_CHECK_ROWS = 16_384
 
 
-class Metric(str, Enum):
+class Metric(StrEnum):
     """Similarity measures. For every metric a higher search score is better."""
 
     COSINE = "cosine"
