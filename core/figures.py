@@ -1,0 +1,413 @@
+"""Plotly figure builders: pure functions from arrays and tables to ``go.Figure``.
+
+Nothing here draws or imports Streamlit; the dashboard hands the figures to one display helper,
+and tests inspect them directly (trace types, point counts, hover text, axis titles).
+
+Text from documents is untrusted: it is HTML-escaped before it reaches a hover label (Plotly
+renders a subset of HTML there), wrapped for readability, and capped in length. Axis labels
+are truncated by *display width*, so a Chinese label (two columns per character) is cut as
+short, on screen, as an English one.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+HOVER_MAX_CHARS = 600
+HOVER_LINE_WIDTH = 60
+LABEL_WIDTH = 24
+
+_DOC_COLOUR = "#9aa5b1"
+_HIT_COLOUR = "#ef553b"
+_QUERY_COLOUR = "#1f77b4"
+_SELECTED_COLOUR = "#00a676"
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on screen: wide (CJK) characters count two, others one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def truncate_label(text: str, max_width: int = LABEL_WIDTH) -> str:
+    """One-line label of at most ``max_width`` display columns, ending in "…" when cut."""
+    flat = " ".join(str(text).split())
+    if display_width(flat) <= max_width:
+        return flat
+    out, width = [], 0
+    for ch in flat:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if width + w > max_width - 1:
+            break
+        out.append(ch)
+        width += w
+    return "".join(out).rstrip() + "…"
+
+
+def hover_text(
+    text: str, *, max_chars: int = HOVER_MAX_CHARS, line_width: int = HOVER_LINE_WIDTH
+) -> str:
+    """HTML-escaped text wrapped with ``<br>`` every ``line_width`` display columns.
+
+    Texts longer than ``max_chars`` characters are cut and end in "…".
+    """
+    flat = " ".join(str(text).split())
+    if len(flat) > max_chars:
+        flat = flat[: max_chars - 1].rstrip() + "…"
+    lines, line, width = [], [], 0
+    for word in _wrap_units(flat):
+        w = display_width(word)
+        if width + w > line_width and line:
+            lines.append("".join(line).strip())
+            line, width = [], 0
+        line.append(word)
+        width += w
+    if line:
+        lines.append("".join(line).strip())
+    return "<br>".join(html.escape(part) for part in lines)
+
+
+def _wrap_units(text: str) -> list[str]:
+    """Split into wrap units: a word with its trailing space, or a single wide character."""
+    units, current = [], []
+    for ch in text:
+        if unicodedata.east_asian_width(ch) in "WF":
+            if current:
+                units.append("".join(current))
+                current = []
+            units.append(ch)
+        else:
+            current.append(ch)
+            if ch == " ":
+                units.append("".join(current))
+                current = []
+    if current:
+        units.append("".join(current))
+    return units
+
+
+def projection_figure(
+    doc_xy: np.ndarray,
+    doc_texts: Sequence[str],
+    *,
+    doc_sources: Sequence[str] | None = None,
+    query_xy: np.ndarray | None = None,
+    query_texts: Sequence[str] | None = None,
+    hit_ids: Sequence[Sequence[int]] | None = None,
+    selected: int | None = None,
+    neighbour_ids: Sequence[int] | None = None,
+    title: str = "Corpus projection",
+    axis_titles: tuple[str, str] = ("component 1", "component 2"),
+) -> go.Figure:
+    """Scatter of projected documents, with queries, their hits and a selection highlighted.
+
+    Every document point carries its row index as ``customdata[0]`` (see
+    :func:`selected_document`), so a click can be mapped back to the collection.
+
+    Parameters
+    ----------
+    doc_xy : numpy.ndarray of shape (n_docs, 2)
+    doc_texts : sequence of str, length n_docs
+        Full text, shown (escaped, wrapped) on hover.
+    doc_sources : sequence of str, length n_docs, optional
+    query_xy : numpy.ndarray of shape (n_queries, 2), optional
+    query_texts : sequence of str, length n_queries, optional
+    hit_ids : sequence of int sequences, optional
+        The top-k document rows of each query; drawn in a highlight colour with a line to the
+        query.
+    selected : int, optional
+        A clicked document row, drawn as a large ring.
+    neighbour_ids : sequence of int, optional
+        That document's nearest neighbours, drawn in the selection colour.
+    """
+    doc_xy = np.asarray(doc_xy, dtype=np.float32)
+    n_docs = doc_xy.shape[0]
+    if doc_xy.ndim != 2 or doc_xy.shape[1] != 2:
+        raise ValueError(f"doc_xy must have shape (n_docs, 2), got {doc_xy.shape}")
+    if len(doc_texts) != n_docs:
+        raise ValueError(f"{len(doc_texts)} doc_texts for {n_docs} points; they must match")
+    sources = list(doc_sources) if doc_sources is not None else [""] * n_docs
+    doc_hover = [
+        f"<b>#{i}</b> {html.escape(str(src))}<br>{hover_text(t)}"
+        for i, (t, src) in enumerate(zip(doc_texts, sources, strict=True))
+    ]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scattergl(
+            x=doc_xy[:, 0],
+            y=doc_xy[:, 1],
+            mode="markers",
+            name="documents",
+            marker={"size": 7, "color": _DOC_COLOUR, "opacity": 0.75},
+            customdata=np.arange(n_docs)[:, np.newaxis],
+            hovertext=doc_hover,
+            hoverinfo="text",
+        )
+    )
+    if hit_ids is not None and query_xy is not None:
+        query_xy = np.asarray(query_xy, dtype=np.float32)
+        hits = sorted({int(i) for ids in hit_ids for i in ids})
+        line_x: list[float | None] = []
+        line_y: list[float | None] = []
+        for q, ids in enumerate(hit_ids):
+            for i in ids:
+                line_x += [float(query_xy[q, 0]), float(doc_xy[i, 0]), None]
+                line_y += [float(query_xy[q, 1]), float(doc_xy[i, 1]), None]
+        fig.add_trace(
+            go.Scatter(
+                x=line_x,
+                y=line_y,
+                mode="lines",
+                name="query → hit",
+                line={"color": _HIT_COLOUR, "width": 1, "dash": "dot"},
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=doc_xy[hits, 0],
+                y=doc_xy[hits, 1],
+                mode="markers",
+                name="top-k hits",
+                marker={"size": 11, "color": _HIT_COLOUR, "line": {"width": 1, "color": "white"}},
+                customdata=np.asarray(hits)[:, np.newaxis],
+                hovertext=[doc_hover[i] for i in hits],
+                hoverinfo="text",
+            )
+        )
+    if query_xy is not None:
+        query_xy = np.asarray(query_xy, dtype=np.float32)
+        texts = list(query_texts) if query_texts is not None else [""] * len(query_xy)
+        fig.add_trace(
+            go.Scatter(
+                x=query_xy[:, 0],
+                y=query_xy[:, 1],
+                mode="markers+text",
+                name="queries",
+                text=[f"Q{q + 1}" for q in range(len(query_xy))],
+                textposition="top center",
+                marker={"size": 16, "symbol": "star", "color": _QUERY_COLOUR},
+                hovertext=[f"<b>Query {q + 1}</b><br>{hover_text(t)}" for q, t in enumerate(texts)],
+                hoverinfo="text",
+            )
+        )
+    if selected is not None:
+        ring = [int(selected), *[int(i) for i in (neighbour_ids or []) if int(i) != selected]]
+        fig.add_trace(
+            go.Scatter(
+                x=doc_xy[ring, 0],
+                y=doc_xy[ring, 1],
+                mode="markers",
+                name="selected + neighbours",
+                marker={
+                    "size": [18] + [12] * (len(ring) - 1),
+                    "color": "rgba(0,0,0,0)",
+                    "line": {"width": 3, "color": _SELECTED_COLOUR},
+                },
+                customdata=np.asarray(ring)[:, np.newaxis],
+                hovertext=[doc_hover[i] for i in ring],
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title=axis_titles[0],
+        yaxis_title=axis_titles[1],
+        height=520,
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 40, "r": 20, "t": 50, "b": 40},
+        clickmode="event+select",
+    )
+    return fig
+
+
+def selected_document(points: Sequence[dict]) -> int | None:
+    """Document row of the first clicked point that is a document (``customdata[0]``), if any."""
+    for point in points:
+        custom = point.get("customdata")
+        if custom is None:
+            continue
+        value = custom[0] if isinstance(custom, list | tuple) else custom
+        if value is not None:
+            return int(value)
+    return None
+
+
+def similarity_heatmap(
+    matrix: np.ndarray,
+    row_texts: Sequence[str],
+    col_texts: Sequence[str],
+    *,
+    method: str = "cosine",
+    row_title: str = "queries",
+    col_title: str = "documents",
+    label_width: int = LABEL_WIDTH,
+) -> go.Figure:
+    """Heatmap of a score matrix with truncated tick labels and the full texts on hover.
+
+    The categorical axes use the (unique, escaped) full texts as their values and truncated
+    labels as tick text, so the hover label shows the whole of both texts while the axes stay
+    readable and the payload grows with ``m + n``, not ``m * n``.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray of shape (m, n)
+        Similarities (cosine, dot) or distances (euclidean).
+    row_texts : sequence of str, length m
+    col_texts : sequence of str, length n
+    method : {"cosine", "dot", "euclidean"}
+        Chooses the colour scale (reversed for distances, so bright = close for every method)
+        and the colour-bar title.
+    """
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape != (len(row_texts), len(col_texts)):
+        raise ValueError(
+            f"matrix shape {matrix.shape} does not match {len(row_texts)} row texts × "
+            f"{len(col_texts)} column texts"
+        )
+    row_keys = [f"[{i}] {hover_text(t, line_width=50)}" for i, t in enumerate(row_texts)]
+    col_keys = [f"[{j}] {hover_text(t, line_width=50)}" for j, t in enumerate(col_texts)]
+    is_distance = method == "euclidean"
+    score_name = "euclidean distance" if is_distance else f"{method} similarity"
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=col_keys,
+            y=row_keys,
+            colorscale="Viridis_r" if is_distance else "Viridis",
+            colorbar={"title": {"text": score_name}},
+            hovertemplate=(
+                f"<b>{row_title}</b> %{{y}}<br><br><b>{col_title}</b> %{{x}}"
+                f"<br><br>{score_name}: %{{z:.4f}}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_xaxes(
+        title=col_title,
+        tickvals=col_keys,
+        ticktext=[truncate_label(t, label_width) for t in col_texts],
+        tickangle=-45,
+    )
+    fig.update_yaxes(
+        title=row_title,
+        tickvals=row_keys,
+        ticktext=[truncate_label(t, label_width) for t in row_texts],
+        autorange="reversed",
+    )
+    height = int(min(1100, max(380, 22 * len(row_texts) + 220)))
+    fig.update_layout(
+        title=f"{score_name}: {len(row_texts)} {row_title} × {len(col_texts)} {col_title}",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+def bar_figure(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    y_title: str,
+    color: str | None = None,
+    log_y: bool = False,
+    value_format: str = ".3g",
+) -> go.Figure:
+    """Grouped bars of ``table[y]`` by ``table[x]`` (one trace per ``color`` value)."""
+    _require_columns(table, [x, y] + ([color] if color else []))
+    fig = go.Figure()
+    groups = [(None, table)] if color is None else list(table.groupby(color, sort=False))
+    for name, part in groups:
+        fig.add_trace(
+            go.Bar(
+                x=part[x].astype(str),
+                y=part[y],
+                name=str(name) if name is not None else y,
+                text=[format(float(v), value_format) for v in part[y]],
+                textposition="outside",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        yaxis_title=y_title,
+        xaxis_title=x.replace("_", " "),
+        barmode="group",
+        showlegend=color is not None,
+        height=420,
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+    )
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def line_figure(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    color: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_x: bool = True,
+    log_y: bool = True,
+) -> go.Figure:
+    """One line with markers per ``color`` value: scaling curves (log-log by default)."""
+    _require_columns(table, [x, y, color])
+    fig = go.Figure()
+    for name, part in table.groupby(color, sort=False):
+        part = part.sort_values(x)
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=str(name)))
+    fig.update_layout(
+        title=title,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=440,
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+    )
+    if log_x:
+        fig.update_xaxes(type="log")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def recall_memory_figure(table: pd.DataFrame) -> go.Figure:
+    """Memory (MB) against recall@k per memory mode: the quantisation trade-off in one picture.
+
+    ``table`` needs columns ``mode``, ``memory_mb`` and ``recall_at_k``.
+    """
+    _require_columns(table, ["mode", "memory_mb", "recall_at_k"])
+    fig = go.Figure(
+        go.Scatter(
+            x=table["memory_mb"],
+            y=table["recall_at_k"],
+            mode="markers+text",
+            text=table["mode"].astype(str),
+            textposition="top center",
+            marker={"size": 14},
+            hovertemplate="%{text}<br>%{x:.3f} MB<br>recall %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Memory vs recall (exact float32 search = 1.0)",
+        xaxis_title="index memory (MB)",
+        yaxis_title="recall@k",
+        height=420,
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+    )
+    fig.update_yaxes(range=[-0.05, 1.1])
+    return fig
+
+
+def _require_columns(table: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"table has no column(s) {missing}; it has {list(table.columns)}")

@@ -1,0 +1,140 @@
+"""Two-dimensional projections of embedding matrices for plotting (NumPy only).
+
+PCA through a thin SVD of the centred corpus: the corpus defines the plane, and queries are
+projected into the *same* plane with :meth:`Projection.transform`, so a query lands next to the
+documents it resembles. Signs are fixed (largest loading of each component positive, as
+scikit-learn's ``svd_flip`` does) so the picture does not mirror between runs.
+
+A random Gaussian projection is offered as a second, cheaper method: no fitting, distances are
+only roughly preserved (Johnson-Lindenstrauss), useful to show that PCA's structure is real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.engine import as_matrix
+
+METHODS = ("pca", "random")
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A fitted linear projection ``y = (x - mean) @ components.T``.
+
+    Attributes
+    ----------
+    method : str
+        ``"pca"`` or ``"random"``.
+    mean : numpy.ndarray
+        float32 of shape (dim,), subtracted before projecting.
+    components : numpy.ndarray
+        float32 of shape (n_components, dim), one direction per row.
+    explained_variance_ratio : numpy.ndarray
+        float32 of shape (n_components,), share of the corpus variance each component keeps
+        (for ``"random"``, the variance actually captured, which is usually small).
+    """
+
+    method: str
+    mean: np.ndarray
+    components: np.ndarray
+    explained_variance_ratio: np.ndarray
+
+    @property
+    def n_components(self) -> int:
+        return int(self.components.shape[0])
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Project rows of ``x`` into the fitted plane.
+
+        Parameters
+        ----------
+        x : array_like of shape (n, dim) or (dim,)
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 of shape (n, n_components).
+        """
+        x = as_matrix(x, "x")
+        if x.shape[1] != self.mean.shape[0]:
+            raise ValueError(
+                f"x has dimension {x.shape[1]} but the projection was fitted on dimension "
+                f"{self.mean.shape[0]}; embed the queries with the same model as the corpus"
+            )
+        return np.ascontiguousarray((x - self.mean) @ self.components.T, dtype=np.float32)
+
+
+def fit_projection(
+    x: np.ndarray, method: str = "pca", *, n_components: int = 2, seed: int = 0
+) -> Projection:
+    """Fit a linear projection of the rows of ``x``.
+
+    Parameters
+    ----------
+    x : array_like of shape (n_docs, dim)
+        The corpus embeddings. One row works (it projects to the origin).
+    method : {"pca", "random"}
+        PCA via SVD, or a seeded random Gaussian projection with orthonormal rows.
+    n_components : int
+        Output dimension, at least 1. Components beyond ``min(n_docs, dim)`` are zero.
+    seed : int
+        Seed for ``"random"``.
+
+    Returns
+    -------
+    Projection
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown projection method {method!r}; choose one of {list(METHODS)}")
+    if n_components < 1:
+        raise ValueError(f"n_components must be at least 1, got {n_components}")
+    x = as_matrix(x, "x")
+    n, dim = x.shape
+    if n == 0:
+        raise ValueError(
+            "cannot fit a projection on an empty matrix (0 rows); embed documents first"
+        )
+    # float64 for the decomposition: the SVD of a centred float32 matrix loses small components.
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=0)
+    centred = x64 - mean
+    total_var = float((centred**2).sum())
+    components = np.zeros((n_components, dim), dtype=np.float64)
+    if method == "pca":
+        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+        kept = min(n_components, vt.shape[0])
+        components[:kept] = vt[:kept]
+        captured = np.zeros(n_components)
+        captured[:kept] = singular[:kept] ** 2
+    else:
+        rng = np.random.default_rng(seed)
+        gaussian = rng.standard_normal((dim, n_components))
+        q, _ = np.linalg.qr(gaussian)
+        kept = min(n_components, q.shape[1])
+        components[:kept] = q[:, :kept].T
+        captured = ((centred @ components.T) ** 2).sum(axis=0)
+    _fix_signs(components)
+    ratio = captured / total_var if total_var > 0 else np.zeros(n_components)
+    return Projection(
+        method=method,
+        mean=mean.astype(np.float32),
+        components=np.ascontiguousarray(components, dtype=np.float32),
+        explained_variance_ratio=ratio.astype(np.float32),
+    )
+
+
+def project_2d(x: np.ndarray, method: str = "pca") -> np.ndarray:
+    """Fit and apply in one call: float32 coordinates of shape (n_docs, 2)."""
+    return fit_projection(x, method).transform(x)
+
+
+def _fix_signs(components: np.ndarray) -> None:
+    """Make the largest-magnitude loading of every component positive (in place)."""
+    for row in components:
+        if not row.any():
+            continue
+        if row[np.argmax(np.abs(row))] < 0:
+            row *= -1.0
