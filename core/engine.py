@@ -186,7 +186,9 @@ class _Scorer:
         if metric is Metric.COSINE:
             norms = row_norms(corpus) if corpus_norms is None else corpus_norms
             self.corpus_scale = _safe_inverse(norms)
-            self.queries = queries * _safe_inverse(row_norms(queries))[:, None]
+            # The query's own norm does not change its ranking: applied to the survivors only.
+            self.queries = queries
+            self.query_scale = _safe_inverse(row_norms(queries))
         elif metric is Metric.EUCLIDEAN:
             sq = row_norms(corpus, squared=True) if corpus_norms is None else corpus_norms**2
             self.corpus_sq = sq
@@ -198,8 +200,8 @@ class _Scorer:
     def block(self, q: slice, c: slice) -> np.ndarray:
         """Ranking scores of queries[q] against corpus[c], float32 (len(q), len(c)).
 
-        For euclidean this is ``2 a.b - |b|^2`` (the query's own norm is constant per row),
-        turned into a distance only for the survivors by :meth:`finish`.
+        Terms constant along a row are left to :meth:`finish`, which sees only the survivors:
+        cosine ranks by ``a.b / |b|`` (times ``1 / |a|`` later); euclidean by ``2 a.b - |b|^2``.
         """
         scores = self.queries[q] @ self.corpus[c].T
         if self.metric is Metric.COSINE:
@@ -216,6 +218,7 @@ class _Scorer:
             np.maximum(sq_dist, 0.0, out=sq_dist)
             return -np.sqrt(sq_dist)
         if self.metric is Metric.COSINE:
+            scores = scores * self.query_scale[q, None]
             np.clip(scores, -1.0, 1.0, out=scores)
         return scores
 
