@@ -1,4 +1,4 @@
-"""The numeric engine against a float64 brute-force reference, its error paths and its properties."""
+"""The numeric engine against a float64 brute-force reference, its errors and properties."""
 
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ def test_k_larger_than_corpus_returns_everything_sorted(rng):
 
 def test_ties_are_broken_by_lower_index():
     corpus = np.array([[1.0, 0.0]] * 3 + [[2.0, 0.0]] + [[1.0, 0.0]] * 3)
-    ids, scores = search(corpus, [1.0, 0.0], k=4, method="cosine")
+    ids, _ = search(corpus, [1.0, 0.0], k=4, method="cosine")
     assert_array_equal(ids[0], [0, 1, 2, 3])
     ids, _ = search(corpus, [1.0, 0.0], k=3, method="dot")
     assert_array_equal(ids[0], [3, 0, 1])

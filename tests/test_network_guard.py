@@ -14,7 +14,7 @@ def test_connecting_outside_the_machine_fails_loudly():
 
 
 def test_resolving_a_public_name_fails_loudly():
-    with pytest.raises(NetworkBlockedError, match="api.openai.com"):
+    with pytest.raises(NetworkBlockedError, match=r"api\.openai\.com"):
         socket.getaddrinfo("api.openai.com", 443)
 
 
