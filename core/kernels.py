@@ -1,0 +1,201 @@
+"""Blocked top-k scan shared by exact and quantised search.
+
+A search walks the corpus in row blocks. Each block is scored against all queries at once
+(one GEMM into a reused buffer) and only the scores that beat the current k-th best of their
+query leave the block, so top-k selection costs one compare per score instead of a partition.
+The corpus is split into one contiguous row range per worker thread; NumPy and BLAS release the
+GIL, so two workers with single-threaded BLAS use both cores for the GEMM *and* the selection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+# Work below this many score-multiply-adds runs inline: threads would cost more than they save.
+PARALLEL_MIN_WORK = 1 << 24
+# Per-thread scratch targets: decoded corpus rows in L3, a score block in L2.
+DECODE_BUFFER_BYTES = 2 << 20
+SCORE_BLOCK_BYTES = 512 << 10
+MIN_BLOCK_ROWS = 64
+
+ScoreBlock = Callable[[int, int, dict], np.ndarray]
+
+_controller_lock = threading.Lock()
+_controller = None
+
+
+def n_workers() -> int:
+    """Worker threads for a large scan: the usable cores (at most 8)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _blas_controller():
+    """A cached threadpoolctl controller (building one scans the loaded libraries)."""
+    global _controller
+    with _controller_lock:
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            _controller = ThreadpoolController()
+        return _controller
+
+
+def block_rows(
+    n: int, m: int, *, row_bytes: int = 0, budget_bytes: float | None = None, workers: int = 1
+) -> int:
+    """Rows per block so a worker's scratch stays in cache and within the budget.
+
+    Parameters
+    ----------
+    n : int
+        Corpus rows.
+    m : int
+        Queries scored per block (columns of the score block).
+    row_bytes : int
+        Scratch bytes per corpus row besides its scores (a decoded float32 row), 0 if none.
+    budget_bytes : float, optional
+        Total scratch allowed across workers; ``None`` means only the cache targets apply.
+    workers : int
+        Threads sharing the budget.
+    """
+    score_rows = SCORE_BLOCK_BYTES // (4 * m)
+    rows = score_rows if row_bytes == 0 else min(score_rows, DECODE_BUFFER_BYTES // row_bytes)
+    if m == 1 and row_bytes == 0:
+        rows = 1 << 16  # one query streams the matrix: large blocks, tiny score vector
+    if budget_bytes is not None:
+        rows = min(rows, int(budget_bytes / workers / (4 * m + row_bytes + 8)))
+    return int(max(MIN_BLOCK_ROWS, min(rows, max(n, 1))))
+
+
+class TopK:
+    """Running k best (score, index) per query; higher score wins, lower index breaks ties.
+
+    Parameters
+    ----------
+    m : int
+        Number of queries.
+    k : int
+        Results kept per query, at least 1.
+    """
+
+    def __init__(self, m: int, k: int) -> None:
+        self.m, self.k = m, k
+        self.scores = np.full((m, k), -np.inf, dtype=np.float32)
+        self.ids = np.full((m, k), np.iinfo(np.int64).max, dtype=np.int64)
+        self.threshold = np.full(m, -np.inf, dtype=np.float32)
+        self._filled = False
+
+    def push(self, block: np.ndarray, offset: int) -> None:
+        """Offer a score block of shape (rows, m) whose row ``r`` is corpus index ``offset + r``.
+
+        Blocks must arrive in increasing ``offset`` order, so an equal score never displaces an
+        earlier (lower) index and the strict ``>`` test is exact.
+        """
+        if not self._filled:
+            kth = min(self.k, block.shape[0])
+            # ``>=`` keeps every tie at the boundary; the merge below orders them by index.
+            cut = np.partition(block, block.shape[0] - kth, axis=0)[block.shape[0] - kth]
+            rows, cols = np.nonzero(block >= cut)
+        else:
+            rows, cols = np.nonzero(block > self.threshold)
+        if rows.size:
+            self._merge(cols, block[rows, cols], rows + offset)
+
+    def _merge(self, q: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> None:
+        m, k = self.m, self.k
+        all_q = np.concatenate([np.repeat(np.arange(m), k), q])
+        all_s = np.concatenate([self.scores.ravel(), scores.astype(np.float32, copy=False)])
+        all_i = np.concatenate([self.ids.ravel(), ids.astype(np.int64, copy=False)])
+        order = np.lexsort((all_i, -all_s, all_q))
+        counts = np.bincount(all_q, minlength=m)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        take = (starts[:, None] + np.arange(k)).ravel()
+        self.scores = all_s[order[take]].reshape(m, k)
+        self.ids = all_i[order[take]].reshape(m, k)
+        self.threshold = self.scores[:, -1].copy()
+        self._filled = bool(np.all(np.isfinite(self.threshold)))
+
+    def absorb(self, other: TopK) -> None:
+        """Merge another accumulator's results into this one."""
+        keep = np.isfinite(other.scores)
+        q = np.nonzero(keep)[0]
+        self._merge(q, other.scores[keep], other.ids[keep])
+
+
+def scan(
+    n: int,
+    m: int,
+    k: int,
+    score_block: ScoreBlock,
+    *,
+    rows_per_block: int,
+    workers: int | None = None,
+    work: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k over ``n`` corpus rows using ``score_block(start, stop, scratch) -> (rows, m)``.
+
+    Parameters
+    ----------
+    n, m, k : int
+        Corpus rows, queries, results per query (``1 <= k <= n``).
+    score_block : callable
+        Returns ranking scores (higher is better) of rows ``start:stop`` for every query, as an
+        array of shape (stop - start, m); may reuse buffers kept in ``scratch`` (a dict private
+        to the calling worker).
+    rows_per_block : int
+        Block height.
+    workers : int, optional
+        Threads; default: the usable cores when ``work`` is large enough, else 1.
+    work : int, optional
+        Multiply-adds of the whole scan, used to decide whether threads pay off.
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (m, k)
+    scores : ndarray of float32, shape (m, k)
+        Ranking scores, best first, ties by lower index.
+    """
+    if workers is None:
+        big = work is None or work >= PARALLEL_MIN_WORK
+        workers = n_workers() if big else 1
+    workers = max(1, min(workers, -(-n // rows_per_block)))
+
+    def run(start: int, stop: int) -> TopK:
+        acc = TopK(m, k)
+        scratch: dict = {}
+        for lo in range(start, stop, rows_per_block):
+            hi = min(stop, lo + rows_per_block)
+            acc.push(score_block(lo, hi, scratch), lo)
+        return acc
+
+    if workers == 1:
+        acc = run(0, n)
+    else:
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        with (
+            _blas_controller().limit(limits=1, user_api="blas"),
+            ThreadPoolExecutor(workers) as pool,
+        ):
+            parts = list(pool.map(run, bounds[:-1], bounds[1:]))
+        acc = parts[0]
+        for part in parts[1:]:
+            acc.absorb(part)
+    return acc.ids, acc.scores
+
+
+def buffer(scratch: dict, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A reusable scratch array of at least ``shape[0]`` rows, sliced to ``shape``."""
+    buf = scratch.get(name)
+    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
+        buf = np.empty(shape, dtype=dtype)
+        scratch[name] = buf
+    return buf[: shape[0]]

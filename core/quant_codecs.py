@@ -1,0 +1,215 @@
+"""Codecs behind ``core.quant``: how each memory mode stores rows and scores a block of them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import kernels
+
+METHODS = ("cosine", "dot", "euclidean")
+_FIT_ROWS = 1 << 16  # rows encoded per step while building, to bound temporaries
+# float32 bit mask keeping the sign (bit 31) and the shifted half-float bits (27..13) after
+# a sign-extending int16 -> int32 widen and a 13-bit left shift; drops the sign copies (30..28).
+_HALF_MASK = np.int32(0x8FFFE000 - (1 << 32))
+_HALF_MIN_NORMAL = 2.0**-14
+
+
+def as_matrix(x, name: str = "x") -> np.ndarray:
+    """Validate and convert to a float32 C-contiguous matrix of shape (n, d); 1-D -> (1, d)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (d,) or 2-D (n, d), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{name} row {int(rows[0])} contains NaN or inf ({rows.size} bad rows in total); "
+            "remove or re-embed those rows"
+        )
+    return arr
+
+
+def check_method(method) -> str:
+    """Normalise a method name or ``Metric`` enum member to one of ``METHODS``."""
+    value = getattr(method, "value", method)
+    if not isinstance(value, str) or value.lower() not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return value.lower()
+
+
+def exact_scores(q: np.ndarray, rows: np.ndarray, norms: np.ndarray, method: str) -> np.ndarray:
+    """Scores of candidate rows: q (m, d), rows (m, c, d), norms (m, c) -> (m, c) float32."""
+    if method == "euclidean":
+        diff = rows - q[:, None, :]
+        return -np.sqrt(np.einsum("mcd,mcd->mc", diff, diff))
+    dots = np.einsum("md,mcd->mc", q, rows)
+    if method == "dot":
+        return dots
+    denom = norms * np.linalg.norm(q, axis=1)[:, None]
+    return np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+
+
+def _blocks(n: int):
+    for lo in range(0, n, _FIT_ROWS):
+        yield lo, min(n, lo + _FIT_ROWS)
+
+
+def _scores_out(scratch, rows, qt):
+    return kernels.buffer(scratch, "scores", (rows, qt.shape[1]), np.float32)
+
+
+@dataclass
+class Float16:
+    """IEEE half floats; decoded in blocks by integer bit moves (values times 2**-112)."""
+
+    codes: np.ndarray  # float16 (n, d)
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Float16:
+        codes = np.empty(x.shape, dtype=np.float16)
+        for lo, hi in _blocks(x.shape[0]):
+            block = np.asarray(x[lo:hi], dtype=np.float32)
+            if np.abs(block).max(initial=0) > np.finfo(np.float16).max:
+                raise ValueError(
+                    f"embeddings rows {lo}..{hi - 1} hold values beyond the float16 range "
+                    "(±65504); use mode 'float32' or 'int8' for such vectors"
+                )
+            # Subnormal halves would decode to subnormal float32s (slow on some CPUs): round
+            # them to 0 or the smallest normal, an error below 3.1e-5.
+            tiny = np.abs(block) < _HALF_MIN_NORMAL
+            snapped = np.where(np.abs(block) >= _HALF_MIN_NORMAL / 2, _HALF_MIN_NORMAL, 0.0)
+            block = np.where(tiny, np.copysign(snapped, block), block)
+            codes[lo:hi] = block
+        return cls(codes)
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes
+
+    def scale_queries(self, qt: np.ndarray) -> tuple[np.ndarray, float]:
+        """Fold the decode factor 2**112 into (d, m) queries; returns (scaled, c) with
+        ``decoded @ scaled == c * (x @ qt)`` for a power of two ``c`` that avoids overflow."""
+        peak = float(np.abs(qt).max(initial=0.0))
+        e = max(0, math.ceil(math.log2(peak)) - 14) if peak > 0 else 0
+        return qt * np.float32(2.0 ** (112 - e)), 2.0**-e
+
+    def block_product(self, lo: int, hi: int, qt: np.ndarray, scratch: dict) -> np.ndarray:
+        buf = kernels.buffer(scratch, "decoded", (hi - lo, self.codes.shape[1]), np.int32)
+        np.copyto(buf, self.codes[lo:hi].view(np.int16))
+        np.left_shift(buf, 13, out=buf)
+        np.bitwise_and(buf, _HALF_MASK, out=buf)
+        return np.matmul(buf.view(np.float32), qt, out=_scores_out(scratch, hi - lo, qt))
+
+    def decode(self, ids: np.ndarray) -> np.ndarray:
+        rows = self.codes[ids.ravel()].astype(np.float32)
+        return rows.reshape(*ids.shape, self.codes.shape[1])
+
+
+@dataclass
+class Int8:
+    """Per-dimension affine int8 codes: ``x ~ codes * scale + offset``."""
+
+    codes: np.ndarray  # int8 (n, d)
+    scale: np.ndarray  # float32 (d,)
+    offset: np.ndarray  # float32 (d,)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, *, clip_quantile: float = 0.0) -> Int8:
+        if not 0.0 <= clip_quantile < 0.5:
+            raise ValueError(f"clip_quantile must be in [0, 0.5), got {clip_quantile}")
+        n, d = x.shape
+        if clip_quantile > 0:
+            sample = np.asarray(x[:: max(1, n // 100_000)], dtype=np.float32)
+            lo = np.quantile(sample, clip_quantile, axis=0).astype(np.float32)
+            hi = np.quantile(sample, 1 - clip_quantile, axis=0).astype(np.float32)
+        else:
+            lo = np.full(d, np.inf, np.float32)
+            hi = np.full(d, -np.inf, np.float32)
+            for a, b in _blocks(n):
+                block = np.asarray(x[a:b], dtype=np.float32)
+                np.minimum(lo, block.min(axis=0), out=lo)
+                np.maximum(hi, block.max(axis=0), out=hi)
+        span = hi - lo
+        scale = np.where(span > 0, span / 255, 1.0).astype(np.float32)
+        codes = np.empty((n, d), dtype=np.int8)
+        for a, b in _blocks(n):
+            block = np.asarray(x[a:b], dtype=np.float32)
+            levels = np.rint((block - lo) / scale) - 128
+            codes[a:b] = np.clip(levels, -128, 127)
+        offset = (lo + 128 * scale).astype(np.float32)
+        return cls(codes, scale, offset)
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes + self.scale.nbytes + self.offset.nbytes
+
+    def block_product(self, lo: int, hi: int, qt: np.ndarray, scratch: dict) -> np.ndarray:
+        buf = kernels.buffer(scratch, "decoded", (hi - lo, self.codes.shape[1]), np.float32)
+        np.copyto(buf, self.codes[lo:hi])
+        return np.matmul(buf, qt, out=_scores_out(scratch, hi - lo, qt))
+
+    def decode(self, ids: np.ndarray) -> np.ndarray:
+        rows = self.codes[ids.ravel()] * self.scale + self.offset
+        return rows.reshape(*ids.shape, self.codes.shape[1])
+
+
+@dataclass
+class Binary:
+    """Sign bits of ``x - center`` packed into uint64 words (d rounded up to 64 bits)."""
+
+    codes: np.ndarray  # uint64 (n, words)
+    center: np.ndarray  # float32 (d,)
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Binary:
+        n, d = x.shape
+        total = np.zeros(d, np.float64)
+        for lo, hi in _blocks(n):
+            total += np.asarray(x[lo:hi], dtype=np.float32).sum(axis=0, dtype=np.float64)
+        center = (total / max(n, 1)).astype(np.float32)
+        codes = np.empty((n, -(-d // 64)), dtype=np.uint64)
+        out = cls(codes, center)
+        for lo, hi in _blocks(n):
+            codes[lo:hi] = out.encode(np.asarray(x[lo:hi], dtype=np.float32))
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes + self.center.nbytes
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """(m, d) float32 -> (m, words) uint64 sign bits of ``x - center``."""
+        packed = np.packbits(x > self.center, axis=1)
+        padded = np.zeros((x.shape[0], self.codes.shape[1] * 8), dtype=np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        return padded.view(np.uint64)
+
+    def candidates(self, q: np.ndarray, n_cand: int, budget) -> np.ndarray:
+        """Ids (m, n_cand) with the smallest Hamming distance to each query's code."""
+        qc = self.encode(q)
+        n, words = self.codes.shape
+        m = q.shape[0]
+        rows = kernels.block_rows(n, m, row_bytes=9 * words, budget_bytes=budget, workers=2)
+        codes = self.codes
+
+        def score_block(lo, hi, scratch):
+            xor = kernels.buffer(scratch, "xor", (hi - lo, words), np.uint64)
+            bits = kernels.buffer(scratch, "bits", (hi - lo, words), np.uint8)
+            out = kernels.buffer(scratch, "scores", (m, hi - lo), np.float32)
+            for j in range(m):
+                np.bitwise_xor(codes[lo:hi], qc[j], out=xor)
+                np.bitwise_count(xor, out=bits)
+                np.add.reduce(bits, axis=1, dtype=np.float32, out=out[j])
+            np.negative(out, out=out)
+            return out.T
+
+        ids, _ = kernels.scan(n, m, n_cand, score_block, rows_per_block=rows, work=n * m * words)
+        return ids
