@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 
 from core import kernels
-from core.quant_codecs import (
+from core.kernels_quant import (
     Binary,
     Float16,
     Int8,
