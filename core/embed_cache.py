@@ -16,7 +16,9 @@ Keys and values
 ---------------
 A vector's key is ``"<EmbedderSpec.key>|<sha256 of the text>"``, e.g.
 ``"openai|text-embedding-3-small|native|9f86d0…"``: the same text under another model or dimension
-is another entry. The value is the vector's raw little-endian float32 bytes; a value whose length
+is another entry. (A provider may extend the first part through a ``cache_key`` attribute: the
+OpenAI provider adds the base URL when it talks to another endpoint than api.openai.com.)
+The value is the vector's raw little-endian float32 bytes; a value whose length
 does not match the expected dimension is treated as missing (and so re-embedded).
 
 Why a LangChain ``ByteStore`` the engine talks to directly

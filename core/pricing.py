@@ -96,7 +96,8 @@ def estimate_cost(texts: Sequence[str], embedder_or_model: Any, *, cache=None) -
         return _estimate(distinct, model, counter.count_many, counter.exact)
     spec = embedder_or_model.spec
     if cache is not None:
-        hits = cache.get_vectors(spec.key, distinct, embedder_or_model.dimension)
+        key = getattr(embedder_or_model, "cache_key", spec.key)
+        hits = cache.get_vectors(key, distinct, embedder_or_model.dimension)
         distinct = [t for t, v in zip(distinct, hits, strict=True) if v is None]
     if spec.provider != "openai":
         return CostEstimate(0, 0.0, True, spec.model, len(distinct))
