@@ -54,14 +54,15 @@ class QuantIndex:
 
     def __init__(self, x: np.ndarray) -> None:
         self.n, self.d = x.shape
+
+    def _set_norms(self, rows) -> None:
+        """Norms of the vectors the index scores (decoded ones for float16/int8)."""
         norms = np.empty(self.n, dtype=np.float32)
         step = 1 << 16
         for lo in range(0, self.n, step):
-            block = np.asarray(x[lo : lo + step], dtype=np.float32)
+            block = rows(lo, min(self.n, lo + step))
             norms[lo : lo + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
         self.norms = norms
-        self.sq_norms = norms * norms
-        self.inv_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         self.unit = bool(self.n) and bool(np.all(np.abs(norms - 1) <= _UNIT_TOL))
 
     @property
@@ -162,11 +163,15 @@ class QuantIndex:
             budget_bytes=budget,
             workers=kernels.n_workers(),
         )
+        # Per-row terms, derived per search (one pass over n floats) rather than stored.
         inv_norms, sub = None, None
         if method == "cosine" and not self.unit:
-            inv_norms = self.inv_norms
+            norms = self.norms
+            inv_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         elif method == "euclidean":
-            sub = self.sq_norms if c == 1.0 else self.sq_norms * np.float32(c)
+            sub = self.norms * self.norms
+            if c != 1.0:
+                sub *= np.float32(c)
 
         def score_block(lo, hi, scratch):
             out = block_product(lo, hi, qt, scratch)
@@ -197,6 +202,7 @@ class Float32Index(QuantIndex):
     def __init__(self, x: np.ndarray) -> None:
         super().__init__(x)
         self.x = x if isinstance(x, np.memmap) else np.ascontiguousarray(x, dtype=np.float32)
+        self._set_norms(lambda lo, hi: np.asarray(self.x[lo:hi], dtype=np.float32))
 
     @property
     def nbytes(self) -> int:
@@ -223,6 +229,7 @@ class Float16Index(QuantIndex):
     def __init__(self, x: np.ndarray) -> None:
         super().__init__(x)
         self.codec = Float16.fit(x)
+        self._set_norms(lambda lo, hi: self.codec.decode(np.arange(lo, hi)))
 
     @property
     def nbytes(self) -> int:
@@ -248,6 +255,7 @@ class Int8Index(QuantIndex):
     def __init__(self, x: np.ndarray, *, clip_quantile: float = 0.0) -> None:
         super().__init__(x)
         self.codec = Int8.fit(x, clip_quantile=clip_quantile)
+        self._set_norms(lambda lo, hi: self.codec.decode(np.arange(lo, hi)))
 
     @property
     def nbytes(self) -> int:
@@ -281,6 +289,7 @@ class BinaryIndex(QuantIndex):
             raise ValueError(f"rescore_factor must be at least 1, got {rescore_factor}")
         self.rescore_factor = int(rescore_factor)
         self.vectors = x  # float rows for rescoring, by reference (may be a memmap)
+        self._set_norms(lambda lo, hi: np.asarray(x[lo:hi], dtype=np.float32))
         self.codec = Binary.fit(x)
 
     @property
