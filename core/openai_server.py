@@ -66,6 +66,8 @@ class OpenAICompatibleServer:
         0 picks a free ephemeral port.
     window_s : float
         Length of the rate-limit window (60 s like the real API).
+    models : iterable of str, optional
+        Models this account may use (others get 404); default all three.
 
     Examples
     --------
@@ -83,8 +85,13 @@ class OpenAICompatibleServer:
         host: str = "127.0.0.1",
         port: int = 0,
         window_s: float = 60.0,
+        models=None,
     ) -> None:
-        self._state = ServerState(api_key, latency_ms / 1000, tokens_per_minute, window_s)
+        allowed = frozenset(MODEL_DIMENSIONS if models is None else models)
+        unknown = allowed - set(MODEL_DIMENSIONS)
+        if unknown:
+            raise ValueError(f"unknown models {sorted(unknown)}; known: {sorted(MODEL_DIMENSIONS)}")
+        self._state = ServerState(api_key, latency_ms / 1000, tokens_per_minute, window_s, allowed)
         self._address = (host, port)
         self._httpd: Server | None = None
         self._thread: threading.Thread | None = None

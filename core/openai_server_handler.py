@@ -122,6 +122,7 @@ class ServerState:
     latency_s: float
     tokens_per_minute: int | None
     window_s: float
+    models: frozenset[str] = frozenset(MODEL_DIMENSIONS)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     faults: collections.deque = field(default_factory=collections.deque)
@@ -149,7 +150,11 @@ class Handler(BaseHTTPRequestHandler):
             self._authorize()
             if self.path.rstrip("/") != "/v1/models":
                 raise _HTTPError(404, f"Unknown path {self.path}", code="unknown_url")
-            data = [{"id": m, "object": "model", "owned_by": "system"} for m in MODEL_DIMENSIONS]
+            data = [
+                {"id": m, "object": "model", "owned_by": "system"}
+                for m in MODEL_DIMENSIONS
+                if m in self.state.models
+            ]
             self._reply(record, 200, {"object": "list", "data": data})
         except _HTTPError as err:
             self._error(record, err)
@@ -219,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
         record.fault = fault.kind if fault else None
         if fault is not None and fault.kind == "401":
             raise _HTTPError(401, "Incorrect API key provided (revoked).", code="invalid_api_key")
-        if model not in MODEL_DIMENSIONS:
+        if model not in MODEL_DIMENSIONS or model not in state.models:
             raise _HTTPError(
                 404,
                 f"The model `{model}` does not exist or you do not have access to it.",
@@ -376,6 +381,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _reply(self, record, status, payload, headers=None) -> None:
         raw = json.dumps(payload).encode()
+        # Logged before the bytes leave, so a client that has the reply also sees it in the log.
+        record.status = status
+        record.t_end = time.monotonic()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -387,8 +395,6 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away; nothing left to tell it
-        record.status = status
-        record.t_end = time.monotonic()
 
     def handle_one_request(self):
         try:
