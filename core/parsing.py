@@ -46,6 +46,8 @@ __all__ = [
 SPLIT_MODES = ("line", "paragraph", "file")
 DEFAULT_MAX_MB = 100
 BASE_COLUMNS = ("source", "location", "chunk")
+# Extra CSV/JSONL columns with these names get a trailing "_" ("text" is the collection's own).
+_RESERVED_COLUMNS = (*BASE_COLUMNS, "text")
 
 
 @dataclass
@@ -185,7 +187,7 @@ def parse_file(
             texts.append(piece)
             records.append(
                 {"source": name, "location": where, "chunk": index}
-                | {(f"{k}_" if k in BASE_COLUMNS else k): v for k, v in extra.items()}
+                | {(f"{k}_" if k in _RESERVED_COLUMNS else k): v for k, v in extra.items()}
             )
     if blank:
         shown = ", ".join(blank[:5]) + (" ..." if len(blank) > 5 else "")

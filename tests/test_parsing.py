@@ -107,9 +107,11 @@ def test_csv_semicolon_delimiter_and_explicit_column():
 
 
 def test_csv_column_named_like_a_base_column_is_kept_under_another_name():
-    parsed = parse_file("s.csv", b"text,source\nhi,web\n")
+    parsed = parse_file("s.csv", b"body,source,text\nhi,web,other\n", text_column="body")
     assert list(parsed.metadata["source"]) == ["s.csv"]
     assert list(parsed.metadata["source_"]) == ["web"]
+    assert list(parsed.metadata["text_"]) == ["other"]
+    assert "text" not in parsed.metadata.columns
 
 
 def test_jsonl_key_extra_keys_and_nested_values():
