@@ -84,6 +84,16 @@ def test_embed_documents_crosses_request_boundaries_in_order(use_model):
     assert_allclose(rows[-3:], direct, atol=1e-5)
 
 
+def test_langchain_path_applies_the_engine_rules(minilm):
+    long_text = " ".join(["The quick brown fox jumps over the lazy dog."] * 40)  # > 256 tokens
+    assert minilm.count_tokens(long_text) > minilm.limits.max_tokens_per_input
+    empty, long_vec = np.asarray(minilm.embed_documents(["", long_text]), dtype=np.float32)
+    assert not empty.any()  # empty text: zero vector, never sent to the model
+    assert np.linalg.norm(long_vec) == pytest.approx(1.0, abs=NORM_TOL)
+    truncated = minilm.embed_batch([long_text]).vectors[0]  # the model alone cuts at 256
+    assert not np.allclose(long_vec, truncated, atol=1e-4)  # split and averaged instead
+
+
 def test_paraphrase_scores_above_unrelated_sentence(embedder):
     v = embedder.embed_batch(list(PARAPHRASE)).vectors
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2

@@ -159,16 +159,19 @@ class _LocalEmbedder(Embeddings):
         return BatchOutput(_unit_rows(vectors), None)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts for LangChain: one list of floats per text, in order."""
-        step = self.limits.max_inputs_per_request
-        rows: list[list[float]] = []
-        for start in range(0, len(texts), step):
-            rows.extend(self.embed_batch(list(texts[start : start + step])).vectors.tolist())
-        return rows
+        """Embed texts for LangChain through the batch engine, one list of floats per text.
+
+        Same rules as every provider (:func:`core.batching.embed_texts`): empty texts give zero
+        vectors, texts over ``limits.max_tokens_per_input`` are split and averaged. No cache:
+        local vectors are cheap to recompute.
+        """
+        from core.batching import embed_texts
+
+        return embed_texts(list(texts), self, cache=None).vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one query text for LangChain."""
-        return self.embed_batch([text]).vectors[0].tolist()
+        """Embed one query text for LangChain (an empty query gives a zero vector)."""
+        return self.embed_documents([text])[0]
 
     @property
     def limits(self) -> BatchLimits:  # overridden
