@@ -96,6 +96,7 @@ def projection_figure(
     doc_texts: Sequence[str],
     *,
     doc_sources: Sequence[str] | None = None,
+    doc_ids: Sequence[int] | None = None,
     query_xy: np.ndarray | None = None,
     query_texts: Sequence[str] | None = None,
     hit_ids: Sequence[Sequence[int]] | None = None,
@@ -115,6 +116,9 @@ def projection_figure(
     doc_texts : sequence of str, length n_docs
         Full text, shown (escaped, wrapped) on hover.
     doc_sources : sequence of str, length n_docs, optional
+    doc_ids : sequence of int, length n_docs, optional
+        Collection row of each point when only a subset is drawn (default ``0..n_docs-1``).
+        ``hit_ids``, ``selected`` and ``neighbour_ids`` are collection rows and must be drawn.
     query_xy : numpy.ndarray of shape (n_queries, 2), optional
     query_texts : sequence of str, length n_queries, optional
     hit_ids : sequence of int sequences, optional
@@ -132,9 +136,20 @@ def projection_figure(
     if len(doc_texts) != n_docs:
         raise ValueError(f"{len(doc_texts)} doc_texts for {n_docs} points; they must match")
     sources = list(doc_sources) if doc_sources is not None else [""] * n_docs
+    ids = np.arange(n_docs) if doc_ids is None else np.asarray(doc_ids, dtype=np.int64)
+    if ids.shape != (n_docs,):
+        raise ValueError(f"{ids.shape[0]} doc_ids for {n_docs} points; they must match")
+    row_of = {int(doc): row for row, doc in enumerate(ids)}
+
+    def rows(docs: Sequence[int]) -> list[int]:
+        missing = [int(d) for d in docs if int(d) not in row_of]
+        if missing:
+            raise ValueError(f"documents {missing[:5]} are highlighted but not drawn")
+        return [row_of[int(d)] for d in docs]
+
     doc_hover = [
-        f"<b>#{i}</b> {html.escape(str(src))}<br>{hover_text(t)}"
-        for i, (t, src) in enumerate(zip(doc_texts, sources, strict=True))
+        f"<b>#{doc}</b> {html.escape(str(src))}<br>{hover_text(t)}"
+        for doc, t, src in zip(ids, doc_texts, sources, strict=True)
     ]
     fig = go.Figure()
     fig.add_trace(
@@ -144,20 +159,21 @@ def projection_figure(
             mode="markers",
             name="documents",
             marker={"size": 7, "color": _DOC_COLOUR, "opacity": 0.75},
-            customdata=np.arange(n_docs)[:, np.newaxis],
+            customdata=ids[:, np.newaxis],
             hovertext=doc_hover,
             hoverinfo="text",
         )
     )
     if hit_ids is not None and query_xy is not None:
         query_xy = np.asarray(query_xy, dtype=np.float32)
-        hits = sorted({int(i) for ids in hit_ids for i in ids})
+        hits = sorted({int(i) for per_query in hit_ids for i in per_query})
+        hit_rows = rows(hits)
         line_x: list[float | None] = []
         line_y: list[float | None] = []
-        for q, ids in enumerate(hit_ids):
-            for i in ids:
-                line_x += [float(query_xy[q, 0]), float(doc_xy[i, 0]), None]
-                line_y += [float(query_xy[q, 1]), float(doc_xy[i, 1]), None]
+        for q, per_query in enumerate(hit_ids):
+            for r in rows(per_query):
+                line_x += [float(query_xy[q, 0]), float(doc_xy[r, 0]), None]
+                line_y += [float(query_xy[q, 1]), float(doc_xy[r, 1]), None]
         fig.add_trace(
             go.Scatter(
                 x=line_x,
@@ -170,13 +186,13 @@ def projection_figure(
         )
         fig.add_trace(
             go.Scatter(
-                x=doc_xy[hits, 0],
-                y=doc_xy[hits, 1],
+                x=doc_xy[hit_rows, 0],
+                y=doc_xy[hit_rows, 1],
                 mode="markers",
                 name="top-k hits",
                 marker={"size": 11, "color": _HIT_COLOUR, "line": {"width": 1, "color": "white"}},
                 customdata=np.asarray(hits)[:, np.newaxis],
-                hovertext=[doc_hover[i] for i in hits],
+                hovertext=[doc_hover[r] for r in hit_rows],
                 hoverinfo="text",
             )
         )
@@ -198,10 +214,11 @@ def projection_figure(
         )
     if selected is not None:
         ring = [int(selected), *[int(i) for i in (neighbour_ids or []) if int(i) != selected]]
+        ring_rows = rows(ring)
         fig.add_trace(
             go.Scatter(
-                x=doc_xy[ring, 0],
-                y=doc_xy[ring, 1],
+                x=doc_xy[ring_rows, 0],
+                y=doc_xy[ring_rows, 1],
                 mode="markers",
                 name="selected + neighbours",
                 marker={
@@ -210,7 +227,7 @@ def projection_figure(
                     "line": {"width": 3, "color": _SELECTED_COLOUR},
                 },
                 customdata=np.asarray(ring)[:, np.newaxis],
-                hovertext=[doc_hover[i] for i in ring],
+                hovertext=[doc_hover[r] for r in ring_rows],
                 hoverinfo="text",
             )
         )
@@ -224,6 +241,19 @@ def projection_figure(
         clickmode="event+select",
     )
     return fig
+
+
+def points_to_draw(
+    n_docs: int, must_include: Sequence[int] = (), *, max_points: int = 5_000, seed: int = 0
+) -> np.ndarray:
+    """Collection rows to draw: all of them, or a seeded sample of ``max_points`` that always
+    contains ``must_include`` (hits, the selection), sorted. int64 of shape (n_drawn,)."""
+    if n_docs <= max_points:
+        return np.arange(n_docs, dtype=np.int64)
+    keep = {int(i) for i in must_include}
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(n_docs, size=max_points, replace=False)
+    return np.array(sorted(keep | {int(i) for i in sample}), dtype=np.int64)
 
 
 def selected_document(points: Sequence[dict]) -> int | None:

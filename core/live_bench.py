@@ -290,7 +290,7 @@ def memory_modes(
         records.append(
             {
                 "mode": mode,
-                "bytes_per_vector": int(index.bytes_per_vector),
+                "bytes_per_vector": float(index.bytes_per_vector),
                 "memory_mb": index.nbytes / 2**20,
                 "median_ms": timing.median_ms,
                 "recall_at_k": float(recall_at_k(ids, exact_ids)),

@@ -199,3 +199,36 @@ def test_recall_memory_figure_and_missing_columns():
     assert list(fig.data[0].text) == ["float32", "binary"]
     with pytest.raises(ValueError, match=r"no column\(s\) \['recall_at_k'\]"):
         figures.recall_memory_figure(table.drop(columns="recall_at_k"))
+
+
+def test_projection_figure_draws_a_subset_by_collection_row(rng):
+    doc_ids = [3, 10, 42]
+    xy = _points(3, rng)
+    fig = projection_figure(
+        xy,
+        ["three", "ten", "forty-two"],
+        doc_ids=doc_ids,
+        query_xy=_points(1, rng),
+        query_texts=["q"],
+        hit_ids=[[42]],
+        selected=10,
+        neighbour_ids=[3],
+    )
+    by_name = {t.name: t for t in fig.data}
+    assert [row[0] for row in by_name["documents"].customdata] == doc_ids
+    assert "#42" in by_name["top-k hits"].hovertext[0]
+    np.testing.assert_allclose(by_name["top-k hits"].x, xy[[2], 0])
+    np.testing.assert_allclose(by_name["selected + neighbours"].x, xy[[1, 0], 0])
+    with pytest.raises(ValueError, match=r"documents \[7\] are highlighted but not drawn"):
+        projection_figure(xy, ["a", "b", "c"], doc_ids=doc_ids, selected=7)
+
+
+def test_points_to_draw_keeps_everything_small_and_must_include_large():
+    np.testing.assert_array_equal(figures.points_to_draw(4), np.arange(4))
+    drawn = figures.points_to_draw(10_000, [9_999, 5], max_points=100, seed=1)
+    assert {9_999, 5} <= set(drawn.tolist())
+    assert 100 <= len(drawn) <= 102
+    assert np.all(np.diff(drawn) > 0)
+    np.testing.assert_array_equal(
+        drawn, figures.points_to_draw(10_000, [9_999, 5], max_points=100, seed=1)
+    )

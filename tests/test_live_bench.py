@@ -122,14 +122,15 @@ def test_collection_search_times_and_sample_queries():
 
 @pytest.mark.parametrize("method", ["cosine", "dot", "euclidean"])
 def test_memory_modes_float32_is_exact_and_quantised_modes_are_smaller(method):
-    pytest.importorskip("core.quant", reason="core.quant (performance helper) has not landed yet")
     corpus, queries = lb.synthetic_corpus(600, 64, n_queries=8, seed=3)
     table = lb.memory_modes(corpus, queries, k=10, method=method, repeats=1)
     assert list(table["mode"]) == list(lb.MEMORY_MODES)
     by_mode = table.set_index("mode")
     assert by_mode.loc["float32", "recall_at_k"] == pytest.approx(1.0)
-    assert by_mode.loc["float32", "bytes_per_vector"] == 64 * 4
-    assert by_mode.loc["binary", "bytes_per_vector"] == 64 // 8
+    # Each mode's vector codes plus small per-vector extras (norms, scales).
+    assert 64 * 4 <= by_mode.loc["float32", "bytes_per_vector"] < 64 * 4 + 16
+    assert 64 // 8 <= by_mode.loc["binary", "bytes_per_vector"] < 64 // 8 + 16
+    np.testing.assert_allclose(by_mode["memory_mb"], by_mode["bytes_per_vector"] * 600 / 2**20)
     assert by_mode["memory_mb"].is_monotonic_decreasing
     assert table["recall_at_k"].between(0.0, 1.0).all()
     assert by_mode.loc["float16", "recall_at_k"] >= 0.9

@@ -1,0 +1,65 @@
+"""Home: what the app does, what is active, and a one-click sample corpus."""
+
+import streamlit as st
+
+from core.providers import provider_info
+from core.sample_data import SAMPLE_DOCUMENTS, SAMPLE_QUERIES
+from ui import cache, state
+from ui.frame import page_frame
+from ui.sample import load_sample
+
+page_frame()
+st.title("Embedding Workbench")
+st.write(
+    "Turn documents into vectors in batches, then explore them with NumPy: exact cosine, "
+    "euclidean and dot-product search, a 2-D map of the corpus, live benchmarks of the "
+    "techniques that make search fast, and similarity heatmaps. It works offline with a "
+    "multilingual model (中文 + English); add an OpenAI key in the sidebar to use OpenAI."
+)
+
+spec = cache.current_spec()
+info = provider_info(spec.provider)
+collection = state.collection()
+cols = st.columns(3)
+cols[0].metric("Provider", info.label.split(" (")[0])
+cols[1].metric(
+    "Model", spec.model if spec.dimensions is None else f"{spec.model} @ {spec.dimensions}"
+)
+cols[2].metric("Collection", "none" if collection is None else f"{len(collection):,} documents")
+
+st.subheader("Try it in a minute")
+st.write(
+    f"The built-in sample has {len(SAMPLE_DOCUMENTS)} short documents in Chinese and English on "
+    "eight topics, with questions whose best answer is known — many of them cross-lingual."
+)
+if st.button("Load the sample corpus", type="primary", key="load_sample", icon=":material/bolt:"):
+    try:
+        with st.spinner("Embedding the sample corpus…"):
+            loaded = load_sample(spec)
+    except cache.MissingKeyError as exc:
+        st.error(str(exc))
+    else:
+        m = loaded.manifest
+        st.success(
+            f"Loaded the sample: {m.count} documents × {m.dimension} dimensions ({m.model})."
+        )
+        collection = loaded
+
+if collection is not None:
+    st.page_link("pages/search.py", label="Search the collection", icon=":material/search:")
+    with st.expander("Questions to try", expanded=False):
+        for query in SAMPLE_QUERIES[:6]:
+            st.markdown(f"- {query.text}")
+    with st.expander("Documents in the collection"):
+        st.dataframe(collection.documents().head(200), hide_index=True, width="stretch")
+
+st.subheader("Pages")
+st.markdown(
+    "- **Upload & embed** — .txt, .md, .csv, .jsonl and .pdf files; chunking; cost estimate; "
+    "progress per batch with Stop; download the collection and load it back.\n"
+    "- **Search** — many queries at once; cosine / euclidean / dot; memory modes with measured "
+    "recall; a clickable 2-D map of the corpus.\n"
+    "- **Benchmark** — vectorised vs loops, float64 vs float32, argsort vs argpartition, "
+    "scaling curves, memory modes.\n"
+    "- **Similarity matrix** — heatmaps, top-5 per query, near-duplicate pairs."
+)

@@ -1,0 +1,105 @@
+"""Similarity matrix: heatmaps of queries × documents or documents × documents, per-query top-5,
+and near-duplicate pairs above a threshold."""
+
+import numpy as np
+import streamlit as st
+
+from core.engine import similarity_matrix
+from core.figures import similarity_heatmap
+from ui import cache, state
+from ui.display import show_figure
+from ui.frame import page_frame
+from ui.jobs import embed_queries
+from ui.tables import pairs_table, results_table
+
+MAX_DOCS = 60
+METHODS = ["cosine", "dot", "euclidean"]
+
+page_frame()
+st.title("Similarity matrix")
+collection = state.collection()
+if collection is None:
+    st.info("No collection yet. Load the sample corpus on **Home** or embed files first.")
+    st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
+    st.stop()
+
+last = state.get(state.SEARCH_RESULT)
+if state.SIM_QUERIES not in st.session_state:
+    st.session_state[state.SIM_QUERIES] = "\n".join(last["queries"]) if last else ""
+
+left, right = st.columns([2, 1])
+with left:
+    mode = st.radio(
+        "Compare",
+        ["Queries × documents", "Documents × documents"],
+        horizontal=True,
+        key="sim_mode",
+    )
+    if mode == "Queries × documents":
+        st.text_area("Queries, one per line", key=state.SIM_QUERIES, height=110)
+with right:
+    method = st.radio("Method", METHODS, horizontal=True, key="sim_method")
+    n_docs = st.slider(
+        "Documents shown",
+        2,
+        min(MAX_DOCS, len(collection)),
+        min(20, len(collection)),
+        key="sim_n_docs",
+    )
+
+queries = [q.strip() for q in st.session_state.get(state.SIM_QUERIES, "").splitlines() if q.strip()]
+vectors = collection.embeddings
+if mode == "Queries × documents":
+    if not queries:
+        st.warning("Type at least one query, or switch to Documents × documents.")
+        st.stop()
+    try:
+        query_vectors = embed_queries(queries, cache.embedder_for(collection.spec))
+    except cache.MissingKeyError as exc:
+        st.error(str(exc))
+        st.stop()
+    top_ids, top_scores = collection.search(query_vectors, 5, method)
+    # Show the documents the queries found first, then fill up with the rest in order.
+    found = list(dict.fromkeys(int(i) for i in top_ids.ravel()))
+    doc_ids = (found + [i for i in range(len(collection)) if i not in set(found)])[:n_docs]
+    matrix = similarity_matrix(query_vectors, vectors[doc_ids], method)
+    fig = similarity_heatmap(matrix, queries, [collection.texts[i] for i in doc_ids], method=method)
+else:
+    doc_ids = list(range(n_docs))
+    matrix = similarity_matrix(vectors[doc_ids], None, method)
+    texts = [collection.texts[i] for i in doc_ids]
+    fig = similarity_heatmap(
+        matrix, texts, texts, method=method, row_title="documents", col_title="documents"
+    )
+show_figure(fig, key="sim_heatmap")
+st.caption(
+    f"{matrix.shape[0]} × {matrix.shape[1]} {method} "
+    f"{'distances' if method == 'euclidean' else 'similarities'}; hover a cell for both texts. "
+    f"Values range from {np.min(matrix):.3f} to {np.max(matrix):.3f}."
+)
+
+if mode == "Queries × documents":
+    st.subheader("Top 5 per query (whole collection)")
+    table = results_table(collection, queries, top_ids, top_scores, method)
+    st.dataframe(table, hide_index=True, width="stretch", key="sim_top5")
+
+st.subheader("Near-duplicate pairs")
+if method == "euclidean":
+    threshold = st.slider("Distance at most", 0.0, 1.0, 0.35, 0.01, key="sim_dup_dist")
+else:
+    threshold = st.slider("Similarity at least", 0.5, 1.0, 0.9, 0.01, key="sim_dup_sim")
+try:
+    pairs = cache.duplicate_pairs(
+        collection.manifest.content_hash, method, float(threshold), collection.embeddings
+    )
+except ValueError as exc:  # too many pairs for a loose threshold
+    st.error(f"{exc}. Raise the threshold.")
+    st.stop()
+if pairs:
+    st.write(
+        f"**{len(pairs):,} pair(s)** {'within' if method == 'euclidean' else 'above'} "
+        f"{threshold:.2f}, most alike first."
+    )
+    st.dataframe(pairs_table(collection, pairs[:500], method), hide_index=True, width="stretch")
+else:
+    st.success(f"No pairs {'within' if method == 'euclidean' else 'above'} {threshold:.2f}.")

@@ -1,0 +1,155 @@
+"""The benchmark page's suites: what each runs (``core.live_bench``) and how it is drawn.
+
+Kept out of the page so the page only lays out widgets; each suite is a runner returning a tidy
+table and a list of figure builders over that table (pure functions from ``core.figures``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core import figures, live_bench
+
+# Largest synthetic corpus, in cells (n_docs * dim): 400 MB as float64, the biggest copy made.
+MAX_CELLS = 50_000_000
+SCALING_SIZES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """The page's knobs."""
+
+    n_docs: int = 20_000
+    dim: int = 384
+    k: int = 10
+    repeats: int = 3
+    n_queries: int = 16
+    sizes: tuple[int, ...] = (1_000, 5_000, 20_000, 50_000)
+
+    def problems(self) -> list[str]:
+        """What is wrong with this configuration, in words (empty when it can run)."""
+        out = []
+        if self.n_docs * self.dim > MAX_CELLS:
+            out.append(
+                f"{self.n_docs:,} documents × {self.dim} dimensions is "
+                f"{self.n_docs * self.dim:,} numbers; the limit is {MAX_CELLS:,}. Use fewer "
+                "documents or a smaller dimension."
+            )
+        if self.sizes and max(self.sizes) * self.dim > MAX_CELLS:
+            out.append(
+                f"the scaling size {max(self.sizes):,} is too large for dimension {self.dim}"
+            )
+        return out
+
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Suite:
+    title: str
+    description: str
+    run: Callable[[BenchConfig, Progress], pd.DataFrame]
+    draw: tuple[Callable[[pd.DataFrame], go.Figure], ...]
+    needs_collection: bool = False
+
+
+def _bar(x: str, y: str, title: str, y_title: str, log_y: bool = False):
+    return lambda t: figures.bar_figure(t, x=x, y=y, title=title, y_title=y_title, log_y=log_y)
+
+
+SUITES: dict[str, Suite] = {
+    "loop": Suite(
+        "Vectorised vs Python loop",
+        "One query scored against every document: one matrix-vector product, a Python loop "
+        f"calling np.dot per document, and a pure-Python loop (on at most "
+        f"{live_bench.PURE_PYTHON_MAX_DOCS:,} documents). Compare the time per document.",
+        lambda c, p: live_bench.vectorised_vs_loop(c.n_docs, c.dim, repeats=c.repeats),
+        (_bar("variant", "us_per_doc", "Time per document", "µs per document (log)", True),),
+    ),
+    "dtype": Suite(
+        "float64 vs float32",
+        "The same top-k search in both precisions: float32 halves the memory and speeds up the "
+        "matrix product; the top-k agreement shows what precision costs (usually nothing).",
+        lambda c, p: live_bench.float64_vs_float32(
+            c.n_docs, c.dim, k=c.k, n_queries=c.n_queries, repeats=c.repeats
+        ),
+        (
+            _bar("dtype", "median_ms", "Search time", "median ms"),
+            _bar("dtype", "memory_mb", "Corpus memory", "MB"),
+        ),
+    ),
+    "topk": Suite(
+        "argsort vs argpartition",
+        "Picking the top k of each query's scores: a full sort against a partition that only "
+        "sorts the k survivors.",
+        lambda c, p: live_bench.argsort_vs_argpartition(
+            c.n_docs, k=c.k, n_queries=c.n_queries, repeats=c.repeats
+        ),
+        (_bar("variant", "median_ms", "Top-k selection time", "median ms"),),
+    ),
+    "scaling": Suite(
+        "Scaling with corpus size",
+        "Search time against the number of documents (log-log): straight lines of slope 1 are "
+        "linear scans; the gap between lines is the constant factor.",
+        lambda c, p: live_bench.scaling(c.sizes, c.dim, k=c.k, repeats=c.repeats, progress=p),
+        (
+            lambda t: figures.line_figure(
+                t,
+                x="n_docs",
+                y="median_ms",
+                color="variant",
+                title="Search time vs corpus size",
+                x_title="documents",
+                y_title="median ms",
+            ),
+        ),
+    ),
+    "memory": Suite(
+        "Memory modes",
+        "float32, float16, int8 and binary indexes of the same corpus: memory, search time "
+        "and recall@k measured against exact float32 search.",
+        lambda c, p: _memory_modes(c),
+        (
+            figures.recall_memory_figure,
+            _bar("mode", "median_ms", "Search time per memory mode", "median ms"),
+        ),
+    ),
+}
+
+
+def _memory_modes(c: BenchConfig) -> pd.DataFrame:
+    corpus, queries = live_bench.synthetic_corpus(c.n_docs, c.dim, n_queries=c.n_queries)
+    return live_bench.memory_modes(corpus, queries, k=c.k, repeats=c.repeats)
+
+
+def run_on_collection(embeddings, c: BenchConfig) -> dict[str, pd.DataFrame]:
+    """Search times per method and memory modes on a real collection's vectors."""
+    queries = live_bench.sample_queries(embeddings, c.n_queries)
+    return {
+        "collection_methods": live_bench.collection_search_times(
+            embeddings, queries, k=c.k, repeats=c.repeats
+        ),
+        "collection_memory": live_bench.memory_modes(embeddings, queries, k=c.k, repeats=c.repeats),
+    }
+
+
+COLLECTION_DRAW = {
+    "collection_methods": (
+        _bar("method", "ms_per_query", "Search time per query on the collection", "ms / query"),
+    ),
+    "collection_memory": (figures.recall_memory_figure,),
+}
+
+
+def combined_table(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All result tables stacked, with a ``benchmark`` column, for one CSV download."""
+    frames = [table.assign(benchmark=name) for name, table in results.items()]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    return table[["benchmark", *[c for c in table.columns if c != "benchmark"]]]

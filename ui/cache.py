@@ -1,0 +1,127 @@
+"""Cache wrappers: what is shared between sessions, what is per session, and why.
+
+Shared (``st.cache_resource`` / ``st.cache_data``, global): only things that hold no visitor's
+data — local models (loaded once per process) and the vectors of the built-in sample corpus.
+Their arguments are provider and model names only: never an API key, never uploaded text.
+
+Per session: the OpenAI embedder (it holds the session's key) lives in session state, vectors in
+this session's :class:`~ui.session_store.SessionVectorStore`, and structures derived from the
+session's collection (projection, quantised indexes, near-duplicate pairs) in session-scoped
+caches keyed by the collection's content hash — so a rerun never rebuilds them, and another
+session can never read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import numpy as np
+import streamlit as st
+
+from core.batching import embed_texts
+from core.embedding_types import EmbedderSpec
+from core.engine import near_duplicates
+from core.projection import Projection, fit_projection
+from core.providers import get_embedder, provider_info
+from core.sample_data import sample_texts
+from ui import state
+from ui.secrets import configured_api_key, configured_base_url
+from ui.session_store import SessionVectorStore
+
+
+class MissingKeyError(RuntimeError):
+    """A provider needs an API key and none is configured."""
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…", max_entries=4)
+def local_embedder(provider: str, model: str, dimensions: int | None):
+    """A local (offline) model's embedder, loaded once and shared by every session.
+
+    The weights load lazily on first use; one tiny warm-up call loads them here, under the
+    spinner, instead of inside the first embedding job's timing.
+    """
+    embedder = get_embedder(provider=provider, model=model, dimensions=dimensions)
+    embedder.embed_batch(["warm-up"])
+    return embedder
+
+
+def embedder_for(spec: EmbedderSpec):
+    """The embedder for ``spec``: shared for local models, per session for remote ones.
+
+    Raises
+    ------
+    MissingKeyError
+        The provider needs a key and none is in the sidebar, secrets or environment.
+    """
+    info = provider_info(spec.provider)
+    if not info.remote:
+        return local_embedder(spec.provider, spec.model, spec.dimensions)
+    key = configured_api_key()
+    if info.needs_key and not key:
+        raise MissingKeyError(
+            f"{info.label} needs an API key: paste one in the sidebar (kept only in this browser "
+            "session), set OPENAI_API_KEY in .streamlit/secrets.toml or the environment, or "
+            "choose the offline provider."
+        )
+    base_url = configured_base_url()
+    fingerprint = (spec.key, hashlib.sha256(key.encode()).hexdigest(), base_url)
+    held = st.session_state.get(state.REMOTE_EMBEDDER)
+    if held is not None and held[0] == fingerprint:
+        return held[1]
+    embedder = get_embedder(
+        provider=spec.provider,
+        model=spec.model,
+        dimensions=spec.dimensions,
+        api_key=key or None,
+        base_url=base_url,
+        cache=None,  # never the shared disk cache: this session's store is passed per job
+    )
+    st.session_state[state.REMOTE_EMBEDDER] = (fingerprint, embedder)
+    return embedder
+
+
+def current_spec() -> EmbedderSpec:
+    """The provider, model and dimensions chosen in the sidebar."""
+    return EmbedderSpec(
+        st.session_state[state.PROVIDER],
+        st.session_state[state.MODEL],
+        st.session_state.get(state.DIMENSIONS),
+    )
+
+
+def session_store() -> SessionVectorStore:
+    """This session's vector store (created on first use)."""
+    store = st.session_state.get(state.EMBED_STORE)
+    if store is None:
+        store = st.session_state[state.EMBED_STORE] = SessionVectorStore()
+    return store
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=timedelta(days=1))
+def sample_vectors(provider: str, model: str, dimensions: int | None) -> np.ndarray:
+    """Vectors of the built-in sample corpus for a local model: public data, shared."""
+    embedder = local_embedder(provider, model, dimensions)
+    return embed_texts(sample_texts(), embedder, cache=None).vectors
+
+
+@st.cache_data(scope="session", show_spinner=False, max_entries=4)
+def projection(content_hash: str, method: str, _embeddings: np.ndarray) -> Projection:
+    """The fitted 2-D projection of this session's collection (keyed by its content hash)."""
+    return fit_projection(_embeddings, method)
+
+
+@st.cache_resource(scope="session", show_spinner=False, max_entries=4)
+def quant_index(content_hash: str, mode: str, _embeddings: np.ndarray):
+    """A ``core.quant`` index of this session's collection in one memory mode."""
+    from core.quant import build_index
+
+    return build_index(_embeddings, mode)
+
+
+@st.cache_data(scope="session", show_spinner=False, max_entries=8)
+def duplicate_pairs(
+    content_hash: str, method: str, threshold: float, _embeddings: np.ndarray
+) -> list[tuple[int, int, float]]:
+    """Near-duplicate pairs of this session's collection above ``threshold``."""
+    return near_duplicates(_embeddings, threshold, method, max_pairs=20_000)

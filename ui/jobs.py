@@ -1,0 +1,106 @@
+"""Embedding jobs as the pages run them: progress per batch, Stop, and a summary afterwards.
+
+Stop works the Streamlit way. Clicking any widget while the script runs asks for a rerun; with
+``runner.fastReruns`` the running script is interrupted at its next UI call — here the progress
+bar update inside the batch engine's progress callback. An exception raised by that callback
+cancels the job after the in-flight requests finish, and every finished batch is already in
+this session's vector store, so pressing Embed again resumes from there. The job's record in
+session state says how far it got, so the rerun can tell the visitor what was kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.batching import EmbeddingResult, embed_texts
+from core.collection import Collection
+from core.embedding_types import Progress
+from core.engine import row_norms
+from ui import state
+from ui.cache import session_store
+
+
+def summarise(result: EmbeddingResult, collection: Collection) -> dict:
+    """What the upload page shows after a run (plain numbers, for tests too)."""
+    vectors = collection.embeddings
+    norms = row_norms(vectors)
+    nonzero = norms[norms > 0]
+    return {
+        "count": int(vectors.shape[0]),
+        "shape": tuple(int(s) for s in vectors.shape),
+        "dtype": str(vectors.dtype),
+        "memory_mb": vectors.nbytes / 2**20,
+        "seconds": float(result.elapsed_s),
+        "texts_per_s": float(result.texts_per_s),
+        "norm_min": float(nonzero.min()) if nonzero.size else 0.0,
+        "norm_max": float(nonzero.max()) if nonzero.size else 0.0,
+        "normalized": bool(collection.manifest.normalized),
+        "zero_rows": int(np.count_nonzero(norms == 0)),
+        "tokens": int(result.tokens_used),
+        "requests": int(result.n_requests),
+        "cached": int(result.n_cached),
+        "provider": collection.manifest.provider,
+        "model": collection.manifest.model,
+    }
+
+
+def run_embedding(
+    texts: Sequence[str],
+    metadata: pd.DataFrame | None,
+    embedder,
+    *,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    label: str = "Embedding",
+) -> tuple[Collection, dict]:
+    """Embed ``texts`` with live progress; make them this session's collection.
+
+    Returns
+    -------
+    (Collection, summary dict)
+    """
+    texts = list(texts)
+    job = {"total": len(texts), "done": 0, "batches": 0, "n_batches": None, "label": label}
+    st.session_state[state.EMBED_JOB] = job
+    bar = st.progress(0.0, text=f"{label}: preparing {len(texts):,} texts…")
+    started = time.perf_counter()
+
+    def on_progress(p: Progress) -> None:
+        job.update(done=p.texts_done, batches=p.batch_index, n_batches=p.n_batches)
+        eta = "" if p.eta_s is None else f", about {p.eta_s:,.0f} s left"
+        bar.progress(
+            min(1.0, p.fraction),
+            text=f"{label}: batch {p.batch_index}/{p.n_batches} · "
+            f"{p.texts_done:,}/{p.texts_total:,} texts{eta}",
+        )
+
+    result = embed_texts(
+        texts,
+        embedder,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        cache=session_store(),
+        progress=on_progress,
+    )
+    bar.progress(1.0, text=f"{label}: done in {time.perf_counter() - started:,.1f} s")
+    collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
+    summary = summarise(result, collection)
+    st.session_state[state.EMBED_JOB] = None
+    state.set_collection(collection)
+    st.session_state[state.EMBED_SUMMARY] = summary
+    return collection, summary
+
+
+def interrupted_job() -> dict | None:
+    """The record of a job that a Stop (or any click) interrupted, or None."""
+    return st.session_state.get(state.EMBED_JOB)
+
+
+def embed_queries(queries: Sequence[str], embedder) -> np.ndarray:
+    """Query vectors, float32 (n_queries, dim), through this session's store (no re-embedding)."""
+    return embed_texts(list(queries), embedder, cache=session_store()).vectors

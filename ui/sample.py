@@ -1,0 +1,38 @@
+"""The built-in bilingual sample corpus as a collection, in one click."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.collection import Collection
+from core.embedding_types import EmbedderSpec
+from core.providers import provider_info
+from core.sample_data import SAMPLE_QUERIES, sample_metadata, sample_texts
+from ui import cache, state
+from ui.jobs import run_embedding
+
+SEARCH_QUERIES_KEY = "search_queries"  # the Search page's query box
+SEARCH_PREFILL = "search_prefill"  # what that box starts with after the sample is loaded
+
+
+def sample_metadata_with_source():
+    meta = sample_metadata()
+    meta.insert(0, "source", "sample corpus")
+    return meta
+
+
+def load_sample(spec: EmbedderSpec) -> Collection:
+    """Embed the sample corpus with ``spec`` (shared vectors for local models) and make it the
+    session's collection; the Search page then starts with three sample queries."""
+    texts, meta = sample_texts(), sample_metadata_with_source()
+    if provider_info(spec.provider).remote:
+        collection, _ = run_embedding(texts, meta, cache.embedder_for(spec), label="Sample")
+    else:
+        vectors = cache.sample_vectors(spec.provider, spec.model, spec.dimensions)
+        collection = Collection.create(texts, vectors, spec, meta, extra={"origin": "sample"})
+        state.set_collection(collection)
+        st.session_state[state.EMBED_SUMMARY] = None
+    st.session_state[SEARCH_PREFILL] = "\n".join(q.text for q in SAMPLE_QUERIES[:3])
+    st.session_state.pop(SEARCH_QUERIES_KEY, None)
+    st.session_state.pop(state.SIM_QUERIES, None)
+    return collection

@@ -1,0 +1,129 @@
+"""This session's embedding store: where the dashboard keeps vectors it has already computed.
+
+Choice: a per-session, in-memory store — not the shared persistent cache
+(``core.embed_cache.EmbeddingCache``, one SQLite file on the server) that the CLI and the library
+use by default. Why:
+
+* **Privacy.** The dashboard is meant to be deployed for many visitors. A shared disk cache
+  would keep every visitor's uploaded texts, as hashes and vectors, on the server after they
+  leave, and would let one visitor learn that another embedded a given text (its vectors come
+  back "cached", faster and free). Embeddings can also be partly inverted back into text. Per
+  session, nothing outlives the session and nothing crosses between sessions.
+* **It still gives what the cache is for here.** Within a session: a stopped embedding job
+  resumes where it stopped (finished batches are kept), a rerun never re-embeds, and queries
+  typed twice are embedded once.
+* **Cost.** The store is memory bounded (``max_bytes``, oldest entries dropped first), so a
+  session that embeds a large corpus cannot grow without limit on a small cloud container.
+
+The built-in sample corpus is public text, so its vectors are shared between sessions through
+``st.cache_data`` instead (see ``ui.cache``).
+
+The class implements LangChain's ``ByteStore`` and the two vector methods the batch engine uses
+(``get_vectors``, ``put_vectors``), with the same keys and value format as
+``core.embed_cache.EmbeddingCache``; it never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from langchain_core.stores import BaseStore
+
+from core.embed_cache import text_key
+
+DEFAULT_MAX_BYTES = 256 * 2**20
+
+
+class SessionVectorStore(BaseStore[str, bytes]):
+    """In-memory ``ByteStore`` of float32 vectors keyed by embedder and text hash.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Upper bound for the stored values; the least recently stored entries go first.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.max_bytes = int(max_bytes)
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._nbytes = 0
+        self._lock = threading.Lock()  # the batch engine writes from worker threads
+
+    def __repr__(self) -> str:
+        return f"SessionVectorStore({len(self._data)} vectors, {self._nbytes / 2**20:.1f} MB)"
+
+    @property
+    def nbytes(self) -> int:
+        return self._nbytes
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    # --- ByteStore ---------------------------------------------------------------------------
+    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        with self._lock:
+            return [self._data.get(key) for key in keys]
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
+        with self._lock:
+            for key, value in key_value_pairs:
+                old = self._data.pop(key, None)
+                if old is not None:
+                    self._nbytes -= len(old)
+                self._data[key] = value
+                self._nbytes += len(value)
+            while self._nbytes > self.max_bytes and self._data:
+                _, dropped = self._data.popitem(last=False)
+                self._nbytes -= len(dropped)
+
+    def mdelete(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                old = self._data.pop(key, None)
+                if old is not None:
+                    self._nbytes -= len(old)
+
+    def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
+        with self._lock:
+            keys = list(self._data)
+        yield from (k for k in keys if prefix is None or k.startswith(prefix))
+
+    # --- vectors -------------------------------------------------------------------------------
+    def get_vectors(self, spec_key: str, texts: Sequence[str], dim: int) -> list[np.ndarray | None]:
+        """Stored vectors for ``texts`` (float32 of shape (dim,)), ``None`` for a miss."""
+        values = self.mget([text_key(spec_key, text) for text in texts])
+        return [
+            None if v is None or len(v) != 4 * dim else np.frombuffer(v, dtype="<f4").copy()
+            for v in values
+        ]
+
+    def put_vectors(self, spec_key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` of shape (len(texts), dim) for ``texts``."""
+        matrix = np.ascontiguousarray(vectors, dtype="<f4")
+        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
+            raise ValueError(
+                f"put_vectors needs one row per text: got {len(texts)} texts and an array of "
+                f"shape {matrix.shape}"
+            )
+        if not np.isfinite(matrix).all():
+            raise ValueError("put_vectors refuses NaN or infinite vectors")
+        self.mset(
+            [(text_key(spec_key, t), row.tobytes()) for t, row in zip(texts, matrix, strict=True)]
+        )
+
+    def count(self, spec_key: str | None = None) -> int:
+        """Stored entries, or those of one ``EmbedderSpec.key``."""
+        if spec_key is None:
+            return len(self)
+        return sum(1 for _ in self.yield_keys(prefix=spec_key + "|"))
+
+    def clear(self, spec_key: str | None = None) -> int:
+        """Drop every entry (or one embedder's); returns how many were removed."""
+        keys = list(self.yield_keys(prefix=None if spec_key is None else spec_key + "|"))
+        self.mdelete(keys)
+        return len(keys)

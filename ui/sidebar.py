@@ -1,0 +1,108 @@
+"""The sidebar, drawn on every page: provider, model, dimensions, API key, current collection."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.providers import available_providers, default_provider
+from ui import state
+from ui.secrets import configured_api_key, key_source
+
+# Output sizes the OpenAI text-embedding-3 models accept through ``dimensions`` (None: native).
+_DIMENSION_CHOICES = {
+    "text-embedding-3-small": [None, 256, 512, 1024],
+    "text-embedding-3-large": [None, 256, 512, 1024, 1536],
+}
+
+
+def _widget_key(key: str) -> str:
+    """The widget's own key for persistent state ``key``, primed with the stored value.
+
+    Widget state is scoped to the page that draws it, so each page's sidebar widget would start
+    afresh; the value lives under ``key`` (plain session state, kept across pages) and is copied
+    into the widget before it is drawn and back when it changes.
+    """
+    widget_key = f"sb_{key}"
+    st.session_state[widget_key] = st.session_state.get(key)
+    return widget_key
+
+
+def _store(key: str) -> None:
+    st.session_state[key] = st.session_state[f"sb_{key}"]
+
+
+def render_sidebar() -> None:
+    """Draw the sidebar widgets; their values live in session state under ``ui.state`` keys."""
+    infos = {info.name: info for info in available_providers()}
+    if st.session_state.get(state.PROVIDER) not in infos:
+        st.session_state[state.PROVIDER] = default_provider(configured_api_key() or None)
+    with st.sidebar:
+        st.subheader("Embedding model")
+        st.selectbox(
+            "Provider",
+            list(infos),
+            key=_widget_key(state.PROVIDER),
+            on_change=_store,
+            args=(state.PROVIDER,),
+            format_func=lambda name: infos[name].label,
+        )
+        info = infos[st.session_state[state.PROVIDER]]
+        if st.session_state.get(state.MODEL) not in info.models:
+            st.session_state[state.MODEL] = info.default_model
+        st.selectbox(
+            "Model",
+            list(info.models),
+            key=_widget_key(state.MODEL),
+            on_change=_store,
+            args=(state.MODEL,),
+        )
+        choices = _DIMENSION_CHOICES.get(st.session_state[state.MODEL])
+        if choices:
+            if st.session_state.get(state.DIMENSIONS) not in choices:
+                st.session_state[state.DIMENSIONS] = None
+            st.selectbox(
+                "Dimensions",
+                choices,
+                key=_widget_key(state.DIMENSIONS),
+                on_change=_store,
+                args=(state.DIMENSIONS,),
+                format_func=lambda d: "native" if d is None else str(d),
+                help="text-embedding-3 models can return shorter vectors: less memory, "
+                "slightly lower quality.",
+            )
+        else:
+            st.session_state[state.DIMENSIONS] = None
+        st.caption(f"Languages: {info.languages} · {'remote' if info.remote else 'offline'}")
+        st.text_input(
+            "OpenAI API key",
+            key=_widget_key(state.API_KEY),
+            on_change=_store,
+            args=(state.API_KEY,),
+            type="password",
+            placeholder="sk-…",
+            help="Kept only in this browser session: never written to disk, logs, caches or "
+            "URLs. Leave empty to use the app's secrets or the offline model.",
+        )
+        source = key_source()
+        if source == "sidebar":
+            st.caption("Using the key typed above (this session only).")
+        elif source:
+            st.caption(f"Using the key from the app's {source}.")
+        elif info.needs_key:
+            st.warning("This provider needs an API key.")
+        with st.expander("OpenAI-compatible endpoint"):
+            st.text_input(
+                "Base URL",
+                key=_widget_key(state.BASE_URL),
+                on_change=_store,
+                args=(state.BASE_URL,),
+                placeholder="https://api.openai.com/v1",
+                help="For a self-hosted, OpenAI-compatible embeddings server. This session only.",
+            )
+        st.divider()
+        collection = state.collection()
+        if collection is None:
+            st.caption("No collection yet: load the sample on Home, or upload files.")
+        else:
+            m = collection.manifest
+            st.caption(f"Collection: {m.count:,} × {m.dimension} · {m.model}")

@@ -1,0 +1,203 @@
+"""Helpers for the Upload & embed page: parse uploads once per change, offer text columns,
+and load a saved collection file."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.collection import Collection, CollectionError
+from core.collection_io import from_bytes, to_npz_bytes, to_parquet_bytes
+from core.parsing import ParsedDocuments, ParseError, columns_of, parse_files
+from core.pricing import CostEstimate, estimate_cost
+from ui import state
+
+UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
+AUTO_COLUMN = "(automatic)"
+LOADED_SIGNATURE = "loaded_collection_signature"
+
+
+def max_upload_bytes() -> int:
+    """The per-file limit: ``server.maxUploadSize`` from .streamlit/config.toml, in bytes."""
+    return int(st.get_option("server.maxUploadSize")) * 2**20
+
+
+def signature(files) -> tuple:
+    """What identifies a set of uploads: a new upload of the same name is a new file."""
+    return tuple((f.file_id, f.name, f.size) for f in files)
+
+
+@st.cache_resource(scope="session", max_entries=4, show_spinner="Reading the files…")
+def _parse(
+    sig: tuple,
+    _files: list[tuple[str, bytes]],
+    split: str,
+    text_column: str | None,
+    chunk_size: int | None,
+    chunk_overlap: int,
+    max_bytes: int,
+) -> ParsedDocuments:
+    # Keyed by the upload signature and the options; the bytes (``_files``) are not hashed.
+    # cache_resource, not cache_data: nothing is pickled, and the scope is this session only.
+    return parse_files(
+        _files,
+        split=split,
+        text_column=text_column,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        max_bytes=max_bytes,
+    )
+
+
+def parse_uploads(files, *, split, text_column, chunk_size, chunk_overlap) -> ParsedDocuments:
+    """Parse the uploads; a rerun with the same files and options reuses the result.
+
+    Bad files do not stop the others: they are listed in ``errors`` (see
+    :func:`core.parsing.parse_files`).
+    """
+    data = [(f.name, f.getvalue()) for f in files]
+    return _parse(signature(files), data, split, text_column, chunk_size, chunk_overlap,
+                  max_upload_bytes())  # fmt: skip
+
+
+def text_columns(files) -> list[str]:
+    """Column names of the CSV/JSONL uploads, in first-seen order (bad files are skipped here;
+    parsing reports them)."""
+    seen: dict[str, None] = {}
+    for f in files:
+        if not f.name.lower().endswith((".csv", ".jsonl")):
+            continue
+        try:
+            names = columns_of(f.name, f.getvalue(), max_bytes=max_upload_bytes())
+        except ParseError:
+            continue  # the same file fails in parse_uploads, which shows the error
+        seen.update(dict.fromkeys(names))
+    return list(seen)
+
+
+def load_collection_file(uploaded) -> Collection | None:
+    """Load a saved collection once per upload and make it current; None if already loaded.
+
+    Raises
+    ------
+    core.collection.CollectionError
+        The file is not a readable, consistent collection (the message names it).
+    """
+    sig = (uploaded.file_id, uploaded.name, uploaded.size)
+    if st.session_state.get(LOADED_SIGNATURE) == sig:
+        return None
+    collection = from_bytes(uploaded.name, uploaded.getvalue())
+    state.set_collection(collection)
+    st.session_state[state.EMBED_SUMMARY] = None
+    st.session_state[LOADED_SIGNATURE] = sig
+    return collection
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner="Counting tokens…")
+def estimate(
+    sig: tuple, options: tuple, spec_key: str, n_stored: int, _texts, _embedder, _store
+) -> CostEstimate:
+    """Tokens and dollars before running, excluding texts this session already embedded.
+
+    Keyed by the uploads, the parse options, the embedder and the store's size (which changes
+    when a stopped job kept some batches).
+    """
+    return estimate_cost(_texts, _embedder, cache=_store)
+
+
+# --- components ---------------------------------------------------------------------------
+
+
+def render_reading_options(files) -> dict:
+    """Widgets for how files become documents; returns ``parse_files`` options."""
+    with st.expander("How to read the files", expanded=bool(files)):
+        c1, c2, c3 = st.columns(3)
+        split = c1.radio(
+            "Text / Markdown: one document per", ["line", "paragraph", "file"], key="up_split"
+        )
+        column = c2.selectbox(
+            "CSV / JSONL text column",
+            [AUTO_COLUMN, *text_columns(files or [])],
+            key="up_column",
+            help="Automatic picks a column named text, content, body… The others become metadata.",
+        )
+        chunking = c3.checkbox("Cut long documents into chunks", key="up_chunking")
+        size = c3.number_input(
+            "Chunk size (characters)", 50, 20_000, 1_000, 50, key="up_size", disabled=not chunking
+        )
+        overlap = c3.number_input(
+            "Overlap (characters)", 0, 5_000, 100, 10, key="up_overlap", disabled=not chunking
+        )
+    return {
+        "split": split,
+        "text_column": None if column == AUTO_COLUMN else column,
+        "chunk_size": int(size) if chunking else None,
+        "chunk_overlap": int(overlap) if chunking else 0,
+    }
+
+
+def render_preview(parsed: ParsedDocuments) -> None:
+    """Errors (one per bad file, naming it and the line/row), warnings, and the first rows."""
+    for error in parsed.errors:
+        st.error(str(error))
+    for warning in parsed.warnings:
+        st.warning(warning)
+    if parsed.texts:
+        n_files = parsed.metadata["source"].nunique()
+        st.write(f"**{len(parsed):,} documents** from {n_files} file(s). Preview:")
+        preview = parsed.metadata.head(100).copy()
+        preview.insert(0, "text", parsed.texts[:100])
+        st.dataframe(preview, hide_index=True, width="stretch", height=220)
+
+
+def render_summary(summary: dict) -> None:
+    """Count, shape, dtype, memory, time, throughput and the norm check of the last run."""
+    st.success(f"Embedded {summary['count']:,} texts with {summary['model']}.")
+    m = st.columns(7)
+    m[0].metric("Count", f"{summary['count']:,}")
+    m[1].metric("Shape", " × ".join(map(str, summary["shape"])))
+    m[2].metric("dtype", summary["dtype"])
+    m[3].metric("Memory", f"{summary['memory_mb']:.2f} MB")
+    m[4].metric("Time", f"{summary['seconds']:.2f} s")
+    m[5].metric("Texts/s", f"{summary['texts_per_s']:,.0f}")
+    norms = "unit ✓" if summary["normalized"] else "not unit"
+    spread = f"{summary['norm_min']:.4f} – {summary['norm_max']:.4f}"
+    m[6].metric("Norms", norms, spread, delta_color="off", delta_arrow="off")
+    st.caption(
+        f"{summary['requests']} request(s), {summary['cached']:,} text(s) reused from this "
+        f"session, {summary['zero_rows']} zero vector(s), {summary['tokens']:,} tokens."
+    )
+
+
+def render_save_load(collection: Collection | None) -> None:
+    """Download the current collection (Parquet or .npz) and load a saved one back."""
+    if collection is not None:
+        d1, d2, _ = st.columns([1, 1, 2])
+        d1.download_button(
+            "Download Parquet (texts, metadata, vectors)",
+            lambda: to_parquet_bytes(collection),
+            "collection.parquet",
+            "application/octet-stream",
+            key="up_dl_parquet",
+            on_click="ignore",
+        )
+        d2.download_button(
+            "Download .npz (vectors + metadata)",
+            lambda: to_npz_bytes(collection),
+            "collection.npz",
+            "application/octet-stream",
+            key="up_dl_npz",
+            on_click="ignore",
+        )
+    saved = st.file_uploader(
+        "Load a saved collection (.parquet or .npz)", type=["parquet", "npz"], key="up_saved"
+    )
+    if saved is None:
+        return
+    try:
+        loaded = load_collection_file(saved)
+    except CollectionError as exc:
+        st.error(str(exc))
+        return
+    if loaded is not None:
+        m = loaded.manifest
+        st.success(f"Loaded {saved.name}: {m.count:,} documents × {m.dimension} ({m.model}).")
