@@ -72,14 +72,20 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
     """Read and parse every FILE; bad files are reported (and fatal unless --skip-bad-files)."""
-    from core.parsing import parse_files
+    from core.parsing import ParseError, check_file_size, parse_files
 
-    files = []
+    max_bytes = int(args.max_mb * 1_000_000)
+    files, too_large = [], []
     for name in args.files:
         path = Path(name)
         if not path.is_file():
             what = "is a directory" if path.is_dir() else "does not exist"
             raise ValueError(f"{name}: {what}; give the path of a file to embed")
+        try:
+            check_file_size(name, path.stat().st_size, max_bytes)  # before reading it all
+        except ParseError as exc:
+            too_large.append(exc)
+            continue
         files.append((name, path.read_bytes()))
     parsed = parse_files(
         files,
@@ -87,15 +93,16 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
         text_column=args.text_column,
         chunk_size=args.chunk_size,
         chunk_overlap=args.chunk_overlap,
-        max_bytes=int(args.max_mb * 1_000_000),
+        max_bytes=max_bytes,
     )
+    errors = too_large + parsed.errors
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    for error in parsed.errors:
+    for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    if parsed.errors and not args.skip_bad_files:
+    if errors and not args.skip_bad_files:
         raise ValueError(
-            f"{len(parsed.errors)} of {len(files)} file(s) could not be read (see above); "
+            f"{len(errors)} of {len(args.files)} file(s) could not be read (see above); "
             "fix them, or pass --skip-bad-files to embed the others. Nothing was sent."
         )
     if not parsed.texts:

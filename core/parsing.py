@@ -37,6 +37,7 @@ __all__ = [
     "SUPPORTED_EXTENSIONS",
     "ParseError",
     "ParsedDocuments",
+    "check_file_size",
     "chunk_text",
     "columns_of",
     "parse_file",
@@ -100,13 +101,19 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:,.1f} MB" if n_bytes >= 100_000 else f"{n_bytes:,} bytes"
 
 
-def _check_size(name: str, data: bytes, max_bytes: int) -> None:
-    if len(data) > max_bytes:
+def check_file_size(name: str, n_bytes: int, max_bytes: int) -> None:
+    """Raise :class:`ParseError` if a file of ``n_bytes`` is over ``max_bytes`` (check before
+    reading a file from disk)."""
+    if n_bytes > max_bytes:
         raise ParseError(
             name,
-            f"the file is {_size(len(data))}; the limit is {_size(max_bytes)}. "
+            f"the file is {_size(n_bytes)}; the limit is {_size(max_bytes)}. "
             "Split it into smaller files.",
         )
+
+
+def _check_size(name: str, data: bytes, max_bytes: int) -> None:
+    check_file_size(name, len(data), max_bytes)
     if not data.strip():
         raise ParseError(name, "the file is empty. Choose a file that contains text.")
 

@@ -19,6 +19,7 @@ TXT = (
 )
 CSV = "id,text,topic\n1,How do I bake bread at home?,cooking\n2,家里怎么烤面包？,cooking\n"
 N_DOCS = 5
+TXT_BYTES = len(TXT.encode("utf-8"))
 
 
 @pytest.fixture
@@ -90,6 +91,7 @@ def test_chunking_options_reach_the_parser(inputs, capsys):
         (["missing.txt"], r"missing\.txt: does not exist"),
         (["recipes.csv", "--text-column", "body"], r"no column 'body'\. Available columns: 'id'"),
         (["notes.txt", "--batch-size", "0"], r"--batch-size must be at least 1"),
+        (["notes.txt", "--max-mb", "0.00001"], rf"notes\.txt: the file is {TXT_BYTES} bytes; the"),
         (["notes.txt", "--chunk-overlap", "5"], r"--chunk-overlap needs --chunk-size"),
         (["notes.txt", "--chunk-size", "10", "--chunk-overlap", "10"], r"overlap < size"),
         (["notes.txt", "--provider", "cohere"], r"unknown provider 'cohere'; choose one of"),
