@@ -128,7 +128,7 @@ def _shared_st_model(source: str) -> Any:
 
 
 class _LocalEmbedder(Embeddings):
-    """Shared behaviour: LangChain methods on top of ``embed_batch``."""
+    """Shared behaviour: ``embed_batch`` under the lock; LangChain methods via the engine."""
 
     spec: EmbedderSpec
 
@@ -266,7 +266,10 @@ class SentenceTransformerEmbedder(_LocalEmbedder):
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees, including ``[CLS]`` and ``[SEP]``, without truncation."""
-        encoded = self._model.tokenizer(text, add_special_tokens=True, verbose=False)
+        # Under the lock: a Rust fast tokenizer raises "Already borrowed" when one thread reads
+        # it while encode() in another thread is switching its truncation/padding settings.
+        with _LOCK:
+            encoded = self._model.tokenizer(text, add_special_tokens=True, verbose=False)
         return len(encoded["input_ids"])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
