@@ -14,6 +14,8 @@ import socket
 import numpy as np
 import pytest
 
+pytest_plugins = ["tests.fixtures_openai"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
