@@ -73,9 +73,7 @@ def test_search_prints_a_ranked_table(collection_dir, tmp_path):
     first = next(line for line in lines if line.strip().startswith("1 "))
     second = next(line for line in lines if line.strip().startswith("2 "))
     # The English recipe and its Chinese translation are the two best; the rest is not listed.
-    assert {"sourdough" in first or "面包" in first, "sourdough" in second or "面包" in second} == {
-        True
-    }
+    assert all("sourdough" in row or "面包" in row for row in (first, second))
     assert "Jupiter" not in result.stdout
 
 
