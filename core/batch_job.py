@@ -89,14 +89,14 @@ class BatchJob:
             counts = counter.count_many(misses)
         else:
             counts = [self.embedder.count_tokens(t) for t in misses]
+        # A piece must also fit in one request on its own.
+        input_limit = min(limits.max_tokens_per_input, limits.max_tokens_per_request)
         long_pieces: list[str] = []
         for text, count in zip(misses, counts, strict=True):
-            if count <= limits.max_tokens_per_input:
+            if count <= input_limit:
                 self.pieces[text] = [(text, count)]
                 continue
-            parts = split_to_token_limit(
-                text, self.embedder.count_tokens, limits.max_tokens_per_input
-            )
+            parts = split_to_token_limit(text, self.embedder.count_tokens, input_limit)
             if self.policy == "truncate":
                 parts = parts[:1]
                 self.n_truncated += len(self.rows[text])

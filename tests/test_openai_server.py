@@ -27,6 +27,7 @@ from tests.fixtures_openai import *  # noqa: F403
 from tests.fixtures_openai import TEST_API_KEY
 
 SMALL = "text-embedding-3-small"
+PAGE = "hello " * 1300  # within the 8,191-token input limit whether counted exactly or as bytes
 EXACT = 1e-6  # float32 round trip through JSON or base64
 
 
@@ -103,7 +104,7 @@ def test_default_client_decodes_base64_itself(openai_server):
         ({"model": SMALL, "input": ["x"], "dimensions": 1537}, "from 1 to 1536"),
         ({"model": SMALL, "input": ["x"], "encoding_format": "int8"}, "encoding_format"),
         ({"model": SMALL, "input": ["hello " * 8200]}, "maximum context length"),
-        ({"model": SMALL, "input": ["hello " * 8000] * 38}, "max 300000 tokens"),
+        ({"model": SMALL, "input": [PAGE] * (300_000 // count_tokens(PAGE) + 1)}, "max 300000"),
     ],
 )
 def test_bad_requests_get_400_with_openai_error_shape(openai_server, body, match):
@@ -195,18 +196,19 @@ def test_shuffled_and_wrong_count_faults(openai_server):
 
 
 def test_tokens_per_minute_limit_answers_429_with_retry_after():
-    with OpenAICompatibleServer(tokens_per_minute=100) as server:
+    t = count_tokens("hello")  # 1 with tiktoken, 5 as UTF-8 bytes
+    with OpenAICompatibleServer(tokens_per_minute=100 * t) as server:
         c = client(server)
-        c.embeddings.create(input=["hello"] * 60, model=SMALL)  # 60 tokens
+        c.embeddings.create(input=["hello"] * 60, model=SMALL)
         with pytest.raises(openai.RateLimitError, match="tokens per min") as caught:
             c.embeddings.create(input=["hello"] * 50, model=SMALL)
         retry_after_ms = float(caught.value.response.headers["retry-after-ms"])
-        assert 59_000 < retry_after_ms <= 60_000  # the first 60 tokens leave the window in ~60 s
-        c.embeddings.create(input=["hello"] * 40, model=SMALL)  # still fits: 100 tokens
+        assert 59_000 < retry_after_ms <= 60_000  # the first 60 leave the window in ~60 s
+        c.embeddings.create(input=["hello"] * 40, model=SMALL)  # still fits: 100 in the window
         with pytest.raises(openai.RateLimitError, match="Request too large"):
             c.embeddings.create(input=["hello"] * 101, model=SMALL)
         assert [r.status for r in server.log] == [200, 429, 200, 429]
-        assert [r.tokens for r in server.log] == [60, 50, 40, 101]
+        assert [r.tokens for r in server.log] == [60 * t, 50 * t, 40 * t, 101 * t]
 
 
 def test_latency_in_flight_count_and_log(openai_server):
