@@ -6,8 +6,9 @@ messages that name the actual values; private ``_`` helpers assume checked input
 Memory: every pairwise computation walks query chunks x corpus chunks sized from a memory budget
 (``memory_budget_mb``), so 1,000 queries over 1M documents never build a 1,000 x 1M score matrix.
 Euclidean distances come from one GEMM (``|a|^2 + |b|^2 - 2 a.b``, clamped at 0), never from an
-``(n, d)`` difference temporary. Top-k uses ``argpartition`` and sorts only the k survivors; ties
-are broken by the lower index so results are deterministic.
+``(n, d)`` difference temporary. Top-k is selected while scanning (``core.kernels``): a score
+leaves its block only if it beats the query's running k-th best, and the few survivors are
+merged by sorting; ties are broken by the lower index so results are deterministic.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from enum import StrEnum
 
 import numpy as np
 
+from core import kernels
+
 DEFAULT_MEMORY_BUDGET_MB = 256.0
+# Queries scored per pass over the corpus: enough columns for an efficient GEMM, while a
+# score block of a few hundred rows still fits in L2.
+_QUERY_GROUP = 256
+# Extra candidates kept per query so that final-score ties at the k-th place resolve by index.
+_TIE_SLACK = 8
 # Rows checked at once for NaN/inf, so the check never allocates a full-size boolean mask.
 _FINITE_CHECK_ROWS = 16_384
 
@@ -211,6 +219,27 @@ class _Scorer:
             scores -= self.corpus_sq[c]
         return scores
 
+    def ranking_operand(self, q: slice) -> np.ndarray:
+        """``queries[q].T`` as a C-contiguous (d, len(q)) GEMM operand (doubled for euclidean)."""
+        qt = self.queries[q].T
+        if self.metric is Metric.EUCLIDEAN:
+            return np.ascontiguousarray(qt * np.float32(2.0))
+        return np.ascontiguousarray(qt)
+
+    def block_rows(self, lo: int, hi: int, qt: np.ndarray, scratch: dict) -> np.ndarray:
+        """Ranking scores of corpus rows ``lo:hi`` against a ``ranking_operand``, float32
+        (hi - lo, n_queries), written into a buffer reused across the blocks of one scan.
+
+        Same values as :meth:`block` transposed (euclidean's factor 2 is in the operand).
+        """
+        out = kernels.buffer(scratch, "scores", (hi - lo, qt.shape[1]), np.float32)
+        np.matmul(self.corpus[lo:hi], qt, out=out)
+        if self.metric is Metric.COSINE:
+            out *= self.corpus_scale[lo:hi, None]
+        elif self.metric is Metric.EUCLIDEAN:
+            out -= self.corpus_sq[lo:hi, None]
+        return out
+
     def finish(self, q: slice, scores: np.ndarray) -> np.ndarray:
         """Final scores of the survivors of rows ``q``: euclidean becomes -distance."""
         if self.metric is Metric.EUCLIDEAN:
@@ -224,32 +253,6 @@ class _Scorer:
 
 
 # ---------------------------------------------------------------------------- top-k
-
-
-def _order_rows(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the best ``k`` columns of each row, sorted by score descending then index."""
-    order = np.lexsort((ids, -scores), axis=1)[:, :k]
-    return np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
-
-
-def _topk_block(scores: np.ndarray, offset: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` of each row of a score block (ties to the lower column), unsorted by rank.
-
-    ``argpartition`` is O(n) but may keep any of several equal scores at the boundary; rows
-    where a tie straddles the k-th place fall back to a stable sort of that row.
-    """
-    rows, cols = scores.shape
-    if cols <= k:
-        ids = np.broadcast_to(np.arange(cols, dtype=np.int64), (rows, cols)) + offset
-        return np.array(ids), scores.copy()
-    part = np.argpartition(scores, cols - k, axis=1)[:, cols - k :]
-    top = np.take_along_axis(scores, part, 1)
-    kth = top.min(axis=1)
-    n_at_least = np.count_nonzero(scores >= kth[:, None], axis=1)
-    for row in np.flatnonzero(n_at_least > k):
-        part[row] = np.argsort(-scores[row], kind="stable")[:k]
-        top[row] = scores[row, part[row]]
-    return part.astype(np.int64) + offset, top
 
 
 def search(
@@ -307,23 +310,45 @@ def search(
 
 
 def _search_impl(corpus, queries, k, metric, budget, corpus_norms=None):
+    """Blocked scan (``core.kernels.scan``): each corpus block is scored against a group of
+    queries by one GEMM into a reused buffer, and only scores beating the running k-th best
+    leave the block; the corpus is split across the cores with single-threaded BLAS each.
+
+    The scan ranks by the cheap ranking score and keeps ``_TIE_SLACK`` extra candidates; the
+    final scores (query norm, clipping, square root) can make distinct ranking scores equal,
+    so results are re-ordered by final score then index, and the rare query whose tie group
+    reaches past the kept candidates is rescanned ranking by the final score itself.
+    """
     m, n = queries.shape[0], corpus.shape[0]
     k = min(k, n)
+    kept = min(n, k + _TIE_SLACK) if metric is not Metric.DOT else k
     scorer = _Scorer(corpus, queries, metric, corpus_norms)
     out_ids = np.empty((m, k), dtype=np.int64)
     out_scores = np.empty((m, k), dtype=np.float32)
-    query_rows, corpus_rows = plan_chunks(m, n, budget, min_corpus_rows=k)
-    for q in _blocks(m, query_rows):
-        best_ids = best_scores = None
-        for c in _blocks(n, corpus_rows):
-            ids, scores = _topk_block(scorer.block(q, c), c.start, k)
-            if best_ids is not None:
-                ids = np.concatenate([best_ids, ids], axis=1)
-                scores = np.concatenate([best_scores, scores], axis=1)
-            best_ids, best_scores = _order_rows(ids, scores, k)
-        out_ids[q] = best_ids
-        out_scores[q] = scorer.finish(q, best_scores)
+    for q in _blocks(m, _QUERY_GROUP):
+        ids, rank = _scan(scorer, q, kept, budget, final=False)
+        scores = scorer.finish(q, rank)
+        order = np.lexsort((ids, -scores), axis=1)
+        ids, scores = np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
+        if k < kept < n:
+            for row in np.flatnonzero(scores[:, k - 1] == scores[:, -1]):
+                one = slice(q.start + row, q.start + row + 1)
+                ids[row, :k], scores[row, :k] = (a[0] for a in _scan(scorer, one, k, budget))
+        out_ids[q], out_scores[q] = ids[:, :k], scores[:, :k]
     return out_ids, out_scores
+
+
+def _scan(scorer, q: slice, k: int, budget: int, *, final: bool = True):
+    """Top-k of queries ``q`` by ranking scores, or by final scores when ``final``."""
+    qt = scorer.ranking_operand(q)
+    n = scorer.corpus.shape[0]
+    rows = kernels.block_rows(n, qt.shape[1], budget_bytes=budget, workers=kernels.n_workers())
+
+    def score_block(lo, hi, scratch):
+        block = scorer.block_rows(lo, hi, qt, scratch)
+        return scorer.finish(q, block.T).T if final else block
+
+    return kernels.scan(n, qt.shape[1], k, score_block, rows_per_block=rows, work=n * qt.size)
 
 
 # ---------------------------------------------------------------------------- matrices
