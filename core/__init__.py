@@ -10,6 +10,8 @@ from core.collection import Collection, CollectionError, Manifest
 from core.embedding_types import EmbedderSpec, Progress
 from core.engine import Metric, as_matrix, near_duplicates, normalize, search, similarity_matrix
 from core.memory import bytes_per_vector, matrix_nbytes, memory_table
+from core.parsing import ParsedDocuments, ParseError, parse_file, parse_files
+from core.providers import ProviderInfo, available_providers, default_provider, get_embedder
 from core.tutorial import BatchEmbeddingProcessor, SimilarityCalculator, TopKRetriever
 
 __all__ = [
@@ -19,15 +21,23 @@ __all__ = [
     "EmbedderSpec",
     "Manifest",
     "Metric",
+    "ParseError",
+    "ParsedDocuments",
     "Progress",
+    "ProviderInfo",
     "SimilarityCalculator",
     "TopKRetriever",
     "as_matrix",
+    "available_providers",
     "bytes_per_vector",
+    "default_provider",
+    "get_embedder",
     "matrix_nbytes",
     "memory_table",
     "near_duplicates",
     "normalize",
+    "parse_file",
+    "parse_files",
     "search",
     "similarity_matrix",
 ]
