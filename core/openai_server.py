@@ -11,7 +11,8 @@ applies to one upcoming request — 429 with or without Retry-After, 500, 503, a
 the client's timeout, shuffled ``data``, a missing vector, 401. A per-request latency and a
 tokens-per-minute limit (sliding 60 s window, 429 + Retry-After) make it behave like a loaded
 service. Every request is logged (:class:`RequestRecord`) with its inputs, tokens and server-clock
-timestamps, and the highest number of requests in flight is tracked.
+timestamps, and the highest number of requests in flight is tracked; ``GET /_workbench/stats``
+returns the counts to a client in another process (the benchmark).
 
 Run it for a demo: ``python -m core.openai_server --port 8000 --latency-ms 200 --tpm 1000000``,
 then point the app at ``OPENAI_BASE_URL=http://127.0.0.1:8000/v1`` with any key it prints.
@@ -24,7 +25,8 @@ import contextlib
 import socket
 import threading
 
-from core.openai_server_handler import (
+from core.openai_server_handler import Server
+from core.openai_server_types import (
     DEFAULT_API_KEY,
     MAX_INPUTS,
     MAX_TOKENS_PER_INPUT,
@@ -32,7 +34,6 @@ from core.openai_server_handler import (
     MODEL_DIMENSIONS,
     Fault,
     RequestRecord,
-    Server,
     ServerState,
     reference_embedding,
 )
@@ -192,11 +193,15 @@ class OpenAICompatibleServer:
         with self._state.lock:
             return self._state.max_in_flight
 
+    def stats(self) -> dict:
+        """Requests, status counts, accepted inputs and tokens, most in flight (see the log)."""
+        return self._state.stats()
+
     def reset_log(self) -> None:
         """Forget the log and the in-flight maximum (the rate-limit window is kept)."""
         with self._state.lock:
             self._state.log.clear()
-            self._state.max_in_flight = self._state.in_flight
+            self._state.max_in_flight = 0
 
 
 def main(argv: list[str] | None = None) -> None:

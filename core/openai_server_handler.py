@@ -1,112 +1,25 @@
-"""Request handling for :mod:`core.openai_server`: the OpenAI wire format, limits and faults.
-
-Kept apart from the server's lifecycle so each file stays readable; import from
-:mod:`core.openai_server`, which re-exports the public names.
-"""
+"""Request handling for :mod:`core.openai_server`: the OpenAI wire format, limits and faults."""
 
 from __future__ import annotations
 
 import base64
-import collections
-import hashlib
 import json
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
-
+from core.openai_server_types import (
+    MAX_INPUTS,
+    MAX_TOKENS_PER_INPUT,
+    MAX_TOKENS_PER_REQUEST,
+    MODEL_DIMENSIONS,
+    Fault,
+    RequestRecord,
+    ServerState,
+    reference_embedding,
+)
 from core.tokens import count_tokens
-
-MODEL_DIMENSIONS = {
-    "text-embedding-3-small": 1536,
-    "text-embedding-3-large": 3072,
-    "text-embedding-ada-002": 1536,
-}
-MAX_INPUTS = 2048
-MAX_TOKENS_PER_INPUT = 8191
-MAX_TOKENS_PER_REQUEST = 300_000
-DEFAULT_API_KEY = "sk-workbench-local"
-
-
-def reference_embedding(text: str, model: str, dimensions: int | None = None) -> np.ndarray:
-    """The vector this server returns for ``text``: seeded by a hash, unit-norm, float32.
-
-    Returns
-    -------
-    ndarray of shape (dimensions or the model's dimension,)
-    """
-    native = MODEL_DIMENSIONS[model]
-    seed = int.from_bytes(hashlib.sha256(f"{model}\0{text}".encode()).digest()[:8], "little")
-    full = np.random.default_rng(seed).standard_normal(native)
-    vec = full[: dimensions or native]
-    return (vec / np.linalg.norm(vec)).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One scripted misbehaviour; use the constructors below."""
-
-    kind: str
-    retry_after: float | None = None
-    retry_after_ms: bool = False
-    hang_s: float = 30.0
-
-    @classmethod
-    def rate_limit(cls, retry_after: float | None = None, *, as_ms: bool = False) -> Fault:
-        """429; ``retry_after`` seconds in ``Retry-After`` (or ``retry-after-ms`` if ``as_ms``)."""
-        return cls("429", retry_after, as_ms)
-
-    @classmethod
-    def quota_exceeded(cls) -> Fault:
-        """429 ``insufficient_quota``: retrying cannot help."""
-        return cls("quota")
-
-    @classmethod
-    def server_error(cls, status: int = 500) -> Fault:
-        """500 or 503."""
-        return cls(str(status))
-
-    @classmethod
-    def timeout(cls, hang_s: float = 30.0) -> Fault:
-        """Hang ``hang_s`` seconds (or until the server stops) before closing without a reply."""
-        return cls("timeout", hang_s=hang_s)
-
-    @classmethod
-    def shuffled(cls) -> Fault:
-        """A correct answer whose ``data`` items come out of order (their ``index`` is right)."""
-        return cls("shuffle")
-
-    @classmethod
-    def wrong_count(cls) -> Fault:
-        """A 200 answer missing its last vector."""
-        return cls("wrong_count")
-
-    @classmethod
-    def unauthorized(cls) -> Fault:
-        """401 as for a revoked key."""
-        return cls("401")
-
-
-@dataclass
-class RequestRecord:
-    """One request as the server saw it (server ``time.monotonic()`` clock)."""
-
-    t_start: float
-    path: str
-    status: int = 0
-    t_end: float | None = None
-    model: str | None = None
-    inputs: tuple[str, ...] = ()
-    tokens: int = 0
-    fault: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.inputs)
 
 
 class _HTTPError(Exception):
@@ -116,20 +29,22 @@ class _HTTPError(Exception):
         self.headers: dict[str, str] = {}
 
 
-@dataclass
-class ServerState:
-    api_key: str
-    latency_s: float
-    tokens_per_minute: int | None
-    window_s: float
-    models: frozenset[str] = frozenset(MODEL_DIMENSIONS)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    faults: collections.deque = field(default_factory=collections.deque)
-    log: list[RequestRecord] = field(default_factory=list)
-    window: collections.deque = field(default_factory=collections.deque)  # (t, tokens)
-    in_flight: int = 0
-    max_in_flight: int = 0
+# Fault kind -> (status, message, code, type) of the error it answers with.
+_FAULT_ERRORS = {
+    "quota": (
+        429,
+        "You exceeded your current quota, please check your plan and billing details.",
+        "insufficient_quota",
+        "insufficient_quota",
+    ),
+    "500": (500, "The server had an error processing your request.", None, "server_error"),
+    "503": (
+        503,
+        "The engine is currently overloaded, please try again later.",
+        None,
+        "server_error",
+    ),
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -148,6 +63,9 @@ class Handler(BaseHTTPRequestHandler):
         record = self._begin()
         try:
             self._authorize()
+            if self.path.rstrip("/") == "/_workbench/stats":
+                self._reply(record, 200, self.state.stats())
+                return
             if self.path.rstrip("/") != "/v1/models":
                 raise _HTTPError(404, f"Unknown path {self.path}", code="unknown_url")
             data = [
@@ -304,22 +222,9 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     err.headers["Retry-After"] = f"{fault.retry_after:g}"
             raise err
-        if fault.kind == "quota":
-            raise _HTTPError(
-                429,
-                "You exceeded your current quota, please check your plan and billing details.",
-                "insufficient_quota",
-                None,
-                "insufficient_quota",
-            )
-        if fault.kind in ("500", "503"):
-            raise _HTTPError(
-                int(fault.kind),
-                "The server had an error processing your request.",
-                None,
-                None,
-                "server_error",
-            )
+        if fault.kind in _FAULT_ERRORS:
+            status, message, code, err_type = _FAULT_ERRORS[fault.kind]
+            raise _HTTPError(status, message, code, None, err_type)
         if fault.kind == "timeout":
             self.state.stopping.wait(fault.hang_s)
             record.status = 0  # no reply: the client has given up

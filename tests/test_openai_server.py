@@ -226,6 +226,20 @@ def test_latency_in_flight_count_and_log(openai_server):
     assert sorted(r.inputs for r in log) == [("t0",), ("t1",), ("t2",)]
     assert all(r.status == 200 and r.t_end - r.t_start >= 0.2 for r in log)
     assert 2 <= openai_server.max_in_flight <= 3
+    stats = openai_server.stats()
+    assert stats == {
+        "requests": 3,
+        "by_status": {"200": 3},
+        "inputs_accepted": 3,
+        "tokens_accepted": sum(r.tokens for r in log),
+        "max_in_flight": openai_server.max_in_flight,
+    }
+    request = urllib.request.Request(
+        openai_server.base_url.removesuffix("/v1") + "/_workbench/stats",
+        headers={"Authorization": f"Bearer {openai_server.api_key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read()) == stats
     openai_server.reset_log()
     assert openai_server.log == [] and openai_server.max_in_flight == 0
 
