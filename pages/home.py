@@ -32,6 +32,7 @@ st.write(
     f"The built-in sample has {len(SAMPLE_DOCUMENTS)} short documents in Chinese and English on "
     "eight topics, with questions whose best answer is known — many of them cross-lingual."
 )
+state.show_flash()
 if st.button("Load the sample corpus", type="primary", key="load_sample", icon=":material/bolt:"):
     try:
         with st.spinner("Embedding the sample corpus…"):
@@ -40,10 +41,9 @@ if st.button("Load the sample corpus", type="primary", key="load_sample", icon="
         st.error(str(exc))
     else:
         m = loaded.manifest
-        st.success(
-            f"Loaded the sample: {m.count} documents × {m.dimension} dimensions ({m.model})."
-        )
-        collection = loaded
+        text = f"Loaded the sample: {m.count} documents × {m.dimension} dimensions ({m.model})."
+        state.flash("success", text)
+        st.rerun()  # redraw the sidebar and the metrics above with the new collection
 
 if collection is not None:
     st.page_link("pages/search.py", label="Search the collection", icon=":material/search:")

@@ -101,6 +101,8 @@ if embed_clicked and ready:
     except EmbeddingJobError as exc:
         st.session_state[state.EMBED_JOB] = None
         st.error(f"Embedding failed: {exc}")
+    else:
+        st.rerun()  # redraw the sidebar with the new collection; the summary is kept in state
 
 if summary := state.get(state.EMBED_SUMMARY):
     render_summary(summary)

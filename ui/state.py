@@ -29,6 +29,7 @@ SEARCH_RESULT = "search_result"  # dict: queries, query vectors, ids, scores, la
 BENCH_RESULTS = "bench_results"  # dict name -> pandas.DataFrame
 BENCH_CONFIG = "bench_config"  # dict of the parameters the results were measured with
 SIM_QUERIES = "sim_queries"  # text of the similarity page's query box
+FLASH = "flash"  # (kind, message) shown once after a rerun, e.g. "collection loaded"
 
 DEFAULTS: dict[str, Any] = {
     BASE_URL: "",
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     SEARCH_RESULT: None,
     BENCH_RESULTS: {},
     BENCH_CONFIG: None,
+    FLASH: None,
 }
 
 
@@ -71,3 +73,17 @@ def set_collection(new) -> None:
     st.session_state[COLLECTION] = new
     st.session_state[SEARCH_RESULT] = None
     st.session_state[EMBED_JOB] = None
+
+
+def flash(kind: str, message: str) -> None:
+    """Show ``message`` (``kind``: "success", "info", "warning") once, after the next rerun."""
+    st.session_state[FLASH] = (kind, message)
+
+
+def show_flash() -> None:
+    """Draw and forget the pending flash message, if any."""
+    pending = st.session_state.get(FLASH)
+    if pending:
+        st.session_state[FLASH] = None
+        kind, message = pending
+        getattr(st, kind)(message)

@@ -1,0 +1,108 @@
+"""Benchmark page: a small live run draws every chart and table; bad sizes are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app_support import assert_ok, charts, load_sample, new_app, open_page, trace_names
+
+RUN = "FormSubmitter:bench_form-Run benchmarks"
+
+
+def small_run(at, **overrides):
+    """Configure a run that takes about a second and start it."""
+    settings = {"b_docs": 1_000, "b_repeats": 1, "b_queries": 4} | overrides
+    for key, value in settings.items():
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="b_dim").set_value(128)
+    at.multiselect(key="b_sizes").set_value([1_000, 2_000])
+    at.button(key=RUN).click().run()
+    assert_ok(at)
+    return at
+
+
+@pytest.fixture(scope="module")
+def benchmarked():
+    return small_run(open_page(new_app(), "benchmark"))
+
+
+def test_page_invites_a_run():
+    at = open_page(new_app(), "benchmark")
+    assert "press **Run benchmarks**" in at.info[0].value
+    assert not at.get("plotly_chart")
+    assert at.checkbox(key="b_on_collection").disabled  # no collection yet
+
+
+def test_every_benchmark_draws_its_charts_and_table(benchmarked):
+    figures = charts(benchmarked)
+    titles = [f["layout"]["title"]["text"] for f in figures]
+    assert titles == [
+        "Time per document",
+        "Search time",
+        "Corpus memory",
+        "Top-k selection time",
+        "Search time vs corpus size",
+        "Memory vs recall (exact float32 search = 1.0)",
+        "Search time per memory mode",
+    ]
+    loop, *_ = figures
+    assert list(loop["data"][0]["x"]) == [
+        "vectorised (corpus @ query)",
+        "Python loop of np.dot",
+        "pure-Python loop",
+    ]
+    scaling = figures[4]
+    assert "Python loop of np.dot" in trace_names(scaling)
+    assert scaling["layout"]["xaxis"]["type"] == "log"
+    tables = [df.value for df in benchmarked.dataframe]
+    assert len(tables) == 5
+    dtype_table = tables[1].set_index("dtype")
+    assert dtype_table.loc["float64", "memory_mb"] == pytest.approx(
+        2 * dtype_table.loc["float32", "memory_mb"]
+    )
+    assert list(tables[4]["mode"]) == ["float32", "float16", "int8", "binary"]
+    assert tables[4].loc[0, "recall_at_k"] == pytest.approx(1.0)
+    assert "1,000 documents × 128 dimensions" in benchmarked.caption[0].value
+    button = benchmarked.get("download_button")[0]
+    assert button.proto.label == "Download all results (CSV)"
+
+
+def test_results_survive_a_rerun_without_recomputing(benchmarked):
+    before = benchmarked.session_state["bench_results"]
+    benchmarked.run()
+    assert benchmarked.session_state["bench_results"] is before
+    assert len(charts(benchmarked)) == 7
+
+
+def test_run_on_the_current_collection():
+    at = open_page(load_sample(new_app()), "benchmark")
+    assert at.checkbox(key="b_on_collection").value
+    at.multiselect(key="b_suites").set_value(["topk"])
+    small_run(at)
+    titles = [f["layout"]["title"]["text"] for f in charts(at)]
+    assert titles == [
+        "Top-k selection time",
+        "Search time per query on the collection",
+        "Memory vs recall (exact float32 search = 1.0)",
+    ]
+    methods = at.dataframe[1].value
+    assert list(methods["method"]) == ["cosine", "dot", "euclidean"]
+    assert (methods["n_docs"] == 72).all()
+
+
+def test_too_large_a_corpus_is_refused_before_running():
+    at = open_page(new_app(), "benchmark")
+    at.number_input(key="b_docs").set_value(200_000)
+    at.selectbox(key="b_dim").set_value(1536)
+    at.button(key=RUN).click().run()
+    assert_ok(at)
+    assert "the limit is 50,000,000" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_scaling_without_sizes_is_refused():
+    at = open_page(new_app(), "benchmark")
+    at.multiselect(key="b_sizes").set_value([])
+    at.button(key=RUN).click().run()
+    assert_ok(at)
+    assert "Choose at least one corpus size" in at.error[0].value

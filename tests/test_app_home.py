@@ -1,0 +1,61 @@
+"""Home page: renders with no key and no files, and one click loads the bilingual sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.providers.local import USE_MODEL
+from tests.app_support import assert_ok, load_sample, new_app, open_page, texts_on_page
+
+
+@pytest.fixture(autouse=True)
+def no_openai_key(monkeypatch):
+    """A visitor with nothing configured: no key in the environment."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def test_home_renders_offline_defaults():
+    at = new_app()
+    assert at.title[0].value == "Embedding Workbench"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Provider"] == "Universal Sentence Encoder multilingual"
+    assert metrics["Model"] == USE_MODEL
+    assert metrics["Collection"] == "none"
+    # The sidebar offers the provider choice and a password field for the key.
+    assert at.sidebar.selectbox(key="sb_provider").value == "use-multilingual"
+    key_field = at.sidebar.text_input(key="sb_api_key")
+    assert key_field.value == ""
+    assert key_field.proto.type == key_field.proto.PASSWORD
+    assert at.button(key="load_sample").proto.label == "Load the sample corpus"
+
+
+def test_load_sample_builds_a_bilingual_collection_and_links_to_search():
+    at = load_sample(new_app())
+    collection = at.session_state["collection"]
+    assert len(collection) == 72
+    assert collection.embeddings.shape == (72, 512)
+    assert any("月" in t for t in collection.texts) and any("Mars" in t for t in collection.texts)
+    assert {m.label: m.value for m in at.metric}["Collection"] == "72 documents"
+    links = [link.proto.label for link in at.get("page_link")]
+    assert "Search the collection" in links
+    assert "Collection: 72 × 512" in texts_on_page(at)  # the sidebar is redrawn after loading
+
+
+def test_openai_without_key_explains_what_to_do():
+    at = new_app()
+    at.sidebar.selectbox(key="sb_provider").set_value("openai").run()
+    assert_ok(at)
+    assert "This provider needs an API key." in [w.value for w in at.sidebar.warning]
+    at.button(key="load_sample").click().run()
+    assert_ok(at)
+    assert "OpenAI needs an API key: paste one in the sidebar" in at.error[0].value
+    assert at.session_state["collection"] is None
+
+
+def test_sidebar_choice_survives_page_changes():
+    at = new_app()
+    at.sidebar.selectbox(key="sb_provider").set_value("openai").run()
+    for page in ("upload", "search", "home"):
+        open_page(at, page)
+        assert at.sidebar.selectbox(key="sb_provider").value == "openai"

@@ -1,0 +1,221 @@
+"""Upload & embed page: several formats in, a preview, a real embedding run with the offline
+model, a summary, search on the result; every kind of bad upload is an error naming the file
+and place while the good files are kept; a saved collection loads back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit import config
+
+from core.collection_io import to_npz_bytes, to_parquet_bytes
+from tests.app_support import assert_ok, new_app, open_page, texts_on_page
+from tests.test_parsing import make_pdf
+
+NOTES = "\n".join(
+    [
+        "The train from Zurich to Milan crosses the Alps through the Gotthard base tunnel.",
+        "熊猫主要吃竹子，每天要花十几个小时进食。",
+        "A sourdough starter is a mix of flour and water full of wild yeast.",
+    ]
+).encode("utf-8")
+FAQ = (
+    b"question,answer,topic\n"
+    b'How do I reset my password?,"Open Settings, choose Security and press Reset password.",'
+    b"account\n"
+    b"Can I pay by invoice?,Yes: business plans can be paid by bank transfer each month.,billing\n"
+)
+PDF = make_pdf(
+    ["Saturn has bright rings made of ice and rock.", "Glaciers are slow rivers of ice."]
+)
+GOOD = [
+    ("notes.txt", NOTES, "text/plain"),
+    ("faq.csv", FAQ, "text/csv"),
+    ("paper.pdf", PDF, "application/pdf"),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_openai_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+def upload(at, files, text_column: str | None = None):
+    """Put ``files`` in the uploader (and choose the CSV/JSONL text column) and rerun."""
+    at.file_uploader(key="up_files").set_value(files)
+    at.run()
+    if text_column is not None:
+        at.selectbox(key="up_column").set_value(text_column).run()
+    assert_ok(at)
+    return at
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    """Three formats uploaded (CSV text column chosen), embedded with the offline model."""
+    at = open_page(new_app(), "upload")
+    upload(at, GOOD, text_column="answer")
+    at.button(key="up_embed").click().run()
+    assert_ok(at)
+    return at
+
+
+def test_page_renders_without_files():
+    at = open_page(new_app(), "upload")
+    assert at.title[0].value == "Upload & embed"
+    assert at.button(key="up_embed").disabled
+    assert at.file_uploader(key="up_files").accept_multiple_files
+
+
+def test_preview_counts_documents_of_every_format():
+    at = open_page(new_app(), "upload")
+    upload(at, GOOD, text_column="answer")
+    assert not at.error
+    assert "**7 documents** from 3 file(s)" in texts_on_page(at)
+    preview = at.dataframe[0].value
+    assert set(preview["source"]) == {"notes.txt", "faq.csv", "paper.pdf"}
+    assert {"question", "topic"} <= set(preview.columns)  # other CSV columns become metadata
+    assert "Estimate: 7 texts to embed" in at.info[0].value
+    assert not at.button(key="up_embed").disabled
+
+
+def test_embedding_summary_shape_dtype_norms(embedded):
+    metrics = {m.label: m.value for m in embedded.metric}
+    assert metrics["Count"] == "7"
+    assert metrics["Shape"] == "7 × 512"
+    assert metrics["dtype"] == "float32"
+    assert metrics["Norms"] == "unit ✓"
+    assert "Embedded 7 texts" in embedded.success[0].value
+    collection = embedded.session_state["collection"]
+    assert collection.metadata.loc[6, "location"] == "page 2"
+    np.testing.assert_allclose(np.linalg.norm(collection.embeddings, axis=1), 1.0, rtol=1e-5)
+    labels = [b.proto.label for b in embedded.get("download_button")]
+    assert labels == [
+        "Download Parquet (texts, metadata, vectors)",
+        "Download .npz (vectors + metadata)",
+    ]
+
+
+def test_embedding_again_reuses_this_sessions_vectors(embedded):
+    embedded.button(key="up_embed").click().run()
+    assert_ok(embedded)
+    assert "0 request(s), 7 text(s) reused from this session" in texts_on_page(embedded)
+
+
+def test_uploaded_documents_are_searchable(embedded):
+    at = open_page(embedded, "search")
+    at.text_area(key="search_queries").set_value(
+        "土星的光环是由什么组成的？\nHow can I change my password?"
+    )
+    at.button(key="FormSubmitter:search_form-Search").click().run()
+    assert_ok(at)
+    best = [m.value for m in at.markdown if "Top result" in m.value]
+    assert best[0].endswith("Saturn has bright rings made of ice and rock.")
+    assert best[1].endswith("Open Settings, choose Security and press Reset password.")
+    table = at.dataframe[0].value
+    assert table.iloc[0]["source"] == "paper.pdf · page 1"
+    open_page(at, "upload")
+
+
+BAD_UPLOADS = [
+    (("empty.txt", b"", "text/plain"), None, "empty.txt: the file is empty"),
+    (
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00IHDR", "text/plain"),
+        None,
+        "image.txt, byte 8: this looks like a binary file",
+    ),
+    (
+        ("latin1.txt", "café au lait".encode("latin-1"), "text/plain"),
+        None,
+        "latin1.txt, line 1, byte 3: not valid UTF-8",
+    ),
+    (
+        ("other.csv", b"id,body2\n1,x\n", "text/csv"),
+        "text",
+        "other.csv: there is no column 'text'",
+    ),
+    (
+        ("broken.jsonl", b'{"text": "fine"}\n{"text": oops}\n', "application/json"),
+        None,
+        "broken.jsonl, line 2: broken JSON",
+    ),
+    (
+        ("scan.pdf", b"%PDF-1.4 not really a pdf", "application/pdf"),
+        None,
+        "scan.pdf: cannot read this PDF",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad", "column", "message"), BAD_UPLOADS, ids=lambda v: str(v)[:24])
+def test_bad_upload_names_file_and_place_and_keeps_the_good_ones(bad, column, message):
+    good = ("good.csv", b"text,id\nA good line of text.,1\nAnother good line.,2\n", "text/csv")
+    at = open_page(new_app(), "upload")
+    upload(at, [good, bad], text_column=column)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(message), errors
+    assert "**2 documents** from 1 file(s)" in texts_on_page(at)
+    assert set(at.dataframe[0].value["source"]) == {"good.csv"}
+    assert not at.button(key="up_embed").disabled
+
+
+def test_too_large_file_is_refused_by_the_configured_limit():
+    previous = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)
+    try:
+        at = open_page(new_app(), "upload")
+        upload(at, [("big.txt", b"line\n" * 230_000, "text/plain"), GOOD[0]])
+    finally:
+        config.set_option("server.maxUploadSize", previous)
+    assert at.error[0].value.startswith("big.txt: the file is 1.1 MB; the limit is 1.0 MB")
+    assert "**3 documents** from 1 file(s)" in texts_on_page(at)
+
+
+def test_bad_chunk_options_are_an_error():
+    at = open_page(new_app(), "upload")
+    upload(at, [GOOD[0]])
+    at.checkbox(key="up_chunking").check().run()
+    at.number_input(key="up_size").set_value(50)
+    at.number_input(key="up_overlap").set_value(60).run()
+    assert_ok(at)
+    assert "overlap" in at.error[0].value
+
+
+def test_chunking_cuts_long_documents():
+    at = open_page(new_app(), "upload")
+    upload(at, [GOOD[0]])
+    at.checkbox(key="up_chunking").check().run()
+    at.number_input(key="up_size").set_value(50)
+    at.number_input(key="up_overlap").set_value(10).run()
+    assert_ok(at)
+    preview = at.dataframe[0].value
+    assert len(preview) > 3 and preview["chunk"].max() >= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "writer"), [("saved.parquet", to_parquet_bytes), ("saved.npz", to_npz_bytes)]
+)
+def test_saved_collection_loads_back(embedded, name, writer):
+    original = embedded.session_state["collection"]
+    at = open_page(new_app(), "upload")
+    at.file_uploader(key="up_saved").set_value((name, writer(original), "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert (
+        at.success[0].value
+        == f"Loaded {name}: 7 documents × 512 (universal-sentence-encoder-multilingual-3)."
+    )
+    loaded = at.session_state["collection"]
+    assert loaded.manifest.content_hash == original.manifest.content_hash
+    assert loaded.texts == original.texts
+
+
+def test_corrupt_collection_file_is_an_error_naming_it():
+    at = open_page(new_app(), "upload")
+    at.file_uploader(key="up_saved").set_value(
+        ("old.npz", b"PK\x03\x04 broken", "application/octet-stream")
+    )
+    at.run()
+    assert_ok(at)
+    assert at.error[0].value.startswith("old.npz: not a readable .npz file")
+    assert at.session_state["collection"] is None
