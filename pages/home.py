@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.batching import EmbeddingJobError
 from core.providers import provider_info
 from core.sample_data import SAMPLE_DOCUMENTS, SAMPLE_QUERIES
 from ui import cache, state
@@ -39,6 +40,8 @@ if st.button("Load the sample corpus", type="primary", key="load_sample", icon="
             loaded = load_sample(spec)
     except cache.MissingKeyError as exc:
         st.error(str(exc))
+    except EmbeddingJobError as exc:
+        st.error(f"Embedding the sample failed: {exc}")
     else:
         m = loaded.manifest
         text = f"Loaded the sample: {m.count} documents × {m.dimension} dimensions ({m.model})."

@@ -99,7 +99,6 @@ if embed_clicked and ready:
             concurrency=int(concurrency),
         )
     except EmbeddingJobError as exc:
-        st.session_state[state.EMBED_JOB] = None
         st.error(f"Embedding failed: {exc}")
     else:
         st.rerun()  # redraw the sidebar with the new collection; the summary is kept in state

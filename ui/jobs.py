@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.batching import EmbeddingResult, embed_texts
+from core.batching import EmbeddingJobError, EmbeddingResult, embed_texts
 from core.collection import Collection
 from core.embedding_types import Progress
 from core.engine import row_norms
@@ -79,14 +79,19 @@ def run_embedding(
             f"{p.texts_done:,}/{p.texts_total:,} texts{eta}",
         )
 
-    result = embed_texts(
-        texts,
-        embedder,
-        batch_size=batch_size,
-        concurrency=concurrency,
-        cache=session_store(),
-        progress=on_progress,
-    )
+    try:
+        result = embed_texts(
+            texts,
+            embedder,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            cache=session_store(),
+            progress=on_progress,
+        )
+    except EmbeddingJobError:
+        # A provider error, not a Stop: the message says what was kept; no "stopped" notice.
+        st.session_state[state.EMBED_JOB] = None
+        raise
     bar.progress(1.0, text=f"{label}: done in {time.perf_counter() - started:,.1f} s")
     collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
     summary = summarise(result, collection)

@@ -1,0 +1,94 @@
+"""API keys in the dashboard: a key typed in the sidebar drives OpenAI (here the project's own
+OpenAI-compatible server on 127.0.0.1) for that session only — never for another session, and
+never into files, logs or the URL. Keys from the environment work too."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.app_support import assert_ok, load_sample, new_app, open_page, texts_on_page
+from tests.fixtures_openai import TEST_API_KEY, isolated_embedding_cache, openai_server
+
+__all__ = ["isolated_embedding_cache", "openai_server"]  # fixtures used by this module
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def no_openai_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def use_openai(at, *, key: str | None, base_url: str):
+    at.sidebar.selectbox(key="sb_provider").set_value("openai").run()
+    at.sidebar.selectbox(key="sb_dimensions").set_value(256)
+    if key is not None:
+        at.sidebar.text_input(key="sb_api_key").input(key)
+    at.sidebar.text_input(key="sb_base_url").input(base_url).run()
+    assert_ok(at)
+    return at
+
+
+def files_containing(root: Path, needle: bytes) -> list[Path]:
+    found = []
+    for path in root.rglob("*"):
+        if ".git" in path.parts or not path.is_file() or path.stat().st_size > 20_000_000:
+            continue
+        if needle in path.read_bytes():
+            found.append(path)
+    return found
+
+
+def test_sidebar_key_embeds_and_searches_through_openai(
+    openai_server, isolated_embedding_cache, caplog
+):
+    caplog.set_level(logging.INFO)
+    at = use_openai(new_app(), key=TEST_API_KEY, base_url=openai_server.base_url)
+    assert "Using the key typed above (this session only)." in texts_on_page(at)
+    load_sample(at)
+    collection = at.session_state["collection"]
+    assert (collection.manifest.provider, collection.manifest.dimension) == ("openai", 256)
+    sent = [text for record in openai_server.embedding_requests for text in record.inputs]
+    assert len(sent) == 72  # the sample went through the server, each text once
+
+    open_page(at, "search")
+    at.button(key="FormSubmitter:search_form-Search").click().run()
+    assert_ok(at)
+    assert len([m for m in at.markdown if "Top result" in m.value]) == 3
+
+    # The key stays in this session: not in the URL, the logs, or any file.
+    assert TEST_API_KEY not in str(at.query_params)
+    assert TEST_API_KEY not in caplog.text
+    needle = TEST_API_KEY.encode()
+    assert files_containing(isolated_embedding_cache, needle) == []
+    assert files_containing(REPO, needle) == [REPO / "tests" / "fixtures_openai.py"]
+
+    # A second visitor's session sees neither the key nor the first session's collection.
+    other = use_openai(new_app(), key=None, base_url=openai_server.base_url)
+    assert "This provider needs an API key." in [w.value for w in other.sidebar.warning]
+    assert other.session_state["collection"] is None
+    other.button(key="load_sample").click().run()
+    assert "OpenAI needs an API key" in other.error[0].value
+
+
+def test_wrong_key_is_reported_and_nothing_is_lost(openai_server):
+    at = use_openai(new_app(), key="sk-wrong", base_url=openai_server.base_url)
+    at.button(key="load_sample").click().run()
+    assert_ok(at)
+    assert at.session_state["collection"] is None
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("Embedding the sample failed: OpenAI request failed (401")
+    assert "0 of 72 texts were done" in error
+    assert "sk-wrong" not in error
+
+
+def test_key_from_the_environment_is_used_without_typing(openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_API_KEY)
+    at = use_openai(new_app(), key=None, base_url=openai_server.base_url)
+    assert "Using the key from the app's environment." in texts_on_page(at)
+    load_sample(at)
+    assert at.session_state["collection"].manifest.provider == "openai"
