@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import numpy as np
@@ -20,13 +20,14 @@ from core.batch_errors import (
     ProviderResponseError,
     RetriesExhaustedError,
 )
-from core.batch_planning import Gate, TokenPacer, backoff_delay, plan_requests, split_to_token_limit
+from core.batch_planning import Gate, TokenPacer, backoff_delay, split_to_token_limit
 from core.embed_cache import EmbeddingCache
 from core.embedding_types import BatchEmbedder, BatchOutput, Progress
 
 # Under a tokens-per-minute limit a request carries at most this share of the limit, so the
 # pacer's bucket (one request) is small next to the minute's budget.
-_TPM_REQUEST_SHARE = 20
+_TPM_REQUEST_SHARE = 50
+_COUNT_CHUNK = 1024  # texts counted per planning step, between sends
 
 
 class BatchJob:
@@ -68,7 +69,11 @@ class BatchJob:
         self.vectors: dict[str, np.ndarray] = {}  # text or piece -> vector
         self.todo: list[str] = []  # distinct pieces to send, in first-seen order
         self.todo_tokens: list[int] = []
-        self.requests: list[tuple[int, int]] = []
+        self.owners: dict[str, list[str]] = {}  # queued piece -> texts waiting for it
+        self.remaining: dict[str, int] = {}  # text -> pieces still to come back
+        self.requests: list[tuple[int, int]] = []  # planned so far, as slices of todo
+        self.progress: Callable[[Progress], None] | None = None
+        self.done = 0
 
     # --- planning ---------------------------------------------------------------------------
     def _lookup(self, keys: list[str]) -> None:
@@ -81,58 +86,93 @@ class BatchJob:
                 self.vectors[key] = vec
 
     def plan(self, batch_size: int, tokens_per_minute: int | None) -> None:
+        """Look up the cache and fix the caps; requests are then planned while sending."""
         limits = self.embedder.limits
         self._lookup(list(self.rows))
-        misses = [t for t in self.rows if t not in self.vectors]
+        self.misses = [t for t in self.rows if t not in self.vectors]
+        self.n_cached = sum(len(self.rows[t]) for t in self.rows if t in self.vectors)
+        self.batch_size = batch_size
+        # A piece must also fit in one request on its own.
+        self.piece_limit = min(limits.max_tokens_per_input, limits.max_tokens_per_request)
+        self.request_cap = limits.max_tokens_per_request
+        if tokens_per_minute is not None:
+            # Requests of a small share of the minute keep the pacer's bucket (one request) small.
+            share = max(tokens_per_minute // _TPM_REQUEST_SHARE, self.piece_limit)
+            self.request_cap = min(self.request_cap, share)
+            self.pacer = TokenPacer(tokens_per_minute, self.request_cap)
+        self.planned_texts = 0
+        self.open_start = 0  # first todo index of the request being filled
+        self.planning_done = False
+
+    def _count(self, texts: list[str]) -> list[int]:
         counter = getattr(self.embedder, "token_counter", None)
         if counter is not None:
-            counts = counter.count_many(misses)
+            return counter.count_many(texts)
+        return [self.embedder.count_tokens(t) for t in texts]
+
+    def _pieces_of(self, text: str, count: int) -> list[tuple[str, int]]:
+        if count <= self.piece_limit:
+            return [(text, count)]
+        parts = split_to_token_limit(text, self.embedder.count_tokens, self.piece_limit)
+        if self.policy == "truncate":
+            parts = parts[:1]
+            self.n_truncated += len(self.rows[text])
         else:
-            counts = [self.embedder.count_tokens(t) for t in misses]
-        # A piece must also fit in one request on its own.
-        input_limit = min(limits.max_tokens_per_input, limits.max_tokens_per_request)
-        long_pieces: list[str] = []
-        for text, count in zip(misses, counts, strict=True):
-            if count <= input_limit:
-                self.pieces[text] = [(text, count)]
-                continue
-            parts = split_to_token_limit(text, self.embedder.count_tokens, input_limit)
-            if self.policy == "truncate":
-                parts = parts[:1]
-                self.n_truncated += len(self.rows[text])
-            else:
-                self.n_split += len(self.rows[text])
-            self.pieces[text] = [(p, self.embedder.count_tokens(p)) for p in parts]
-            long_pieces.extend(parts)
-        self._lookup(list(dict.fromkeys(long_pieces)))
-        self.owners: dict[str, list[str]] = {}
-        for text, parts in self.pieces.items():
-            for piece, count in parts:
-                if piece in self.vectors:
-                    continue
-                if piece not in self.owners:
-                    self.owners[piece] = []
+            self.n_split += len(self.rows[text])
+        self._lookup([p for p in dict.fromkeys(parts) if p not in self.vectors])
+        return [(p, self.embedder.count_tokens(p)) for p in parts]
+
+    def requests_iter(self) -> Iterator[tuple[int, int]]:
+        """Count, split and group the missing texts, yielding each request once it is full.
+
+        Runs in the calling thread between sends, so the first request leaves after counting
+        one batch, not the whole job. A text's pieces are all registered before any request
+        holding one of them is yielded.
+        """
+        start, tokens = 0, 0
+        for chunk_start in range(0, len(self.misses), _COUNT_CHUNK):
+            chunk = self.misses[chunk_start : chunk_start + _COUNT_CHUNK]
+            ready: list[tuple[int, int]] = []
+            for text, count in zip(chunk, self._count(chunk), strict=True):
+                parts = self._pieces_of(text, count)
+                self.pieces[text] = parts
+                self.remaining[text] = 0
+                for piece, piece_tokens in parts:
+                    if piece in self.vectors:  # cached, or answered already
+                        continue
+                    self.remaining[text] += 1
+                    if piece in self.owners:  # already queued for another text
+                        self.owners[piece].append(text)
+                        continue
+                    self.owners[piece] = [text]
+                    full = len(self.todo) - start >= self.batch_size
+                    if len(self.todo) > start and (
+                        full or tokens + piece_tokens > self.request_cap
+                    ):
+                        ready.append((start, len(self.todo)))
+                        start, tokens = len(self.todo), 0
                     self.todo.append(piece)
-                    self.todo_tokens.append(count)
-                if text not in self.owners[piece]:
-                    self.owners[piece].append(text)
-        self.remaining = {text: 0 for text in self.pieces}
-        for owners in self.owners.values():
-            for text in owners:
-                self.remaining[text] += 1
-        self.n_cached = sum(
-            len(self.rows[t]) for t in self.rows if t in self.vectors or self.remaining[t] == 0
-        )
-        max_tokens = limits.max_tokens_per_request
-        if tokens_per_minute is not None and self.todo:
-            largest = max(self.todo_tokens)
-            max_tokens = min(max_tokens, max(tokens_per_minute // _TPM_REQUEST_SHARE, largest))
-        self.requests = plan_requests(
-            self.todo_tokens, max_inputs=batch_size, max_tokens=max_tokens
-        )
-        if tokens_per_minute is not None and self.requests:
-            burst = max(sum(self.todo_tokens[a:b]) for a, b in self.requests)
-            self.pacer = TokenPacer(tokens_per_minute, burst)
+                    self.todo_tokens.append(piece_tokens)
+                    tokens += piece_tokens
+                self.planned_texts += 1
+                if self.remaining[text] == 0:  # every piece was cached
+                    self.n_cached += len(self.rows[text])
+                    self.done += len(self.rows[text])
+            self.requests.extend(ready)
+            self.open_start = start
+            yield from ready
+        self.planning_done = True
+        if len(self.todo) > start:
+            self.requests.append((start, len(self.todo)))
+            yield self.requests[-1]
+
+    def n_batches(self) -> int:
+        """Requests planned, plus an estimate for the texts not yet planned."""
+        if self.planning_done:
+            return len(self.requests)
+        rest = len(self.misses) - self.planned_texts
+        open_request = int(len(self.todo) > self.open_start)
+        return len(self.requests) + open_request + -(-rest // self.batch_size)
 
     # --- sending (worker threads) ----------------------------------------------------------
     def _send(self, start: int, stop: int) -> tuple[BatchOutput, int]:
@@ -178,34 +218,41 @@ class BatchJob:
         n_total = len(self.texts)
         self.t0, self.done = t0, self.n_empty + self.n_cached
         self.done_at_start = self.done
-        if not self.requests:
-            if progress is not None:
-                progress(Progress(0, 0, n_total, n_total, 0, time.perf_counter() - t0, 0.0))
-            return
+        self.progress = progress
+        planner = self.requests_iter()
         if concurrency == 1:
-            for index, (start, stop) in enumerate(self.requests):
+            for start, stop in planner:
                 try:
                     out, retries = self._send(start, stop)
                 except Exception as exc:
                     raise self._job_error(exc) from exc
-                self._finish(index, start, stop, out, retries, progress)
-            return
+                self._finish(start, stop, out, retries)
+        else:
+            self._run_pool(planner, concurrency)
+        if not self.requests and progress is not None:
+            progress(Progress(0, 0, self.done, n_total, 0, time.perf_counter() - t0, 0.0))
+
+    def _run_pool(self, planner: Iterator[tuple[int, int]], concurrency: int) -> None:
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="embed")
-        futures: dict[Future, int] = {
-            pool.submit(self._send, start, stop): i for i, (start, stop) in enumerate(self.requests)
-        }
+        pending: dict[Future, tuple[int, int]] = {}
         try:
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while True:
+                # Keep a few requests queued beyond those in flight; plan more meanwhile.
+                while not self.planning_done and len(pending) < 2 * concurrency:
+                    request = next(planner, None)
+                    if request is None:
+                        break
+                    pending[pool.submit(self._send, *request)] = request
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    index = futures[future]
-                    start, stop = self.requests[index]
+                    start, stop = pending.pop(future)
                     try:
                         out, retries = future.result()
                     except Exception as exc:
                         raise self._job_error(exc) from exc
-                    self._finish(index, start, stop, out, retries, progress)
+                    self._finish(start, stop, out, retries)
         finally:
             # On any exit (done, fatal error, callback exception, Ctrl-C): drop queued requests,
             # wake waiting workers, let in-flight ones finish and cache their vectors.
@@ -223,7 +270,7 @@ class BatchJob:
         )
         return EmbeddingJobError(msg, n_done=self.done, n_total=n_total)
 
-    def _finish(self, index, start, stop, out: BatchOutput, retries, progress) -> None:
+    def _finish(self, start: int, stop: int, out: BatchOutput, retries: int) -> None:
         batch = self.todo[start:stop]
         for piece, vec in zip(batch, out.vectors, strict=True):
             self.vectors[piece] = vec
@@ -235,14 +282,14 @@ class BatchJob:
         self.tokens_used += reported if reported is not None else sum(self.todo_tokens[start:stop])
         self.n_requests += 1
         self.n_retries += retries
-        if progress is None:
+        if self.progress is None:
             return
         elapsed = time.perf_counter() - self.t0
         n_total = len(self.texts)
         sent = self.done - self.done_at_start
         eta = (n_total - self.done) * elapsed / sent if sent else None
-        progress(
-            Progress(self.n_requests, len(self.requests), self.done, n_total,
+        self.progress(
+            Progress(self.n_requests, self.n_batches(), self.done, n_total,
                      self.tokens_used, elapsed, eta)
         )  # fmt: skip
 

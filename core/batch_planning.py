@@ -1,5 +1,5 @@
-"""Pieces of the batch engine that need no network: long-text splitting, request planning,
-rate pacing and retry delays. :mod:`core.batching` puts them together.
+"""Pieces of the batch engine that need no network: long-text splitting, rate pacing, a shared
+Retry-After gate and retry delays. :mod:`core.batch_job` puts them together.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 CountTokens = Callable[[str], int]
 
@@ -68,37 +68,6 @@ def split_to_token_limit(text: str, count_tokens: CountTokens, limit: int) -> li
         pieces.append(rest[:cut])
         rest = rest[cut:]
     return [piece for piece in pieces if piece.strip()]
-
-
-def plan_requests(
-    token_counts: Sequence[int], *, max_inputs: int, max_tokens: int
-) -> list[tuple[int, int]]:
-    """Group consecutive inputs into requests within both caps.
-
-    Parameters
-    ----------
-    token_counts : sequence of int
-        Tokens of each input, each at most ``max_tokens``.
-    max_inputs, max_tokens : int
-        Caps per request.
-
-    Returns
-    -------
-    list of (start, stop)
-        Slices covering ``range(len(token_counts))`` in order.
-    """
-    requests: list[tuple[int, int]] = []
-    start, tokens = 0, 0
-    for i, count in enumerate(token_counts):
-        if count > max_tokens:
-            raise ValueError(f"input {i} has {count} tokens, over the {max_tokens} request cap")
-        if i > start and (i - start >= max_inputs or tokens + count > max_tokens):
-            requests.append((start, i))
-            start, tokens = i, 0
-        tokens += count
-    if start < len(token_counts):
-        requests.append((start, len(token_counts)))
-    return requests
 
 
 class TokenPacer:

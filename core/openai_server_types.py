@@ -32,8 +32,9 @@ def reference_embedding(text: str, model: str, dimensions: int | None = None) ->
     """
     native = MODEL_DIMENSIONS[model]
     seed = int.from_bytes(hashlib.sha256(f"{model}\0{text}".encode()).digest()[:8], "little")
-    full = np.random.default_rng(seed).standard_normal(native)
-    vec = full[: dimensions or native]
+    # The first d draws of a seeded generator are the first d of the native-length vector, so a
+    # shortened vector is the native one's prefix, renormalised (what OpenAI's dimensions does).
+    vec = np.random.default_rng(seed).standard_normal(dimensions or native)
     return (vec / np.linalg.norm(vec)).astype(np.float32)
 
 

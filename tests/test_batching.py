@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.batch_errors import EmbeddingJobError, ProviderResponseError, RetriesExhaustedError
-from core.batch_planning import Gate, TokenPacer, plan_requests, split_to_token_limit
+from core.batch_planning import Gate, TokenPacer, split_to_token_limit
 from core.batching import embed_texts
 from core.openai_server import Fault, reference_embedding
 from core.providers.openai import OPENAI_LIMITS, OpenAIRequestError
@@ -75,20 +75,6 @@ def test_text_over_the_request_token_cap_is_split_to_fit(make_embedder, openai_s
     assert "".join(sent_texts(openai_server)) == long_text
 
 
-def test_plan_requests_respects_both_caps():
-    counts = [5, 5, 5, 20, 1, 1, 1]
-    assert plan_requests(counts, max_inputs=2, max_tokens=20) == [
-        (0, 2),
-        (2, 3),
-        (3, 4),
-        (4, 6),
-        (6, 7),
-    ]
-    assert plan_requests([], max_inputs=2, max_tokens=20) == []
-    with pytest.raises(ValueError, match="input 1 has 30 tokens"):
-        plan_requests([1, 30], max_inputs=2, max_tokens=20)
-
-
 def test_empty_texts_are_never_sent_and_get_zero_rows(make_embedder, openai_server):
     texts = ["", "real text", "   ", "\n\t", "another", "real text"]
     result = embed_texts(texts, make_embedder(), cache=None)
@@ -129,6 +115,23 @@ def test_long_text_truncate_embeds_only_the_first_piece(make_embedder, openai_se
     assert (result.n_split, result.n_truncated, result.long_text_policy) == (0, 1, "truncate")
     with pytest.raises(ValueError, match="long_text_policy must be one of"):
         embed_texts([long_text], embedder, long_text_policy="drop")
+
+
+@pytest.mark.parametrize("short_first", [True, False])
+def test_piece_shared_by_a_long_text_and_a_short_one_is_sent_once(
+    make_embedder, openai_server, short_first
+):
+    embedder = with_limits(make_embedder(), max_tokens_per_input=20)
+    long_text = " ".join(f"token{i}" for i in range(60))
+    pieces = split_to_token_limit(long_text, embedder.count_tokens, 20)
+    texts = [pieces[0], long_text] if short_first else [long_text, pieces[0]]
+    result = embed_texts(texts, embedder, cache=None, concurrency=1)
+    assert sorted(sent_texts(openai_server)) == sorted(pieces)  # each piece once
+    short_row = 0 if short_first else 1
+    assert_allclose(result.vectors[short_row], reference(pieces[:1])[0], atol=EXACT)
+    weights = np.array([embedder.count_tokens(p) for p in pieces], dtype=np.float64)
+    expected = weights @ reference(pieces).astype(np.float64)
+    assert_allclose(result.vectors[1 - short_row], expected / np.linalg.norm(expected), atol=EXACT)
 
 
 def test_text_over_the_real_8191_token_limit_is_accepted_after_splitting(make_embedder):
@@ -290,6 +293,19 @@ def test_progress_reports_every_request(make_embedder, openai_server, tmp_cache)
     assert [c.texts_done for c in calls] == [11, 16, 21, 26]  # 5 cached + 1 empty first
     assert calls[-1].fraction == 1.0 and calls[-1].eta_s == 0.0
     assert all(a.tokens < b.tokens for a, b in itertools.pairwise(calls))
+
+
+def test_big_job_is_planned_while_sending_and_progress_converges(make_embedder, openai_server):
+    texts = [f"row {i}" for i in range(3000)]  # more than one planning chunk
+    calls = []
+    result = embed_texts(
+        texts, make_embedder(), batch_size=100, concurrency=1, cache=None, progress=calls.append
+    )
+    assert result.n_requests == 30 == len(openai_server.log)
+    assert [c.batch_index for c in calls] == list(range(1, 31))
+    assert all(30 <= c.n_batches <= 31 for c in calls) and calls[-1].n_batches == 30
+    assert [c.texts_done for c in calls] == list(range(100, 3001, 100))
+    assert_allclose(result.vectors, reference(texts), atol=EXACT)
 
 
 def test_exception_in_progress_cancels_and_keeps_finished_work(
