@@ -19,7 +19,7 @@ import numpy as np
 # Work below this many score-multiply-adds runs inline: threads would cost more than they save.
 PARALLEL_MIN_WORK = 1 << 24
 # Per-thread scratch targets: decoded corpus rows in L3, a score block in L2.
-DECODE_BUFFER_BYTES = 2 << 20
+DECODE_BUFFER_BYTES = 8 << 20
 SCORE_BLOCK_BYTES = 512 << 10
 MIN_BLOCK_ROWS = 64
 
@@ -93,6 +93,7 @@ class TopK:
         self.ids = np.full((m, k), np.iinfo(np.int64).max, dtype=np.int64)
         self.threshold = np.full(m, -np.inf, dtype=np.float32)
         self._filled = False
+        self._mask = np.empty(0, dtype=bool)
 
     def push(self, block: np.ndarray, offset: int) -> None:
         """Offer a score block of shape (rows, m) whose row ``r`` is corpus index ``offset + r``.
@@ -106,23 +107,35 @@ class TopK:
             cut = np.partition(block, block.shape[0] - kth, axis=0)[block.shape[0] - kth]
             rows, cols = np.nonzero(block >= cut)
         else:
-            rows, cols = np.nonzero(block > self.threshold)
+            size = block.size
+            if self._mask.size < size:
+                self._mask = np.empty(size, dtype=bool)
+            mask = self._mask[:size].reshape(block.shape)
+            np.greater(block, self.threshold, out=mask)
+            flat = np.flatnonzero(mask)
+            if not flat.size:
+                return
+            rows, cols = np.divmod(flat, self.m)
         if rows.size:
             self._merge(cols, block[rows, cols], rows + offset)
 
     def _merge(self, q: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> None:
-        m, k = self.m, self.k
-        all_q = np.concatenate([np.repeat(np.arange(m), k), q])
-        all_s = np.concatenate([self.scores.ravel(), scores.astype(np.float32, copy=False)])
-        all_i = np.concatenate([self.ids.ravel(), ids.astype(np.int64, copy=False)])
+        """Merge candidates (query, score, id) into the running top-k of the queries they hit."""
+        k = self.k
+        hit = np.unique(q)
+        pos = np.searchsorted(hit, q)
+        a = hit.size
+        all_q = np.concatenate([np.repeat(np.arange(a), k), pos])
+        all_s = np.concatenate([self.scores[hit].ravel(), scores.astype(np.float32, copy=False)])
+        all_i = np.concatenate([self.ids[hit].ravel(), ids.astype(np.int64, copy=False)])
         order = np.lexsort((all_i, -all_s, all_q))
-        counts = np.bincount(all_q, minlength=m)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        take = (starts[:, None] + np.arange(k)).ravel()
-        self.scores = all_s[order[take]].reshape(m, k)
-        self.ids = all_i[order[take]].reshape(m, k)
-        self.threshold = self.scores[:, -1].copy()
-        self._filled = bool(np.all(np.isfinite(self.threshold)))
+        starts = np.searchsorted(all_q[order], np.arange(a))
+        take = order[(starts[:, None] + np.arange(k)).ravel()]
+        self.scores[hit] = all_s[take].reshape(a, k)
+        self.ids[hit] = all_i[take].reshape(a, k)
+        self.threshold[hit] = self.scores[hit, -1]
+        if not self._filled:
+            self._filled = bool(np.all(np.isfinite(self.threshold)))
 
     def absorb(self, other: TopK) -> None:
         """Merge another accumulator's results into this one."""

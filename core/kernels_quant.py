@@ -15,6 +15,7 @@ _FIT_ROWS = 1 << 16  # rows encoded per step while building, to bound temporarie
 # a sign-extending int16 -> int32 widen and a 13-bit left shift; drops the sign copies (30..28).
 _HALF_MASK = np.int32(0x8FFFE000 - (1 << 32))
 _HALF_MIN_NORMAL = 2.0**-14
+_BINARY_GEMM_MIN_QUERIES = 8  # from here on, unpack + GEMM beats a popcount pass per query
 
 
 def as_matrix(x, name: str = "x") -> np.ndarray:
@@ -193,12 +194,33 @@ class Binary:
         return padded.view(np.uint64)
 
     def candidates(self, q: np.ndarray, n_cand: int, budget) -> np.ndarray:
-        """Ids (m, n_cand) with the smallest Hamming distance to each query's code."""
+        """Ids (m, n_cand) with the smallest Hamming distance to each query's code.
+
+        Few queries: XOR + ``np.bitwise_count`` per query (reads 1 bit per value). Many
+        queries: NumPy has no popcount-GEMM, so blocks of bits are unpacked to 0/1 float32 and
+        multiplied by the queries' +-1 signs in one GEMM: ``b . (2c - 1) = |c| - hamming``
+        up to a per-query constant, the same ranking.
+        """
         qc = self.encode(q)
         n, words = self.codes.shape
         m = q.shape[0]
-        rows = kernels.block_rows(n, m, row_bytes=9 * words, budget_bytes=budget, workers=2)
-        codes = self.codes
+        d = self.center.size
+        if m >= _BINARY_GEMM_MIN_QUERIES:
+            signs = np.unpackbits(qc.view(np.uint8), axis=1, count=d).astype(np.float32)
+            qt = np.ascontiguousarray((2 * signs - 1).T)
+            row_bytes = 5 * d
+            score_block = self._gemm_block(qt)
+        else:
+            row_bytes = 9 * words
+            score_block = self._popcount_block(qc)
+        rows = kernels.block_rows(
+            n, m, row_bytes=row_bytes, budget_bytes=budget, workers=kernels.n_workers()
+        )
+        ids, _ = kernels.scan(n, m, n_cand, score_block, rows_per_block=rows, work=n * m * words)
+        return ids
+
+    def _popcount_block(self, qc):
+        codes, words, m = self.codes, self.codes.shape[1], qc.shape[0]
 
         def score_block(lo, hi, scratch):
             xor = kernels.buffer(scratch, "xor", (hi - lo, words), np.uint64)
@@ -211,5 +233,15 @@ class Binary:
             np.negative(out, out=out)
             return out.T
 
-        ids, _ = kernels.scan(n, m, n_cand, score_block, rows_per_block=rows, work=n * m * words)
-        return ids
+        return score_block
+
+    def _gemm_block(self, qt):
+        packed, d = self.codes.view(np.uint8), self.center.size
+
+        def score_block(lo, hi, scratch):
+            buf = kernels.buffer(scratch, "decoded", (hi - lo, d), np.float32)
+            np.copyto(buf, np.unpackbits(packed[lo:hi], axis=1, count=d))
+            out = kernels.buffer(scratch, "scores", (hi - lo, qt.shape[1]), np.float32)
+            return np.matmul(buf, qt, out=out)
+
+        return score_block

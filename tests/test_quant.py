@@ -190,3 +190,15 @@ def test_recall_is_computed_from_the_ids():
 def test_errors_say_what_is_wrong(call, message, rng):
     with pytest.raises(ValueError, match=message):
         call(clustered(rng, 20, 6))
+
+
+def test_binary_popcount_and_gemm_paths_rank_the_same(rng):
+    x = clustered(rng, 2_000, 70)
+    q = clustered(rng, 9, 70)  # 9 queries take the GEMM path, one at a time the popcount path
+    index = build_index(x, "binary")
+    batch = index.codec.candidates(q, 40, None)
+    single = np.vstack([index.codec.candidates(q[i : i + 1], 40, None) for i in range(9)])
+    assert_array_equal(batch, single)
+    hamming = np.bitwise_count(index.codec.codes[None] ^ index.codec.encode(q)[:, None]).sum(-1)
+    expected = np.argsort(hamming, axis=1, kind="stable")[:, :40]
+    assert_array_equal(np.sort(batch, axis=1), np.sort(expected, axis=1))

@@ -1,0 +1,144 @@
+"""The issue's performance targets, checked against one run's numbers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def _index(cells):
+    by = defaultdict(dict)
+    for c in cells:
+        by[(c["n"], c["d"], c["m"], c["method"])][c["contender"]] = c["median_s"]
+    return by
+
+
+def _floor_lookup(floors):
+    return {(f["n"], f["d"]): f for f in floors}
+
+
+def cell_ratios(grid: dict) -> list[dict]:
+    """Per cell: floor (max of stream and GEMM), each contender's time and ratio to it."""
+    floors = _floor_lookup(grid["floors"])
+    rows = []
+    for (n, d, m, method), times in sorted(_index(grid["cells"]).items()):
+        f = floors[(n, d)]
+        stream = f["stream"]["seconds"]
+        gemm = f["gemm"][m]["seconds"]
+        floor = max(stream, gemm)
+        rows.append(
+            {
+                "n": n,
+                "d": d,
+                "m": m,
+                "method": method,
+                "stream_s": stream,
+                "gemm_s": gemm,
+                "floor_s": floor,
+                "times": times,
+                "ratios": {name: t / floor for name, t in times.items()},
+            }
+        )
+    return rows
+
+
+def evaluate(grid: dict, memory_rows: list, summary: list) -> list[dict]:
+    """One row per target: the worst measured value, whether it is met, and where it is not."""
+    ratios = cell_ratios(grid)
+    out = []
+
+    def add(target, value, met, misses, detail=""):
+        out.append(
+            {"target": target, "measured": value, "met": met, "misses": misses, "detail": detail}
+        )
+
+    vs_faiss = [
+        (r, r["times"]["engine"] / r["times"]["faiss"])
+        for r in ratios
+        if "engine" in r["times"] and "faiss" in r["times"]
+    ]
+    misses = [f"{_where(r)}: {x:.2f}x" for r, x in vs_faiss if x > 1.0]
+    worst = max((x for _, x in vs_faiss), default=float("nan"))
+    add(
+        "engine at least as fast as FAISS exact search in every cell",
+        f"worst engine/FAISS {worst:.2f}x; {len(vs_faiss) - len(misses)}/{len(vs_faiss)} cells",
+        not misses,
+        misses,
+    )
+    one = [(r, r["times"]["engine"] / r["stream_s"]) for r in ratios if r["m"] == 1]
+    big = [(r, x) for r, x in one if r["n"] * r["d"] * 4 > 64 * 2**20]
+    misses = [f"{_where(r)}: {x:.2f}x" for r, x in big if x > 1.5]
+    add(
+        "one query within 1.5x of the streaming floor (matrices larger than the caches)",
+        f"worst {max((x for _, x in big), default=float('nan')):.2f}x",
+        not misses,
+        misses,
+        "small matrices sit in cache, where fixed per-call costs dominate: "
+        + ", ".join(f"{_where(r)} {x:.2f}x" for r, x in one if (r, x) not in big),
+    )
+    batch = [(r, r["times"]["engine"] / r["gemm_s"]) for r in ratios if r["m"] == max_m(ratios)]
+    misses = [f"{_where(r)}: {x:.2f}x" for r, x in batch if x > 1.5]
+    add(
+        f"batch of {max_m(ratios)} within 1.5x of the bare GEMM",
+        f"worst {max((x for _, x in batch), default=float('nan')):.2f}x",
+        not misses,
+        misses,
+    )
+    eu = _index(grid["cells"])
+    pairs = []
+    for (n, d, m, method), times in eu.items():
+        if method == "euclidean" and "engine" in times:
+            cos = eu.get((n, d, m, "cosine"), {}).get("engine")
+            if cos:
+                pairs.append(((n, d, m), times["engine"] / cos))
+    misses = [f"n={n:,} d={d} m={m}: {x:.2f}x" for (n, d, m), x in pairs if x > 1.2]
+    add(
+        "euclidean within 1.2x of cosine",
+        f"worst {max((x for _, x in pairs), default=float('nan')):.2f}x",
+        not misses,
+        misses,
+    )
+    eng = [r for r in memory_rows if r["contender"] == "engine"]
+    worst = max((r["fraction_of_matrix"] for r in eng), default=float("nan"))
+    add(
+        "peak extra memory <= 10% of the matrix",
+        f"worst {worst:.1%}",
+        worst <= 0.10,
+        [
+            f"m={r['m']} {r['method']}: {r['fraction_of_matrix']:.1%}"
+            for r in eng
+            if r["fraction_of_matrix"] > 0.10
+        ],
+    )
+    modes = {r["mode"]: r for r in summary}
+    f16, i8, b = modes["float16"], modes["int8"], modes["binary"]
+    add(
+        "float16: half the memory at <= 1.3x float32 time",
+        f"{f16['bytes_per_vector'] / modes['float32']['bytes_per_vector']:.2f}x memory, "
+        f"{f16['vs_float32_one_query']:.2f}x time (1 query), {f16['vs_float32_batch']:.2f}x "
+        f"(batch {f16['batch']})",
+        f16["vs_float32_one_query"] <= 1.3,
+        [],
+    )
+    add(
+        "int8: recall@10 >= 0.99 and faster than float32 at 1M",
+        f"recall {i8['recall_min_method']:.4f}, {i8['vs_float32_one_query']:.2f}x time "
+        f"(1 query), {i8['vs_float32_batch']:.2f}x (batch {i8['batch']})",
+        i8["recall_min_method"] >= 0.99 and i8["vs_float32_one_query"] < 1.0,
+        [],
+    )
+    add(
+        "binary + rescoring: recall@10 >= 0.95 and >= 3x faster than float32 at 1M",
+        f"recall {b['recall_min_method']:.4f}, {1 / b['vs_float32_one_query']:.1f}x faster "
+        f"(1 query), {1 / b['vs_float32_batch']:.1f}x (batch {b['batch']})",
+        b["recall_min_method"] >= 0.95 and b["vs_float32_one_query"] <= 1 / 3,
+        [],
+    )
+    return out
+
+
+def max_m(ratios):
+    return max(r["m"] for r in ratios)
+
+
+def _where(r):
+    return f"n={r['n']:,} d={r['d']} m={r['m']} {r['method']}"
