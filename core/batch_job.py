@@ -56,7 +56,6 @@ class BatchJob:
         self.cancel = threading.Event()
         self.gate = Gate()
         self.pacer: TokenPacer | None = None
-        self.lock = threading.Lock()
         self.tokens_used = self.n_requests = self.n_retries = 0
         self.n_cached = self.n_split = self.n_truncated = 0
         self.n_empty = sum(1 for t in texts if not t.strip())
