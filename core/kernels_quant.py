@@ -67,6 +67,18 @@ def _scores_out(scratch, rows, qt):
     return kernels.buffer(scratch, "scores", (rows, qt.shape[1]), np.float32)
 
 
+def _decode_half_bits(halves: np.ndarray, out: np.ndarray) -> None:
+    """float16 (r, d) -> int32 (r, d) holding float32 bits of ``value * 2**-112``.
+
+    Sign-extend each half into 32 bits, shift its exponent and mantissa into float32 position,
+    keep the sign bit and clear the three sign copies (bits 30..28). Exact for normal halves
+    and zeros (the index stores no subnormals).
+    """
+    np.copyto(out, halves.view(np.int16))
+    np.left_shift(out, 13, out=out)
+    np.bitwise_and(out, _HALF_MASK, out=out)
+
+
 @dataclass
 class Float16:
     """IEEE half floats; decoded in blocks by integer bit moves (values times 2**-112)."""
@@ -86,8 +98,11 @@ class Float16:
             # Subnormal halves would decode to subnormal float32s (slow on some CPUs): round
             # them to 0 or the smallest normal, an error below 3.1e-5.
             tiny = np.abs(block) < _HALF_MIN_NORMAL
-            snapped = np.where(np.abs(block) >= _HALF_MIN_NORMAL / 2, _HALF_MIN_NORMAL, 0.0)
-            block = np.where(tiny, np.copysign(snapped, block), block)
+            if tiny.any():
+                block = block.copy()  # never modify the caller's array
+                small = block[tiny]
+                snapped = np.where(np.abs(small) >= _HALF_MIN_NORMAL / 2, _HALF_MIN_NORMAL, 0)
+                block[tiny] = np.copysign(snapped.astype(np.float32), small)
             codes[lo:hi] = block
         return cls(codes)
 
@@ -104,14 +119,19 @@ class Float16:
 
     def block_product(self, lo: int, hi: int, qt: np.ndarray, scratch: dict) -> np.ndarray:
         buf = kernels.buffer(scratch, "decoded", (hi - lo, self.codes.shape[1]), np.int32)
-        np.copyto(buf, self.codes[lo:hi].view(np.int16))
-        np.left_shift(buf, 13, out=buf)
-        np.bitwise_and(buf, _HALF_MASK, out=buf)
+        _decode_half_bits(self.codes[lo:hi], buf)
         return np.matmul(buf.view(np.float32), qt, out=_scores_out(scratch, hi - lo, qt))
 
     def decode(self, ids: np.ndarray) -> np.ndarray:
         rows = self.codes[ids.ravel()].astype(np.float32)
         return rows.reshape(*ids.shape, self.codes.shape[1])
+
+    def decode_range(self, lo: int, hi: int) -> np.ndarray:
+        out = np.empty((hi - lo, self.codes.shape[1]), dtype=np.int32)
+        _decode_half_bits(self.codes[lo:hi], out)
+        decoded = out.view(np.float32)
+        decoded *= np.float32(2.0**112)  # exact: a power of two on normal numbers
+        return decoded
 
 
 @dataclass
@@ -160,6 +180,9 @@ class Int8:
     def decode(self, ids: np.ndarray) -> np.ndarray:
         rows = self.codes[ids.ravel()] * self.scale + self.offset
         return rows.reshape(*ids.shape, self.codes.shape[1])
+
+    def decode_range(self, lo: int, hi: int) -> np.ndarray:
+        return self.codes[lo:hi] * self.scale + self.offset
 
 
 @dataclass

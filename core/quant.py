@@ -229,7 +229,7 @@ class Float16Index(QuantIndex):
     def __init__(self, x: np.ndarray) -> None:
         super().__init__(x)
         self.codec = Float16.fit(x)
-        self._set_norms(lambda lo, hi: self.codec.decode(np.arange(lo, hi)))
+        self._set_norms(self.codec.decode_range)
 
     @property
     def nbytes(self) -> int:
@@ -255,7 +255,7 @@ class Int8Index(QuantIndex):
     def __init__(self, x: np.ndarray, *, clip_quantile: float = 0.0) -> None:
         super().__init__(x)
         self.codec = Int8.fit(x, clip_quantile=clip_quantile)
-        self._set_norms(lambda lo, hi: self.codec.decode(np.arange(lo, hi)))
+        self._set_norms(self.codec.decode_range)
 
     @property
     def nbytes(self) -> int:

@@ -47,16 +47,24 @@ class Moments:
 
 
 def draw(moments: Moments, n: int, d: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` unit float32 rows drawn from ``N(mean, cov)`` (then normalised), in blocks."""
+    """``n`` unit float32 rows drawn from ``N(mean, cov)`` (then normalised), in blocks.
+
+    Above the corpus's dimension the covariance is block-diagonal, so each copy is drawn with
+    its own small factor instead of one dense (d, d) product.
+    """
     m = moments.for_dim(d)
-    chol_t = m.chol.T.astype(np.float32)
+    base = min(d, moments.mean.size)
+    spans = [(lo, min(d, lo + base)) for lo in range(0, d, base)]
+    factors = [m.chol[lo:hi, lo:hi].T.astype(np.float32) for lo, hi in spans]
     mean = m.mean.astype(np.float32)
     rng = np.random.default_rng(seed)
     out = np.empty((n, d), dtype=np.float32)
     for lo in range(0, n, _GEN_ROWS):
         hi = min(n, lo + _GEN_ROWS)
         z = rng.standard_normal((hi - lo, d), dtype=np.float32)
-        block = np.matmul(z, chol_t, out=out[lo:hi])
+        block = out[lo:hi]
+        for (a, b), factor in zip(spans, factors, strict=True):
+            np.matmul(z[:, a:b], factor, out=block[:, a:b])
         block += mean
         block /= np.linalg.norm(block, axis=1, keepdims=True)
     return out
