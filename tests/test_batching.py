@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from core.batch_errors import EmbeddingJobError, ProviderResponseError, RetriesExhaustedError
-from core.batch_planning import Gate, TokenPacer, split_to_token_limit
+from core.batch_planning import Gate, TokenPacer, backoff_delay, split_to_token_limit
 from core.batching import embed_texts
 from core.openai_server import Fault, reference_embedding
 from core.providers.openai import OPENAI_LIMITS, OpenAIRequestError
@@ -151,6 +154,28 @@ def test_split_to_token_limit_with_a_byte_counter():
     assert split_to_token_limit("   ", count, 40) == []
     with pytest.raises(ValueError, match="alone is over 2 tokens"):
         split_to_token_limit("日日日", count, 2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.text(min_size=1, max_size=400), limit=st.integers(4, 60))
+def test_split_pieces_cover_the_text_within_the_limit(text, limit):
+    pieces = split_to_token_limit(text, lambda t: len(t.encode()), limit)
+    assert all(len(p.encode()) <= limit and p.strip() for p in pieces)
+    # Pieces are consecutive slices of the text; only whitespace-only ones are dropped.
+    position = 0
+    for piece in pieces:
+        found = text.index(piece, position)
+        assert not text[position:found].strip()
+        position = found + len(piece)
+    assert not text[position:].strip()
+
+
+def test_backoff_delay_is_full_jitter_within_the_cap():
+    rng = random.Random(0)
+    delays = [backoff_delay(attempt, 0.5, 4.0, rng) for attempt in range(1, 9) for _ in range(50)]
+    assert all(0 <= d <= 4.0 for d in delays)
+    first = [backoff_delay(1, 0.5, 4.0, rng) for _ in range(200)]
+    assert max(first) <= 0.5 and min(first) < 0.1  # uniform over [0, base], not a fixed wait
 
 
 # --- retries and failures -------------------------------------------------------------------
