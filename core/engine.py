@@ -100,8 +100,10 @@ def first_nonfinite_row(x: np.ndarray) -> int | None:
     """Index of the first row of a 2-D array holding NaN or inf, or ``None`` if all are finite."""
     for start in range(0, x.shape[0], _FINITE_CHECK_ROWS):
         block = x[start : start + _FINITE_CHECK_ROWS]
-        # Summing is one cheap pass and propagates NaN/inf; only then look for the row.
-        if not np.isfinite(block.sum(dtype=np.float64)):
+        # Summing is one cheap pass and propagates NaN/inf; only then look for the row. The
+        # sum stays in the input's precision (SIMD, memory speed): if huge finite values
+        # overflow it, the exact row check below finds nothing and the scan goes on.
+        if not np.isfinite(block.sum()):
             rows = np.flatnonzero(~np.isfinite(block).all(axis=1))
             if rows.size:
                 return start + int(rows[0])
