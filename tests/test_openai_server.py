@@ -9,6 +9,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import openai
@@ -249,6 +250,7 @@ def test_command_line_server_serves_until_stopped():
         [sys.executable, "-m", "core.openai_server", "--port", "0", "--api-key", "sk-cli-key-1234"],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=Path(__file__).resolve().parents[1],
     )
     try:
         base_url = proc.stdout.readline().strip().removeprefix("OPENAI_BASE_URL=")
