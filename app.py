@@ -2,7 +2,9 @@
 
 Run with ``streamlit run app.py``. This file only configures the page, initialises session
 state and hands over to the page chosen in the navigation; each page draws the shared sidebar
-itself (``ui.frame.page_frame``, which explains why).
+itself (``ui.frame.page_frame``, which explains why). The pages have no icons on purpose: a
+Material icon becomes a favicon fetched from fonts.gstatic.com (unreachable offline), and emoji
+need an emoji font the server's browser may lack.
 """
 
 import streamlit as st
@@ -14,10 +16,10 @@ st.set_page_config(**PAGE_CONFIG)
 state.init_state()
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/upload.py", title="Upload & embed", icon=":material/upload_file:"),
-    st.Page("pages/search.py", title="Search", icon=":material/search:"),
-    st.Page("pages/benchmark.py", title="Benchmark", icon=":material/speed:"),
-    st.Page("pages/similarity.py", title="Similarity matrix", icon=":material/grid_on:"),
+    st.Page("pages/home.py", title="Home", default=True),
+    st.Page("pages/upload.py", title="Upload & embed"),
+    st.Page("pages/search.py", title="Search"),
+    st.Page("pages/benchmark.py", title="Benchmark"),
+    st.Page("pages/similarity.py", title="Similarity matrix"),
 ]
 st.navigation(pages).run()

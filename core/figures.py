@@ -159,7 +159,7 @@ def projection_figure(
             mode="markers",
             name="documents",
             marker={"size": 7, "color": _DOC_COLOUR, "opacity": 0.75},
-            customdata=ids[:, np.newaxis],
+            customdata=_as_customdata(ids),
             hovertext=doc_hover,
             hoverinfo="text",
         )
@@ -191,7 +191,7 @@ def projection_figure(
                 mode="markers",
                 name="top-k hits",
                 marker={"size": 11, "color": _HIT_COLOUR, "line": {"width": 1, "color": "white"}},
-                customdata=np.asarray(hits)[:, np.newaxis],
+                customdata=_as_customdata(hits),
                 hovertext=[doc_hover[r] for r in hit_rows],
                 hoverinfo="text",
             )
@@ -226,7 +226,7 @@ def projection_figure(
                     "color": "rgba(0,0,0,0)",
                     "line": {"width": 3, "color": _SELECTED_COLOUR},
                 },
-                customdata=np.asarray(ring)[:, np.newaxis],
+                customdata=_as_customdata(ring),
                 hovertext=[doc_hover[r] for r in ring_rows],
                 hoverinfo="text",
             )
@@ -256,15 +256,26 @@ def points_to_draw(
     return np.array(sorted(keep | {int(i) for i in sample}), dtype=np.int64)
 
 
+def _as_customdata(ids) -> list[list[int]]:
+    """Row ids as plain nested lists: a NumPy array would be sent as a typed array, which
+    comes back from a click as ``{"0": id}`` instead of ``[id]``."""
+    return [[int(i)] for i in ids]
+
+
 def selected_document(points: Sequence[dict]) -> int | None:
-    """Document row of the first clicked point that is a document (``customdata[0]``), if any."""
+    """Document row of the first clicked point that is a document (``customdata[0]``), if any.
+
+    Accepts ``customdata`` as a list (``[7]``), a scalar (``7``) or a serialised typed-array row
+    (``{"0": 7}``).
+    """
     for point in points:
         custom = point.get("customdata")
-        if custom is None:
-            continue
-        value = custom[0] if isinstance(custom, list | tuple) else custom
-        if value is not None:
-            return int(value)
+        if isinstance(custom, dict):
+            custom = custom.get("0")
+        if isinstance(custom, list | tuple):
+            custom = custom[0] if custom else None
+        if custom is not None:
+            return int(custom)
     return None
 
 

@@ -10,6 +10,7 @@ from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
 from ui.jobs import embed_queries
+from ui.sample import SEARCH_PREFILL
 from ui.tables import pairs_table, results_table
 
 MAX_DOCS = 60
@@ -24,8 +25,9 @@ if collection is None:
     st.stop()
 
 last = state.get(state.SEARCH_RESULT)
-if state.SIM_QUERIES not in st.session_state:
-    st.session_state[state.SIM_QUERIES] = "\n".join(last["queries"]) if last else ""
+if state.SIM_QUERIES not in st.session_state:  # start from the last search, or the sample's
+    prefill = "\n".join(last["queries"]) if last else st.session_state.get(SEARCH_PREFILL, "")
+    st.session_state[state.SIM_QUERIES] = prefill
 
 left, right = st.columns([2, 1])
 with left:

@@ -129,6 +129,8 @@ def test_projection_figure_refuses_mismatched_texts(rng):
         ([{"curve_number": 3, "point_index": 0}], None),
         ([], None),
         ([{"customdata": 2}], 2),
+        ([{"customdata": {"0": 5}}], 5),
+        ([{"customdata": []}, {"customdata": [3]}], 3),
     ],
 )
 def test_selected_document_reads_customdata(points, expected):

@@ -17,7 +17,9 @@ from ui.sidebar import render_sidebar
 
 PAGE_CONFIG = {
     "page_title": "Embedding Workbench",
-    "page_icon": ":material/hub:",
+    # An emoji favicon is an inline SVG; a Material icon would be fetched from fonts.gstatic.com,
+    # which an offline deployment cannot reach.
+    "page_icon": "🧭",
     "layout": "wide",
     "initial_sidebar_state": "expanded",
 }

@@ -152,16 +152,16 @@ def render_preview(parsed: ParsedDocuments) -> None:
 def render_summary(summary: dict) -> None:
     """Count, shape, dtype, memory, time, throughput and the norm check of the last run."""
     st.success(f"Embedded {summary['count']:,} texts with {summary['model']}.")
-    m = st.columns(7)
-    m[0].metric("Count", f"{summary['count']:,}")
-    m[1].metric("Shape", " × ".join(map(str, summary["shape"])))
-    m[2].metric("dtype", summary["dtype"])
-    m[3].metric("Memory", f"{summary['memory_mb']:.2f} MB")
-    m[4].metric("Time", f"{summary['seconds']:.2f} s")
-    m[5].metric("Texts/s", f"{summary['texts_per_s']:,.0f}")
+    first, second = st.columns(4), st.columns(4)
+    first[0].metric("Count", f"{summary['count']:,}")
+    first[1].metric("Shape", " × ".join(f"{s:,}" for s in summary["shape"]))
+    first[2].metric("dtype", summary["dtype"])
+    first[3].metric("Memory", f"{summary['memory_mb']:.2f} MB")
+    second[0].metric("Time", f"{summary['seconds']:.2f} s")
+    second[1].metric("Texts/s", f"{summary['texts_per_s']:,.0f}")
     norms = "unit ✓" if summary["normalized"] else "not unit"
     spread = f"{summary['norm_min']:.4f} – {summary['norm_max']:.4f}"
-    m[6].metric("Norms", norms, spread, delta_color="off", delta_arrow="off")
+    second[2].metric("Norms", norms, spread, delta_color="off", delta_arrow="off")
     st.caption(
         f"{summary['requests']} request(s), {summary['cached']:,} text(s) reused from this "
         f"session, {summary['zero_rows']} zero vector(s), {summary['tokens']:,} tokens."

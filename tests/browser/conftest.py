@@ -1,0 +1,193 @@
+"""Browser-test fixtures: the real app (``streamlit run app.py`` on 127.0.0.1) driven by
+Debian's Chromium, headless, through Playwright.
+
+Chromium is never downloaded (no ``playwright install``): without /usr/bin/chromium the tests
+are skipped with the reason — except under CI (``CI=true``), where that is a failure. A failed
+test leaves a screenshot of the viewport in test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 60
+VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures can tell that the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
+        return
+    reason = (
+        f"Chromium not found at {CHROMIUM}: install Debian's package "
+        "(apt-get install chromium fonts-noto-cjk) to run the browser tests"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI requires them", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_start(proc: subprocess.Popen, deadline: float) -> list[str]:
+    """Read the server's output until it says it is serving (or exits, or time runs out).
+
+    Raw ``os.read`` on the pipe: a buffered ``readline`` can hold lines the selector no longer
+    reports as readable.
+    """
+    fd = proc.stdout.fileno()
+    output = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not selector.select(timeout=remaining):
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:  # the process exited
+                break
+            output += chunk
+            if b"URL:" in output:
+                return output.decode(errors="replace").splitlines()
+    proc.kill()
+    tail = output.decode(errors="replace").splitlines()[-40:]
+    raise RuntimeError("streamlit did not start:\n" + "\n".join(tail))
+
+
+def _drain(proc: subprocess.Popen, log: list[str]) -> None:
+    fd = proc.stdout.fileno()
+    while chunk := os.read(fd, 65536):
+        for line in chunk.decode(errors="replace").splitlines():
+            log.append(line)
+            print(f"[streamlit] {line}")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """The app served by ``streamlit run app.py`` on a free loopback port, for the session."""
+    _require_chromium()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("browser-cache"))
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        log = _wait_for_start(proc, time.monotonic() + SERVER_START_TIMEOUT_S)
+        # Keep reading the server's output so a full pipe never blocks it; it is printed (and
+        # so shown by pytest) when a test fails.
+        drain = threading.Thread(target=_drain, args=(proc, log), daemon=True)
+        drain.start()
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
+            assert response.read().strip() == b"ok"
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, headless, launched once for the session."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def external_requests() -> list[str]:
+    """URLs the browser asked for outside 127.0.0.1 during the test (the app must need none)."""
+    return []
+
+
+@pytest.fixture
+def page(chromium, app_url, request, external_requests):
+    """A fresh browser context (a new Streamlit session) with the app open on Home.
+
+    On failure, the viewport is saved to test-artifacts/<test name>.png.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)  # a busy 2-core machine: reruns can take seconds
+    context = chromium.new_context(viewport=VIEWPORT, locale="en-US")
+    context.set_default_timeout(30_000)
+    context.on(
+        "request",
+        lambda req: (
+            None
+            if urlsplit(req.url).hostname in (None, "127.0.0.1") or req.url.startswith("data:")
+            else external_requests.append(req.url)
+        ),
+    )
+    tab = context.new_page()
+    tab.goto(app_url)
+    expect(tab.get_by_role("heading", name="Embedding Workbench")).to_be_visible(timeout=60_000)
+    yield tab
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
