@@ -130,14 +130,15 @@ def test_location_argument_then_env_then_home(tmp_path, monkeypatch):
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "embedding-workbench"
 
 
-def test_works_under_langchain_cache_backed_embeddings_when_installed(tmp_cache):
-    langchain_embeddings = pytest.importorskip("langchain.embeddings")
-    from langchain_core.embeddings import DeterministicFakeEmbedding
+def test_works_under_langchain_cache_backed_embeddings(tmp_cache):
+    """The store is a LangChain ByteStore: CacheBackedEmbeddings can sit on it unchanged."""
+    from langchain_classic.embeddings import CacheBackedEmbeddings
 
-    underlying = DeterministicFakeEmbedding(size=4)
-    cached = langchain_embeddings.CacheBackedEmbeddings.from_bytes_store(
-        underlying, tmp_cache, namespace="fake"
-    )
-    first = cached.embed_documents(["a", "b"])
-    assert cached.embed_documents(["a", "b"]) == first
-    assert len(list(tmp_cache.yield_keys(prefix="fake"))) == 2
+    from core.providers.local import UseMultilingualEmbedder
+
+    underlying = UseMultilingualEmbedder()
+    cached = CacheBackedEmbeddings.from_bytes_store(underlying, tmp_cache, namespace="use")
+    first = cached.embed_documents(["a cat on a mat", "猫坐在垫子上"])
+    assert len(first) == 2 and len(first[0]) == 512
+    assert cached.embed_documents(["a cat on a mat", "猫坐在垫子上"]) == first
+    assert len(list(tmp_cache.yield_keys(prefix="use"))) == 2
