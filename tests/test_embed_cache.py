@@ -137,7 +137,9 @@ def test_works_under_langchain_cache_backed_embeddings(tmp_cache):
     from core.providers.local import UseMultilingualEmbedder
 
     underlying = UseMultilingualEmbedder()
-    cached = CacheBackedEmbeddings.from_bytes_store(underlying, tmp_cache, namespace="use")
+    cached = CacheBackedEmbeddings.from_bytes_store(
+        underlying, tmp_cache, namespace="use", key_encoder="sha256"
+    )
     first = cached.embed_documents(["a cat on a mat", "猫坐在垫子上"])
     assert len(first) == 2 and len(first[0]) == 512
     assert cached.embed_documents(["a cat on a mat", "猫坐在垫子上"]) == first
