@@ -1,6 +1,8 @@
 """Two-dimensional projections of embedding matrices for plotting (NumPy only).
 
-PCA through a thin SVD of the centred corpus: the corpus defines the plane, and queries are
+PCA through a thin SVD of the centred corpus (for large corpora, through the eigenvectors of its
+scatter matrix — the same right singular vectors — built in row blocks, so memory stays
+``dim x dim``): the corpus defines the plane, and queries are
 projected into the *same* plane with :meth:`Projection.transform`, so a query lands next to the
 documents it resembles. Signs are fixed (largest loading of each component positive, as
 scikit-learn's ``svd_flip`` does) so the picture does not mirror between runs.
@@ -18,6 +20,9 @@ import numpy as np
 from core.engine import as_matrix
 
 METHODS = ("pca", "random")
+# Up to this many cells (n_docs * dim) PCA takes the SVD of the centred float64 copy (~16 MB).
+SVD_MAX_CELLS = 2_000_000
+MAX_FIT_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,12 @@ class Projection:
 
 
 def fit_projection(
-    x: np.ndarray, method: str = "pca", *, n_components: int = 2, seed: int = 0
+    x: np.ndarray,
+    method: str = "pca",
+    *,
+    n_components: int = 2,
+    seed: int = 0,
+    max_fit_rows: int | None = MAX_FIT_ROWS,
 ) -> Projection:
     """Fit a linear projection of the rows of ``x``.
 
@@ -81,7 +91,10 @@ def fit_projection(
     n_components : int
         Output dimension, at least 1. Components beyond ``min(n_docs, dim)`` are zero.
     seed : int
-        Seed for ``"random"``.
+        Seed for ``"random"`` and for the row sample.
+    max_fit_rows : int or None
+        Fit on a seeded random sample of this many rows when the corpus is larger (a plot does
+        not need more, and it keeps a 1M-document fit to seconds); ``None`` fits on every row.
 
     Returns
     -------
@@ -97,25 +110,36 @@ def fit_projection(
         raise ValueError(
             "cannot fit a projection on an empty matrix (0 rows); embed documents first"
         )
-    # float64 for the decomposition: the SVD of a centred float32 matrix loses small components.
-    x64 = x.astype(np.float64)
-    mean = x64.mean(axis=0)
-    centred = x64 - mean
-    total_var = float((centred**2).sum())
+    if max_fit_rows is not None and n > max_fit_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=max_fit_rows, replace=False))
+        x, n = x[rows], max_fit_rows
+    # float64 for the decomposition: float32 sums over many rows lose the small components.
+    mean = x.mean(axis=0, dtype=np.float64)
     components = np.zeros((n_components, dim), dtype=np.float64)
-    if method == "pca":
+    captured = np.zeros(n_components)
+    if method == "pca" and n * dim <= SVD_MAX_CELLS:
+        centred = x.astype(np.float64) - mean
+        total_var = float(np.einsum("ij,ij->", centred, centred))
         _, singular, vt = np.linalg.svd(centred, full_matrices=False)
         kept = min(n_components, vt.shape[0])
         components[:kept] = vt[:kept]
-        captured = np.zeros(n_components)
         captured[:kept] = singular[:kept] ** 2
     else:
-        rng = np.random.default_rng(seed)
-        gaussian = rng.standard_normal((dim, n_components))
-        q, _ = np.linalg.qr(gaussian)
-        kept = min(n_components, q.shape[1])
-        components[:kept] = q[:, :kept].T
-        captured = ((centred @ components.T) ** 2).sum(axis=0)
+        scatter = _scatter_matrix(x, mean)  # (dim, dim), built in row blocks
+        total_var = float(np.trace(scatter))
+        if method == "pca":
+            # Its eigenvectors are the centred data's right singular vectors; memory stays
+            # dim x dim however many documents there are.
+            values, vectors = np.linalg.eigh(scatter)
+            order = np.argsort(values)[::-1][: min(n_components, dim, n)]
+            components[: order.size] = vectors[:, order].T
+        else:
+            rng = np.random.default_rng(seed)
+            q, _ = np.linalg.qr(rng.standard_normal((dim, n_components)))
+            kept = min(n_components, q.shape[1])
+            components[:kept] = q[:, :kept].T
+        # Variance captured along each (unit or zero) component: c . S . c
+        captured = np.clip(np.einsum("ij,jk,ik->i", components, scatter, components), 0.0, None)
     _fix_signs(components)
     ratio = captured / total_var if total_var > 0 else np.zeros(n_components)
     return Projection(
@@ -124,6 +148,19 @@ def fit_projection(
         components=np.ascontiguousarray(components, dtype=np.float32),
         explained_variance_ratio=ratio.astype(np.float32),
     )
+
+
+_BLOCK_ROWS = 8_192
+
+
+def _scatter_matrix(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``(x - mean).T @ (x - mean)`` in float64, one block of rows at a time: (dim, dim)."""
+    dim = x.shape[1]
+    scatter = np.zeros((dim, dim), dtype=np.float64)
+    for start in range(0, x.shape[0], _BLOCK_ROWS):
+        block = x[start : start + _BLOCK_ROWS].astype(np.float64) - mean
+        scatter += block.T @ block
+    return scatter
 
 
 def project_2d(x: np.ndarray, method: str = "pca") -> np.ndarray:

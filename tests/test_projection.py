@@ -121,3 +121,32 @@ def test_transform_refuses_other_dimension(rng):
         ValueError, match="dimension 5 but the projection was fitted on dimension 6"
     ):
         proj.transform(np.ones((2, 5)))
+
+
+def test_large_corpus_route_matches_the_svd_route(rng, monkeypatch):
+    """Above SVD_MAX_CELLS PCA uses the blocked scatter matrix; both give the same plane."""
+    from core import projection
+
+    x = (rng.standard_normal((3_000, 24)) * np.linspace(4, 0.5, 24)).astype(np.float32)
+    by_svd = fit_projection(x)
+    monkeypatch.setattr(projection, "SVD_MAX_CELLS", 0)
+    monkeypatch.setattr(projection, "_BLOCK_ROWS", 1_000)  # several blocks
+    by_scatter = fit_projection(x)
+    np.testing.assert_allclose(by_scatter.components, by_svd.components, atol=1e-5)
+    np.testing.assert_allclose(
+        by_scatter.explained_variance_ratio, by_svd.explained_variance_ratio, rtol=1e-6
+    )
+    np.testing.assert_allclose(by_scatter.transform(x), by_svd.transform(x), atol=1e-4)
+
+
+def test_fit_on_a_row_sample_is_close_to_the_full_fit(rng):
+    scales = np.array([10.0, 5.0] + [1.0] * 14)
+    x = (rng.standard_normal((5_000, 16)) * scales).astype(np.float32)
+    full = fit_projection(x, max_fit_rows=None)
+    sampled = fit_projection(x, max_fit_rows=1_000)
+    # The top two directions are well separated, so a fifth of the rows finds them closely.
+    assert np.abs(np.sum(full.components * sampled.components, axis=1)).min() > 0.99
+    assert sampled.transform(x).shape == (5_000, 2)
+    np.testing.assert_array_equal(
+        sampled.components, fit_projection(x, max_fit_rows=1_000).components
+    )
