@@ -3,6 +3,7 @@ the corpus where a click shows a document's nearest neighbours."""
 
 import streamlit as st
 
+from core.batching import EmbeddingJobError
 from core.figures import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
@@ -46,8 +47,8 @@ if submitted:
     else:
         try:
             result = run_search(collection, queries, method=method, k=int(k), mode=mode)
-        except cache.MissingKeyError as exc:
-            st.error(str(exc))
+        except (cache.MissingKeyError, EmbeddingJobError) as exc:
+            st.error(f"Could not embed the queries: {exc}")
         else:
             state.put(state.SEARCH_RESULT, result)
 

@@ -4,6 +4,7 @@ and near-duplicate pairs above a threshold."""
 import numpy as np
 import streamlit as st
 
+from core.batching import EmbeddingJobError
 from core.engine import similarity_matrix
 from core.figures import similarity_heatmap
 from ui import cache, state
@@ -57,8 +58,8 @@ if mode == "Queries × documents":
         st.stop()
     try:
         query_vectors = embed_queries(queries, cache.embedder_for(collection.spec))
-    except cache.MissingKeyError as exc:
-        st.error(str(exc))
+    except (cache.MissingKeyError, EmbeddingJobError) as exc:
+        st.error(f"Could not embed the queries: {exc}")
         st.stop()
     top_ids, top_scores = collection.search(query_vectors, 5, method)
     # Show the documents the queries found first, then fill up with the rest in order.

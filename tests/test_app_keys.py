@@ -5,6 +5,8 @@ never into files, logs or the URL. Keys from the environment work too."""
 from __future__ import annotations
 
 import logging
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -33,10 +35,14 @@ def use_openai(at, *, key: str | None, base_url: str):
     return at
 
 
-def files_containing(root: Path, needle: bytes) -> list[Path]:
+def files_containing(root: Path, needle: bytes, *, since: float = 0.0) -> list[Path]:
+    """Files under ``root`` written at or after ``since`` (epoch s) whose bytes hold ``needle``."""
     found = []
     for path in root.rglob("*"):
-        if ".git" in path.parts or not path.is_file() or path.stat().st_size > 20_000_000:
+        if ".git" in path.parts or not path.is_file():
+            continue
+        stat = path.stat()
+        if stat.st_mtime < since or stat.st_size > 50_000_000:
             continue
         if needle in path.read_bytes():
             found.append(path)
@@ -47,6 +53,7 @@ def test_sidebar_key_embeds_and_searches_through_openai(
     openai_server, isolated_embedding_cache, caplog
 ):
     caplog.set_level(logging.INFO)
+    started = time.time() - 1  # file times can be a little coarse
     at = use_openai(new_app(), key=TEST_API_KEY, base_url=openai_server.base_url)
     assert "Using the key typed above (this session only)." in texts_on_page(at)
     load_sample(at)
@@ -60,12 +67,22 @@ def test_sidebar_key_embeds_and_searches_through_openai(
     assert_ok(at)
     assert len([m for m in at.markdown if "Top result" in m.value]) == 3
 
+    # A bad key later: the query fails with the reason, and the previous results stay.
+    at.sidebar.text_input(key="sb_api_key").input("sk-revoked").run()
+    at.text_area(key="search_queries").set_value("a new question")
+    at.button(key="FormSubmitter:search_form-Search").click().run()
+    assert_ok(at)
+    assert at.error[0].value.startswith("Could not embed the queries: OpenAI request failed (401")
+    assert len([m for m in at.markdown if "Top result" in m.value]) == 3
+    at.sidebar.text_input(key="sb_api_key").input(TEST_API_KEY).run()
+
     # The key stays in this session: not in the URL, the logs, or any file.
     assert TEST_API_KEY not in str(at.query_params)
     assert TEST_API_KEY not in caplog.text
     needle = TEST_API_KEY.encode()
     assert files_containing(isolated_embedding_cache, needle) == []
-    assert files_containing(REPO, needle) == [REPO / "tests" / "fixtures_openai.py"]
+    assert files_containing(REPO, needle, since=started) == []
+    assert files_containing(Path(tempfile.gettempdir()), needle, since=started) == []
 
     # A second visitor's session sees neither the key nor the first session's collection.
     other = use_openai(new_app(), key=None, base_url=openai_server.base_url)
