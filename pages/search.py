@@ -8,7 +8,6 @@ from core.figures import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
-from ui.sample import SEARCH_PREFILL, SEARCH_QUERIES_KEY
 from ui.search import MEMORY_MODES, RECALL_K, neighbours, parse_queries, run_search
 from ui.tables import display_scores, results_table, score_column
 
@@ -22,11 +21,8 @@ if collection is None:
 
 m = collection.manifest
 st.caption(f"Searching {m.count:,} documents × {m.dimension} dimensions embedded with {m.model}.")
-if SEARCH_QUERIES_KEY not in st.session_state:
-    st.session_state[SEARCH_QUERIES_KEY] = st.session_state.get(SEARCH_PREFILL, "")
-
 with st.form("search_form"):
-    st.text_area("Queries, one per line", key=SEARCH_QUERIES_KEY, height=110)
+    st.text_area("Queries, one per line", key=state.bind(state.SEARCH_QUERIES), height=110)
     cols = st.columns([2, 1, 2])
     method = cols[0].radio(
         "Method", ["cosine", "euclidean", "dot"], horizontal=True, key="s_method"
@@ -38,10 +34,12 @@ with st.form("search_form"):
         key="s_mode",
         format_func=lambda x: "float32 (exact)" if x == "float32" else f"{x} (compressed)",
     )
-    submitted = st.form_submit_button("Search", type="primary")
+    submitted = st.form_submit_button(
+        "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)
+    )
 
 if submitted:
-    queries = parse_queries(st.session_state[SEARCH_QUERIES_KEY])
+    queries = parse_queries(st.session_state[state.SEARCH_QUERIES])
     if not queries:
         st.error("Type at least one query (one per line).")
     else:

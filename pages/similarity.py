@@ -11,7 +11,7 @@ from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
 from ui.jobs import embed_queries
-from ui.sample import SEARCH_PREFILL
+from ui.search import parse_queries
 from ui.tables import pairs_table, results_table
 
 MAX_DOCS = 60
@@ -26,9 +26,9 @@ if collection is None:
     st.stop()
 
 last = state.get(state.SEARCH_RESULT)
-if state.SIM_QUERIES not in st.session_state:  # start from the last search, or the sample's
-    prefill = "\n".join(last["queries"]) if last else st.session_state.get(SEARCH_PREFILL, "")
-    st.session_state[state.SIM_QUERIES] = prefill
+if state.get(state.SIM_QUERIES) is None:  # start from the last search, or the Search box
+    searched = "\n".join(last["queries"]) if last else state.get(state.SEARCH_QUERIES)
+    st.session_state[state.SIM_QUERIES] = searched
 
 left, right = st.columns([2, 1])
 with left:
@@ -39,7 +39,13 @@ with left:
         key="sim_mode",
     )
     if mode == "Queries × documents":
-        st.text_area("Queries, one per line", key=state.SIM_QUERIES, height=110)
+        st.text_area(
+            "Queries, one per line",
+            key=state.bind(state.SIM_QUERIES),
+            on_change=state.store,
+            args=(state.SIM_QUERIES,),
+            height=110,
+        )
 with right:
     method = st.radio("Method", METHODS, horizontal=True, key="sim_method")
     n_docs = st.slider(
@@ -50,7 +56,7 @@ with right:
         key="sim_n_docs",
     )
 
-queries = [q.strip() for q in st.session_state.get(state.SIM_QUERIES, "").splitlines() if q.strip()]
+queries = parse_queries(state.get(state.SIM_QUERIES) or "")
 vectors = collection.embeddings
 if mode == "Queries × documents":
     if not queries:

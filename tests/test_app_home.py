@@ -23,8 +23,8 @@ def test_home_renders_offline_defaults():
     assert metrics["Model"] == USE_MODEL
     assert metrics["Collection"] == "none"
     # The sidebar offers the provider choice and a password field for the key.
-    assert at.sidebar.selectbox(key="sb_provider").value == "use-multilingual"
-    key_field = at.sidebar.text_input(key="sb_api_key")
+    assert at.sidebar.selectbox(key="w_provider").value == "use-multilingual"
+    key_field = at.sidebar.text_input(key="w_api_key")
     assert key_field.value == ""
     assert key_field.proto.type == key_field.proto.PASSWORD
     assert at.button(key="load_sample").proto.label == "Load the sample corpus"
@@ -44,7 +44,7 @@ def test_load_sample_builds_a_bilingual_collection_and_links_to_search():
 
 def test_openai_without_key_explains_what_to_do():
     at = new_app()
-    at.sidebar.selectbox(key="sb_provider").set_value("openai").run()
+    at.sidebar.selectbox(key="w_provider").set_value("openai").run()
     assert_ok(at)
     assert "This provider needs an API key." in [w.value for w in at.sidebar.warning]
     at.button(key="load_sample").click().run()
@@ -55,7 +55,7 @@ def test_openai_without_key_explains_what_to_do():
 
 def test_sidebar_choice_survives_page_changes():
     at = new_app()
-    at.sidebar.selectbox(key="sb_provider").set_value("openai").run()
+    at.sidebar.selectbox(key="w_provider").set_value("openai").run()
     for page in ("upload", "search", "home"):
         open_page(at, page)
-        assert at.sidebar.selectbox(key="sb_provider").value == "openai"
+        assert at.sidebar.selectbox(key="w_provider").value == "openai"

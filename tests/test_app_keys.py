@@ -26,11 +26,11 @@ def no_openai_key(monkeypatch):
 
 
 def use_openai(at, *, key: str | None, base_url: str):
-    at.sidebar.selectbox(key="sb_provider").set_value("openai").run()
-    at.sidebar.selectbox(key="sb_dimensions").set_value(256)
+    at.sidebar.selectbox(key="w_provider").set_value("openai").run()
+    at.sidebar.selectbox(key="w_dimensions").set_value(256)
     if key is not None:
-        at.sidebar.text_input(key="sb_api_key").input(key)
-    at.sidebar.text_input(key="sb_base_url").input(base_url).run()
+        at.sidebar.text_input(key="w_api_key").input(key)
+    at.sidebar.text_input(key="w_base_url").input(base_url).run()
     assert_ok(at)
     return at
 
@@ -68,13 +68,13 @@ def test_sidebar_key_embeds_and_searches_through_openai(
     assert len([m for m in at.markdown if "Top result" in m.value]) == 3
 
     # A bad key later: the query fails with the reason, and the previous results stay.
-    at.sidebar.text_input(key="sb_api_key").input("sk-revoked").run()
-    at.text_area(key="search_queries").set_value("a new question")
+    at.sidebar.text_input(key="w_api_key").input("sk-revoked").run()
+    at.text_area(key="w_search_queries").set_value("a new question")
     at.button(key="FormSubmitter:search_form-Search").click().run()
     assert_ok(at)
     assert at.error[0].value.startswith("Could not embed the queries: OpenAI request failed (401")
     assert len([m for m in at.markdown if "Top result" in m.value]) == 3
-    at.sidebar.text_input(key="sb_api_key").input(TEST_API_KEY).run()
+    at.sidebar.text_input(key="w_api_key").input(TEST_API_KEY).run()
 
     # The key stays in this session: not in the URL, the logs, or any file.
     assert TEST_API_KEY not in str(at.query_params)

@@ -93,7 +93,19 @@ def test_memory_modes_report_memory_and_measured_recall(searched, mode):
 
 
 def test_empty_query_box_is_an_error_not_a_crash(searched):
-    searched.text_area(key="search_queries").set_value("  \n ")
+    searched.text_area(key="w_search_queries").set_value("  \n ")
     searched.button(key="FormSubmitter:search_form-Search").click().run()
     assert_ok(searched)
     assert "Type at least one query" in searched.error[0].value
+
+
+def test_queries_and_results_survive_a_page_change(searched):
+    searched.text_area(key="w_search_queries").set_value("Why does Mars look red?")
+    searched.button(key="FormSubmitter:search_form-Search").click().run()
+    assert_ok(searched)
+    open_page(searched, "similarity")
+    assert searched.text_area(key="w_sim_queries").value == "Why does Mars look red?"
+    open_page(searched, "search")
+    assert searched.text_area(key="w_search_queries").value == "Why does Mars look red?"
+    (best,) = [m.value for m in searched.markdown if "Top result" in m.value]
+    assert best.endswith(expected_text(3))  # sample query 3 is "Why does Mars look red?"

@@ -28,7 +28,7 @@ def no_openai_key(monkeypatch):
 def similarity():
     """Sample loaded, then the page opened: its query box starts with no search made."""
     at = open_page(load_sample(new_app()), "similarity")
-    at.text_area(key="sim_queries").set_value("\n".join(q.text for q in SAMPLE_QUERIES[:4])).run()
+    at.text_area(key="w_sim_queries").set_value("\n".join(q.text for q in SAMPLE_QUERIES[:4])).run()
     assert_ok(at)
     return at
 

@@ -104,7 +104,7 @@ def test_embedding_again_reuses_this_sessions_vectors(embedded):
 
 def test_uploaded_documents_are_searchable(embedded):
     at = open_page(embedded, "search")
-    at.text_area(key="search_queries").set_value(
+    at.text_area(key="w_search_queries").set_value(
         "土星的光环是由什么组成的？\nHow can I change my password?"
     )
     at.button(key="FormSubmitter:search_form-Search").click().run()

@@ -55,7 +55,6 @@ class Suite:
     description: str
     run: Callable[[BenchConfig, Progress], pd.DataFrame]
     draw: tuple[Callable[[pd.DataFrame], go.Figure], ...]
-    needs_collection: bool = False
 
 
 def _bar(x: str, y: str, title: str, y_title: str, log_y: bool = False):

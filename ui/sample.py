@@ -11,9 +11,6 @@ from core.sample_data import SAMPLE_QUERIES, sample_metadata, sample_texts
 from ui import cache, state
 from ui.jobs import run_embedding
 
-SEARCH_QUERIES_KEY = "search_queries"  # the Search page's query box
-SEARCH_PREFILL = "search_prefill"  # what that box starts with after the sample is loaded
-
 
 def sample_metadata_with_source():
     meta = sample_metadata()
@@ -32,7 +29,6 @@ def load_sample(spec: EmbedderSpec) -> Collection:
         collection = Collection.create(texts, vectors, spec, meta, extra={"origin": "sample"})
         state.set_collection(collection)
         st.session_state[state.EMBED_SUMMARY] = None
-    st.session_state[SEARCH_PREFILL] = "\n".join(q.text for q in SAMPLE_QUERIES[:3])
-    st.session_state.pop(SEARCH_QUERIES_KEY, None)
-    st.session_state.pop(state.SIM_QUERIES, None)
+    st.session_state[state.SEARCH_QUERIES] = "\n".join(q.text for q in SAMPLE_QUERIES[:3])
+    st.session_state[state.SIM_QUERIES] = None  # follow the Search page again
     return collection

@@ -15,22 +15,6 @@ _DIMENSION_CHOICES = {
 }
 
 
-def _widget_key(key: str) -> str:
-    """The widget's own key for persistent state ``key``, primed with the stored value.
-
-    Widget state is scoped to the page that draws it, so each page's sidebar widget would start
-    afresh; the value lives under ``key`` (plain session state, kept across pages) and is copied
-    into the widget before it is drawn and back when it changes.
-    """
-    widget_key = f"sb_{key}"
-    st.session_state[widget_key] = st.session_state.get(key)
-    return widget_key
-
-
-def _store(key: str) -> None:
-    st.session_state[key] = st.session_state[f"sb_{key}"]
-
-
 def render_sidebar() -> None:
     """Draw the sidebar widgets; their values live in session state under ``ui.state`` keys."""
     infos = {info.name: info for info in available_providers()}
@@ -41,8 +25,8 @@ def render_sidebar() -> None:
         st.selectbox(
             "Provider",
             list(infos),
-            key=_widget_key(state.PROVIDER),
-            on_change=_store,
+            key=state.bind(state.PROVIDER),
+            on_change=state.store,
             args=(state.PROVIDER,),
             format_func=lambda name: infos[name].label,
         )
@@ -52,8 +36,8 @@ def render_sidebar() -> None:
         st.selectbox(
             "Model",
             list(info.models),
-            key=_widget_key(state.MODEL),
-            on_change=_store,
+            key=state.bind(state.MODEL),
+            on_change=state.store,
             args=(state.MODEL,),
         )
         choices = _DIMENSION_CHOICES.get(st.session_state[state.MODEL])
@@ -63,8 +47,8 @@ def render_sidebar() -> None:
             st.selectbox(
                 "Dimensions",
                 choices,
-                key=_widget_key(state.DIMENSIONS),
-                on_change=_store,
+                key=state.bind(state.DIMENSIONS),
+                on_change=state.store,
                 args=(state.DIMENSIONS,),
                 format_func=lambda d: "native" if d is None else str(d),
                 help="text-embedding-3 models can return shorter vectors: less memory, "
@@ -75,8 +59,8 @@ def render_sidebar() -> None:
         st.caption(f"Languages: {info.languages} · {'remote' if info.remote else 'offline'}")
         st.text_input(
             "OpenAI API key",
-            key=_widget_key(state.API_KEY),
-            on_change=_store,
+            key=state.bind(state.API_KEY),
+            on_change=state.store,
             args=(state.API_KEY,),
             type="password",
             placeholder="sk-…",
@@ -93,8 +77,8 @@ def render_sidebar() -> None:
         with st.expander("OpenAI-compatible endpoint"):
             st.text_input(
                 "Base URL",
-                key=_widget_key(state.BASE_URL),
-                on_change=_store,
+                key=state.bind(state.BASE_URL),
+                on_change=state.store,
                 args=(state.BASE_URL,),
                 placeholder="https://api.openai.com/v1",
                 help="For a self-hosted, OpenAI-compatible embeddings server. This session only.",

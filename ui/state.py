@@ -18,8 +18,6 @@ API_KEY = "api_key"  # typed in the sidebar; session only
 BASE_URL = "base_url"  # optional OpenAI-compatible endpoint; session only
 
 # Data of this session.
-DOCUMENTS = "documents"  # core.parsing.ParsedDocuments waiting to be embedded
-UPLOAD_ERRORS = "upload_errors"  # list of str, one per rejected file
 COLLECTION = "collection"  # core.collection.Collection, or None
 EMBED_SUMMARY = "embed_summary"  # dict shown after an embedding run
 EMBED_JOB = "embed_job"  # dict describing the running (or interrupted) job
@@ -28,14 +26,14 @@ REMOTE_EMBEDDER = "remote_embedder"  # (fingerprint, embedder) built with this s
 SEARCH_RESULT = "search_result"  # dict: queries, query vectors, ids, scores, latency, ...
 BENCH_RESULTS = "bench_results"  # dict name -> pandas.DataFrame
 BENCH_CONFIG = "bench_config"  # dict of the parameters the results were measured with
-SIM_QUERIES = "sim_queries"  # text of the similarity page's query box
+SIM_QUERIES = "sim_queries"  # text of the similarity page's query box (None: follow Search)
+SEARCH_QUERIES = "search_queries"  # text of the search page's query box
+LOADED_SIGNATURE = "loaded_collection_signature"  # the saved-collection upload already loaded
 FLASH = "flash"  # (kind, message) shown once after a rerun, e.g. "collection loaded"
 
 DEFAULTS: dict[str, Any] = {
     BASE_URL: "",
     API_KEY: "",
-    DOCUMENTS: None,
-    UPLOAD_ERRORS: [],
     COLLECTION: None,
     EMBED_SUMMARY: None,
     EMBED_JOB: None,
@@ -44,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     BENCH_RESULTS: {},
     BENCH_CONFIG: None,
     FLASH: None,
+    SEARCH_QUERIES: "",
+    SIM_QUERIES: None,
 }
 
 
@@ -87,3 +87,21 @@ def show_flash() -> None:
         st.session_state[FLASH] = None
         kind, message = pending
         getattr(st, kind)(message)
+
+
+def bind(key: str) -> str:
+    """The widget key for persistent state ``key``, primed with the stored value.
+
+    A widget's own state belongs to the page that draws it and is dropped when the visitor
+    opens another page. The value lives under ``key`` (plain session state, kept across pages),
+    is copied into the widget before it is drawn, and back by :func:`store` when it changes —
+    pass ``on_change=store, args=(key,)`` (in a form: on the submit button).
+    """
+    widget_key = f"w_{key}"
+    st.session_state[widget_key] = st.session_state.get(key, DEFAULTS.get(key))
+    return widget_key
+
+
+def store(key: str) -> None:
+    """Copy the widget's value (see :func:`bind`) into the persistent key."""
+    st.session_state[key] = st.session_state[f"w_{key}"]

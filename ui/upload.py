@@ -13,7 +13,6 @@ from ui import state
 
 UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
 AUTO_COLUMN = "(automatic)"
-LOADED_SIGNATURE = "loaded_collection_signature"
 
 
 def max_upload_bytes() -> int:
@@ -83,12 +82,12 @@ def load_collection_file(uploaded) -> Collection | None:
         The file is not a readable, consistent collection (the message names it).
     """
     sig = (uploaded.file_id, uploaded.name, uploaded.size)
-    if st.session_state.get(LOADED_SIGNATURE) == sig:
+    if st.session_state.get(state.LOADED_SIGNATURE) == sig:
         return None
     collection = from_bytes(uploaded.name, uploaded.getvalue())
     state.set_collection(collection)
     st.session_state[state.EMBED_SUMMARY] = None
-    st.session_state[LOADED_SIGNATURE] = sig
+    st.session_state[state.LOADED_SIGNATURE] = sig
     return collection
 
 
