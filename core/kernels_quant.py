@@ -15,6 +15,9 @@ _FIT_ROWS = 1 << 16  # rows encoded per step while building, to bound temporarie
 # a sign-extending int16 -> int32 widen and a 13-bit left shift; drops the sign copies (30..28).
 _HALF_MASK = np.int32(0x8FFFE000 - (1 << 32))
 _HALF_MIN_NORMAL = 2.0**-14
+_BYTE_LANES = np.uint64(0x00FF00FF00FF00FF)
+_LANE_SUM = np.uint64(0x0001000100010001)
+_EIGHT, _FORTY_EIGHT = np.uint64(8), np.uint64(48)
 _BINARY_GEMM_MIN_QUERIES = 8  # from here on, unpack + GEMM beats a popcount pass per query
 
 
@@ -234,7 +237,7 @@ class Binary:
             row_bytes = 5 * d
             score_block = self._gemm_block(qt)
         else:
-            row_bytes = 9 * words
+            row_bytes = 9 * words + 24
             score_block = self._popcount_block(qc)
         rows = kernels.block_rows(
             n, m, row_bytes=row_bytes, budget_bytes=budget, workers=kernels.n_workers()
@@ -244,16 +247,34 @@ class Binary:
 
     def _popcount_block(self, qc):
         codes, words, m = self.codes, self.codes.shape[1], qc.shape[0]
+        lanes = -(-words // 8)  # per-word counts (uint8) summed 8 at a time in one uint64
 
         def score_block(lo, hi, scratch):
-            xor = kernels.buffer(scratch, "xor", (hi - lo, words), np.uint64)
-            bits = kernels.buffer(scratch, "bits", (hi - lo, words), np.uint8)
-            out = kernels.buffer(scratch, "scores", (m, hi - lo), np.float32)
+            rows = hi - lo
+            xor = kernels.buffer(scratch, "xor", (rows, words), np.uint64)
+            counts = scratch.get("counts")
+            if counts is None or counts.shape[0] < rows:
+                counts = scratch["counts"] = np.zeros((rows, lanes * 8), np.uint8)  # pad = 0
+            counts = counts[:rows]
+            packed = counts.view(np.uint64)
+            pair = kernels.buffer(scratch, "pair", (rows, lanes), np.uint64)
+            tmp = kernels.buffer(scratch, "tmp", (rows, lanes), np.uint64)
+            out = kernels.buffer(scratch, "scores", (m, rows), np.float32)
             for j in range(m):
                 np.bitwise_xor(codes[lo:hi], qc[j], out=xor)
-                np.bitwise_count(xor, out=bits)
-                np.add.reduce(bits, axis=1, dtype=np.float32, out=out[j])
-            np.negative(out, out=out)
+                np.bitwise_count(xor, out=counts[:, :words])
+                # Sum 8 byte counts (each <= 64): add byte pairs into 16-bit lanes, then add
+                # the four lanes with one multiply; the total (<= 512) lands in the top lane.
+                np.right_shift(packed, _EIGHT, out=tmp)
+                np.bitwise_and(tmp, _BYTE_LANES, out=tmp)
+                np.bitwise_and(packed, _BYTE_LANES, out=pair)
+                np.add(pair, tmp, out=pair)
+                np.multiply(pair, _LANE_SUM, out=pair)
+                np.right_shift(pair, _FORTY_EIGHT, out=pair)
+                np.copyto(out[j], pair[:, 0], casting="unsafe")
+                for lane in range(1, lanes):
+                    np.add(out[j], pair[:, lane], out=out[j], casting="unsafe")
+            np.negative(out, out=out)  # fewer differing bits ranks higher
             return out.T
 
         return score_block

@@ -192,9 +192,10 @@ def test_errors_say_what_is_wrong(call, message, rng):
         call(clustered(rng, 20, 6))
 
 
-def test_binary_popcount_and_gemm_paths_rank_the_same(rng):
-    x = clustered(rng, 2_000, 70)
-    q = clustered(rng, 9, 70)  # 9 queries take the GEMM path, one at a time the popcount path
+@pytest.mark.parametrize("d", [70, 600])  # 600: more than 8 words, two byte-sum lanes
+def test_binary_popcount_and_gemm_paths_rank_the_same(rng, d):
+    x = clustered(rng, 2_000, d)
+    q = clustered(rng, 9, d)  # 9 queries take the GEMM path, one at a time the popcount path
     index = build_index(x, "binary")
     batch = index.codec.candidates(q, 40, None)
     single = np.vstack([index.codec.candidates(q[i : i + 1], 40, None) for i in range(9)])

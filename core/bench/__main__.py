@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-n", type=int, help="rows for the peak-memory measurement")
     p.add_argument("--claims-n", type=int, default=10_000, help="rows for the tutorial claims")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite the Markdown from the existing JSON (same numbers, no measuring)",
+    )
     return p
 
 
@@ -97,6 +103,11 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.render:
+        result = json.loads(args.json.read_text(encoding="utf-8"))
+        write_atomic(args.md, markdown(result))
+        log(f"rewrote {args.md} from {args.json}")
+        return 0
     result = run(args)
     try:
         result["json_path"] = str(args.json.resolve().relative_to(ROOT))

@@ -53,6 +53,17 @@ def tutorial_loop_one_query(documents: np.ndarray, query: np.ndarray, k: int, me
     return np.argsort(scores)[::-1][:k]
 
 
+def pure_python_cosine_one_query(rows: list[list[float]], query: list[float], k: int):
+    """Cosine with Python lists and arithmetic only: the loop a vectorised version replaces."""
+    q_norm = sum(v * v for v in query) ** 0.5
+    scores = []
+    for doc in rows:
+        dot = sum(a * b for a, b in zip(doc, query, strict=True))
+        norm = sum(a * a for a in doc) ** 0.5
+        scores.append(dot / (norm * q_norm) if norm and q_norm else 0.0)
+    return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:k]
+
+
 def _per_query(fn):
     def run(x, queries, k, method):
         return [fn(x, q, k, method) for q in queries]

@@ -30,4 +30,6 @@ def target_note(target: dict) -> str:
         why = EXPLAIN.get(target["target"].split(":")[0])
         if why:
             parts.append(why)
+        else:
+            parts.append("not met; see the notes below.")
     return " ".join(parts) if parts else "met"

@@ -72,8 +72,12 @@ def evaluate(grid: dict, memory_rows: list, summary: list) -> list[dict]:
         f"worst {max((x for _, x in big), default=float('nan')):.2f}x",
         not misses,
         misses,
-        "small matrices sit in cache, where fixed per-call costs dominate: "
-        + ", ".join(f"{_where(r)} {x:.2f}x" for r, x in one if (r, x) not in big),
+        (
+            "not counted, small matrices sit in cache where fixed per-call costs dominate: "
+            + ", ".join(f"{_where(r)} {x:.2f}x" for r, x in one if (r, x) not in big)
+        )
+        if len(one) > len(big)
+        else "",
     )
     batch = [(r, r["times"]["engine"] / r["gemm_s"]) for r in ratios if r["m"] == max_m(ratios)]
     misses = [f"{_where(r)}: {x:.2f}x" for r, x in batch if x > 1.5]
