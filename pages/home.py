@@ -21,12 +21,15 @@ st.write(
 spec = cache.current_spec()
 info = provider_info(spec.provider)
 collection = state.collection()
-cols = st.columns(3)
-cols[0].metric("Provider", info.label.split(" (")[0])
-cols[1].metric(
-    "Model", spec.model if spec.dimensions is None else f"{spec.model} @ {spec.dimensions}"
-)
-cols[2].metric("Collection", "none" if collection is None else f"{len(collection):,} documents")
+cols = st.columns([3, 4, 2])
+model = spec.model if spec.dimensions is None else f"{spec.model} ({spec.dimensions} dimensions)"
+status = {
+    "Provider": info.label,
+    "Model": model,
+    "Collection": "none yet" if collection is None else f"{len(collection):,} documents",
+}
+for column, (label, value) in zip(cols, status.items(), strict=True):
+    column.container(border=True).markdown(f"**{label}**  \n{value}")
 
 st.subheader("Try it in a minute")
 st.write(

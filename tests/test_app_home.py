@@ -15,13 +15,19 @@ def no_openai_key(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
+def status_boxes(at) -> dict[str, str]:
+    """Home's three status boxes, label -> value."""
+    boxes = [m.value for m in at.markdown if m.value.startswith("**") and "  \n" in m.value]
+    return dict(box[2:].split("**  \n", 1) for box in boxes)
+
+
 def test_home_renders_offline_defaults():
     at = new_app()
     assert at.title[0].value == "Embedding Workbench"
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Provider"] == "Universal Sentence Encoder multilingual"
-    assert metrics["Model"] == USE_MODEL
-    assert metrics["Collection"] == "none"
+    status = status_boxes(at)
+    assert status["Provider"] == "Universal Sentence Encoder multilingual (offline)"
+    assert status["Model"] == USE_MODEL
+    assert status["Collection"] == "none yet"
     # The sidebar offers the provider choice and a password field for the key.
     assert at.sidebar.selectbox(key="w_provider").value == "use-multilingual"
     key_field = at.sidebar.text_input(key="w_api_key")
@@ -36,7 +42,7 @@ def test_load_sample_builds_a_bilingual_collection_and_links_to_search():
     assert len(collection) == 72
     assert collection.embeddings.shape == (72, 512)
     assert any("月" in t for t in collection.texts) and any("Mars" in t for t in collection.texts)
-    assert {m.label: m.value for m in at.metric}["Collection"] == "72 documents"
+    assert status_boxes(at)["Collection"] == "72 documents"
     links = [link.proto.label for link in at.get("page_link")]
     assert "Search the collection" in links
     assert "Collection: 72 × 512" in texts_on_page(at)  # the sidebar is redrawn after loading
