@@ -41,7 +41,7 @@ VIEWPORT = {"width": 1440, "height": 1000}
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
+        if item.path.parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
 
 
