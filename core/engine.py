@@ -103,7 +103,9 @@ def first_nonfinite_row(x: np.ndarray) -> int | None:
         # Summing is one cheap pass and propagates NaN/inf; only then look for the row. The
         # sum stays in the input's precision (SIMD, memory speed): if huge finite values
         # overflow it, the exact row check below finds nothing and the scan goes on.
-        if not np.isfinite(block.sum()):
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = block.sum()
+        if not np.isfinite(total):
             rows = np.flatnonzero(~np.isfinite(block).all(axis=1))
             if rows.size:
                 return start + int(rows[0])
@@ -128,10 +130,30 @@ def _check_budget(memory_budget_mb: float) -> int:
 # ---------------------------------------------------------------------------- norms
 
 
+# Squared norms inside this range are safe in float32: their square root and its inverse neither
+# underflow nor overflow. Rows outside it (tiny or huge components) are redone in float64.
+_SAFE_SQ_NORM = (1e-30, 1e30)
+
+
+def _extreme_rows(sq: np.ndarray) -> np.ndarray:
+    lo, hi = _SAFE_SQ_NORM
+    return np.flatnonzero(~((sq > lo) & (sq < hi)) & (sq != 0) | (np.isinf(sq)))
+
+
 def row_norms(x: np.ndarray, *, squared: bool = False) -> np.ndarray:
-    """Euclidean norm of every row, float32 of shape (n,), without an ``(n, d)`` temporary."""
-    sq = np.einsum("ij,ij->i", x, x)
-    return sq if squared else np.sqrt(sq)
+    """Euclidean norm of every row, float32 of shape (n,), without an ``(n, d)`` temporary.
+
+    Rows whose float32 sum of squares would underflow or overflow are computed in float64.
+    """
+    with np.errstate(over="ignore", under="ignore"):  # such rows are redone below
+        sq = np.einsum("ij,ij->i", x, x)
+    norms = sq if squared else np.sqrt(sq)
+    # A float32 square can underflow to 0 for a non-zero row: check every row that claims 0.
+    extreme = np.union1d(_extreme_rows(sq), np.flatnonzero((sq == 0) & x.any(axis=1)))
+    if extreme.size:
+        exact = np.linalg.norm(x[extreme].astype(np.float64), axis=1)
+        norms[extreme] = exact**2 if squared else exact
+    return norms
 
 
 def _safe_inverse(norms: np.ndarray) -> np.ndarray:
@@ -152,10 +174,19 @@ def normalize(x) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n, d), float32
-        A new array; a 1-D input gives shape (1, d).
+        A new array; a 1-D input gives shape (1, d). Rows with tiny or huge components are
+        scaled in float64, so they come out unit length too instead of zero or infinite.
     """
     arr = as_matrix(x, "vectors")
-    return arr * _safe_inverse(row_norms(arr))[:, None]
+    with np.errstate(over="ignore", under="ignore"):  # such rows are redone below
+        sq = np.einsum("ij,ij->i", arr, arr)
+    out = arr * _safe_inverse(np.sqrt(sq))[:, None]
+    extreme = np.union1d(_extreme_rows(sq), np.flatnonzero((sq == 0) & arr.any(axis=1)))
+    if extreme.size:
+        rows = arr[extreme].astype(np.float64)
+        rows /= np.max(np.abs(rows), axis=1, keepdims=True)  # scale first: no underflow
+        out[extreme] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
 
 
 # ---------------------------------------------------------------------------- chunking

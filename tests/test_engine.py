@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -342,3 +343,15 @@ def test_near_duplicates_euclidean_uses_distance_threshold():
 def test_near_duplicates_refuses_a_threshold_that_matches_everything(rng):
     with pytest.raises(ValueError, match="use a stricter threshold"):
         near_duplicates(rng.standard_normal((100, 3)), threshold=-1.0, max_pairs=10)
+
+
+@pytest.mark.parametrize("scale", [1e-40, 7.3e-22, 1e-18, 1e18, 3e38])
+def test_normalize_handles_tiny_and_huge_components(scale):
+    # float32 squares of these underflow to 0 or overflow to inf; the rows must still be unit.
+    x = np.array([[scale, -scale / 2, 0.0], [1.0, 2.0, 2.0]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow/underflow warning leaks to the user
+        out = normalize(x)
+    assert np.isfinite(out).all()
+    assert_allclose(np.linalg.norm(out.astype(np.float64), axis=1), 1.0, atol=1e-6)
+    assert_allclose(out[0], [2 / np.sqrt(5), -1 / np.sqrt(5), 0.0], atol=1e-6)
