@@ -66,7 +66,54 @@ def text_key(spec_key: str, text: str) -> str:
     return f"{spec_key}|{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
 
-class EmbeddingCache(BaseStore[str, bytes]):
+class VectorByteStore(BaseStore[str, bytes]):
+    """A LangChain ``ByteStore`` of float32 vectors keyed by :func:`text_key`.
+
+    Subclasses provide the four ``ByteStore`` methods; this adds what the batch engine uses
+    (``get_vectors``, ``put_vectors``) and generic ``count``/``clear`` that a subclass may do
+    faster.
+    """
+
+    def get_vectors(self, spec_key: str, texts: Sequence[str], dim: int) -> list[np.ndarray | None]:
+        """Stored vectors for ``texts``, ``None`` for a miss or a stored value of the wrong size.
+
+        Returns
+        -------
+        list of (ndarray of shape (dim,), float32) or None
+        """
+        values = self.mget([text_key(spec_key, text) for text in texts])
+        return [
+            None if v is None or len(v) != 4 * dim else np.frombuffer(v, dtype="<f4").copy()
+            for v in values
+        ]
+
+    def put_vectors(self, spec_key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` (shape ``(len(texts), dim)``) for ``texts`` in one ``mset``."""
+        matrix = np.ascontiguousarray(vectors, dtype="<f4")
+        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
+            raise ValueError(
+                f"put_vectors needs one row per text: got {len(texts)} texts and an array of "
+                f"shape {matrix.shape}"
+            )
+        if not np.isfinite(matrix).all():
+            raise ValueError("put_vectors refuses NaN or infinite vectors")
+        self.mset(
+            [(text_key(spec_key, t), row.tobytes()) for t, row in zip(texts, matrix, strict=True)]
+        )
+
+    def count(self, spec_key: str | None = None) -> int:
+        """Stored entries, or those of one ``EmbedderSpec.key``."""
+        prefix = None if spec_key is None else spec_key + "|"
+        return sum(1 for _ in self.yield_keys(prefix=prefix))
+
+    def clear(self, spec_key: str | None = None) -> int:
+        """Drop every entry (or one embedder's); returns how many were removed."""
+        keys = list(self.yield_keys(prefix=None if spec_key is None else spec_key + "|"))
+        self.mdelete(keys)
+        return len(keys)
+
+
+class EmbeddingCache(VectorByteStore):
     """A SQLite-backed LangChain ``ByteStore`` plus vector helpers for the batch engine.
 
     Parameters
@@ -146,37 +193,6 @@ class EmbeddingCache(BaseStore[str, bytes]):
                 ).fetchall()
         for (key,) in rows:
             yield key
-
-    # --- vectors ---------------------------------------------------------------------------------
-    def get_vectors(self, spec_key: str, texts: Sequence[str], dim: int) -> list[np.ndarray | None]:
-        """Cached vectors for ``texts``, ``None`` for a miss or a stored value of the wrong size.
-
-        Returns
-        -------
-        list of (ndarray of shape (dim,), float32) or None
-        """
-        values = self.mget([text_key(spec_key, text) for text in texts])
-        out: list[np.ndarray | None] = []
-        for value in values:
-            if value is None or len(value) != 4 * dim:
-                out.append(None)
-            else:
-                out.append(np.frombuffer(value, dtype="<f4").astype(np.float32))
-        return out
-
-    def put_vectors(self, spec_key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Store ``vectors`` (shape ``(len(texts), dim)``) for ``texts`` in one transaction."""
-        matrix = np.ascontiguousarray(vectors, dtype="<f4")
-        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
-            raise ValueError(
-                f"put_vectors needs one row per text: got {len(texts)} texts and an array of "
-                f"shape {matrix.shape}"
-            )
-        if not np.isfinite(matrix).all():
-            raise ValueError("put_vectors refuses NaN or infinite vectors")
-        self.mset(
-            [(text_key(spec_key, t), row.tobytes()) for t, row in zip(texts, matrix, strict=True)]
-        )
 
     def count(self, spec_key: str | None = None) -> int:
         """Number of stored entries, or of those for one ``EmbedderSpec.key``."""

@@ -18,9 +18,9 @@ use by default. Why:
 The built-in sample corpus is public text, so its vectors are shared between sessions through
 ``st.cache_data`` instead (see ``ui.cache``).
 
-The class implements LangChain's ``ByteStore`` and the two vector methods the batch engine uses
-(``get_vectors``, ``put_vectors``), with the same keys and value format as
-``core.embed_cache.EmbeddingCache``; it never imports Streamlit.
+The class is a ``core.embed_cache.VectorByteStore`` (a LangChain ``ByteStore`` plus the vector
+methods the batch engine uses), with the same keys and value format as the disk cache; it never
+imports Streamlit.
 """
 
 from __future__ import annotations
@@ -29,15 +29,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
-import numpy as np
-from langchain_core.stores import BaseStore
-
-from core.embed_cache import text_key
+from core.embed_cache import VectorByteStore
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 
 
-class SessionVectorStore(BaseStore[str, bytes]):
+class SessionVectorStore(VectorByteStore):
     """In-memory ``ByteStore`` of float32 vectors keyed by embedder and text hash.
 
     Parameters
@@ -92,38 +89,3 @@ class SessionVectorStore(BaseStore[str, bytes]):
         with self._lock:
             keys = list(self._data)
         yield from (k for k in keys if prefix is None or k.startswith(prefix))
-
-    # --- vectors -------------------------------------------------------------------------------
-    def get_vectors(self, spec_key: str, texts: Sequence[str], dim: int) -> list[np.ndarray | None]:
-        """Stored vectors for ``texts`` (float32 of shape (dim,)), ``None`` for a miss."""
-        values = self.mget([text_key(spec_key, text) for text in texts])
-        return [
-            None if v is None or len(v) != 4 * dim else np.frombuffer(v, dtype="<f4").copy()
-            for v in values
-        ]
-
-    def put_vectors(self, spec_key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Store ``vectors`` of shape (len(texts), dim) for ``texts``."""
-        matrix = np.ascontiguousarray(vectors, dtype="<f4")
-        if matrix.ndim != 2 or matrix.shape[0] != len(texts):
-            raise ValueError(
-                f"put_vectors needs one row per text: got {len(texts)} texts and an array of "
-                f"shape {matrix.shape}"
-            )
-        if not np.isfinite(matrix).all():
-            raise ValueError("put_vectors refuses NaN or infinite vectors")
-        self.mset(
-            [(text_key(spec_key, t), row.tobytes()) for t, row in zip(texts, matrix, strict=True)]
-        )
-
-    def count(self, spec_key: str | None = None) -> int:
-        """Stored entries, or those of one ``EmbedderSpec.key``."""
-        if spec_key is None:
-            return len(self)
-        return sum(1 for _ in self.yield_keys(prefix=spec_key + "|"))
-
-    def clear(self, spec_key: str | None = None) -> int:
-        """Drop every entry (or one embedder's); returns how many were removed."""
-        keys = list(self.yield_keys(prefix=None if spec_key is None else spec_key + "|"))
-        self.mdelete(keys)
-        return len(keys)
