@@ -2,17 +2,19 @@
 
 Every mode has a kernel that reads less memory than float32, not a slow NumPy cast:
 
-* ``float16`` stores IEEE half floats (2 bytes per value). A block of rows is decoded with two
-  integer passes (sign-extend and shift the half's bits into float32 position, mask the copied
-  sign bits); the decoded values are the true values times 2**-112, a factor folded into the
-  queries, then one float32 GEMM scores the block. NumPy's own float16 cast is ~10x slower.
+* ``float16`` stores IEEE half floats (2 bytes per value). A cache-sized block of rows is decoded
+  by three integer passes (sign-extending widen, shift the half's bits into float32 position,
+  mask the copied sign bits); the decoded values are the true values times 2**-112, a factor
+  folded into the queries, then one float32 GEMM scores the block. NumPy's own float16 cast is a
+  scalar loop on CPUs without AVX512-FP16, about 5x slower.
 * ``int8`` stores ``codes = round((x - lo) / scale) - 128`` with per-dimension ``lo``/``scale``
   calibrated on the data. Scores are ``codes @ (q * scale) + q @ offset``; the second term is
   constant per query, so ranking needs only the int8 -> float32 block cast (fast in NumPy) and a
   GEMM with the scale folded into the query.
 * ``binary`` keeps one bit per dimension (sign of ``x - mean``) packed in uint64 words. Hamming
-  distance (XOR + ``np.bitwise_count``) picks ``rescore_factor * k`` candidates per query, which
-  are rescored exactly with the float vectors the index was built from (kept by reference, so a
+  distance (XOR + ``np.bitwise_count``; for 8+ queries an unpack + GEMM, as NumPy has no
+  popcount matrix product) picks ``rescore_factor * k`` candidates per query, which are rescored
+  exactly with the float vectors the index was built from (kept by reference, so a
   memory-mapped matrix stays on disk).
 
 Scores follow ``core.engine.search``: cosine similarity, dot product, or ``-distance`` for

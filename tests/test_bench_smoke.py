@@ -81,3 +81,12 @@ def test_markdown_has_the_tables(run):
         assert heading in md
     assert "1,477x" in md and "| engine |" in md
     assert md.count("### n = ") == len(result["grid"]["floors"])
+
+
+def test_render_rewrites_the_same_markdown_from_the_json(run, tmp_path):
+    md, result = run
+    js = tmp_path / "bench.json"
+    js.write_text(json.dumps(result), encoding="utf-8")
+    again = tmp_path / "again.md"
+    assert main(["--render", "--json", str(js), "--md", str(again)]) == 0
+    assert again.read_text(encoding="utf-8") == md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> dict:
         repeats=args.repeats,
     )
     summary = modes.modes_summary(recall_rows, speed)
+    env["load_average_at_end"] = os.getloadavg()
     return {
         "command": "python -m core.bench" + (" --quick" if args.quick else ""),
         "argv": sys.argv[1:],
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.render:
         result = json.loads(args.json.read_text(encoding="utf-8"))
+        modes_summary = result["modes"]["summary"]
+        result["targets"] = evaluate(result["grid"], result["memory"], modes_summary)
+        write_json(result, args.json)
         write_atomic(args.md, markdown(result))
         log(f"rewrote {args.md} from {args.json}")
         return 0

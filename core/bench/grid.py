@@ -42,15 +42,17 @@ def log(message: str) -> None:
 
 
 def timed(fn, repeats: int) -> dict:
-    """Median of up to ``repeats`` calls after one untimed call; slow calls are timed fewer
-    times (one untimed + one timed above 3 s)."""
+    """Median of ``repeats`` calls after one untimed call; calls under 50 ms are timed
+    ``2 * repeats + 1`` times, slow ones fewer (one untimed + one timed above 3 s)."""
     first = measure(fn, repeats=1, warmup=0).median_s
     if first > 3.0:
         reps = 1
     elif first > 0.3:
         reps = min(repeats, 3)
-    else:
+    elif first > 0.05:
         reps = repeats
+    else:
+        reps = max(repeats, 2 * repeats + 1)  # short calls: more samples against time-slicing
     t = measure(fn, repeats=reps, warmup=0)
     return {"median_s": t.median_s, "min_s": t.min_s, "samples": len(t.samples)}
 

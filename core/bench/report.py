@@ -19,6 +19,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are shared report files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -93,7 +94,10 @@ def _environment(env: dict) -> list[str]:
         f"- {env['cpu']}, {env['cores']} cores, {env['ram_bytes'] / 2**30:.1f} GiB RAM; "
         f"Python {env['python']}; {pk}",
         f"- BLAS: {blas}",
-        f"- BLAS environment: {env['env']}; load average at start {env['load_average_at_start']}",
+        f"- BLAS environment: {env['env']}; load average (1, 5, 15 min) at start: "
+        + ", ".join(f"{v:.2f}" for v in env["load_average_at_start"])
+        + "; at the end: "
+        + ", ".join(f"{v:.2f}" for v in env.get("load_average_at_end", ())),
         "",
     ]
 

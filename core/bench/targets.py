@@ -23,7 +23,7 @@ def cell_ratios(grid: dict) -> list[dict]:
     for (n, d, m, method), times in sorted(_index(grid["cells"]).items()):
         f = floors[(n, d)]
         stream = f["stream"]["seconds"]
-        gemm = f["gemm"][m]["seconds"]
+        gemm = (f["gemm"].get(m) or f["gemm"][str(m)])["seconds"]  # str keys after JSON
         floor = max(stream, gemm)
         rows.append(
             {
