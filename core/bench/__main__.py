@@ -107,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.render:
         result = json.loads(args.json.read_text(encoding="utf-8"))
-        modes_summary = result["modes"]["summary"]
-        result["targets"] = evaluate(result["grid"], result["memory"], modes_summary)
+        speed = result["modes"]["speed"]
+        modes.rebase(speed)
+        summary = modes.modes_summary(result["modes"]["recall"], speed)
+        result["modes"]["summary"] = summary
+        result["targets"] = evaluate(result["grid"], result["memory"], summary)
         write_json(result, args.json)
         write_atomic(args.md, markdown(result))
         log(f"rewrote {args.md} from {args.json}")
