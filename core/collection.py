@@ -30,6 +30,7 @@ import pandas as pd
 
 from core.embedding_types import EmbedderSpec
 from core.engine import Metric, as_matrix, row_norms, search
+from core.quant import QuantIndex, build_index
 
 FORMAT_VERSION = 1
 TEXT_COLUMN = "text"
@@ -94,6 +95,7 @@ class Collection:
     embeddings: np.ndarray
     manifest: Manifest
     _norms: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _indexes: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def create(
@@ -153,17 +155,34 @@ class Collection:
         table.insert(0, TEXT_COLUMN, self.texts)
         return table
 
-    def search(self, query_vectors, k: int = 10, method: str | Metric = "cosine", **options):
+    def search(
+        self,
+        query_vectors,
+        k: int = 10,
+        method: str | Metric = "cosine",
+        *,
+        mode: str = "float32",
+        **options,
+    ):
         """Top-k search of query vectors against this collection; see :func:`core.engine.search`.
 
         The corpus was checked when the collection was made or loaded, and its norms are kept,
-        so each search reads the vectors only once.
+        so each search reads the vectors only once. ``mode`` other than ``"float32"`` (exact)
+        searches a ``core.quant`` index ("float16", "int8", "binary"), built on first use.
         """
+        if mode != "float32":
+            return self.index(mode).search(query_vectors, k, method, **options)
         if self._norms is None:
             self._norms = row_norms(self.embeddings)
         options.setdefault("corpus_norms", self._norms)
         queries = as_matrix(query_vectors, "queries")
         return search(self.embeddings, queries, k, method, check_finite=False, **options)
+
+    def index(self, mode: str) -> QuantIndex:
+        """This collection's ``core.quant`` index in ``mode`` (built once, then kept)."""
+        if mode not in self._indexes:
+            self._indexes[mode] = build_index(self.embeddings, mode)
+        return self._indexes[mode]
 
     # ------------------------------------------------------------------ disk
 

@@ -203,3 +203,21 @@ def test_binary_popcount_and_gemm_paths_rank_the_same(rng, d):
     hamming = np.bitwise_count(index.codec.codes[None] ^ index.codec.encode(q)[:, None]).sum(-1)
     expected = np.argsort(hamming, axis=1, kind="stable")[:, :40]
     assert_array_equal(np.sort(batch, axis=1), np.sort(expected, axis=1))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_collection_search_takes_a_memory_mode(mode, data):
+    from core.collection import Collection
+    from core.embedding_types import EmbedderSpec
+
+    x, q = data
+    texts = [f"doc {i}" for i in range(x.shape[0])]
+    collection = Collection.create(texts, x, EmbedderSpec("local", "test", x.shape[1]))
+    exact_ids, _ = collection.search(q, k=10)
+    ids, scores = collection.search(q, k=10, mode=mode)
+    assert ids.shape == scores.shape == (25, 10)
+    # Default binary rescoring (20 x k) on 48-bit codes finds ~0.68 of the top 10 here.
+    floor = {**RECALL_FLOOR, "binary": 0.6}[mode]
+    assert recall_at_k(ids, exact_ids) >= floor
+    assert collection.index(mode) is collection.index(mode)  # built once, then kept
+    assert collection.index(mode).mode == mode
