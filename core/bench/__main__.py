@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = modes.modes_summary(result["modes"]["recall"], speed)
         result["modes"]["summary"] = summary
         result["targets"] = evaluate(result["grid"], result["memory"], summary)
+        result["rendered"] = time.strftime("%Y-%m-%d %H:%M %Z")
         write_json(result, args.json)
         write_atomic(args.md, markdown(result))
         log(f"rewrote {args.md} from {args.json}")
