@@ -12,9 +12,11 @@ from core.engine import Metric, as_matrix, near_duplicates, normalize, search, s
 from core.memory import bytes_per_vector, matrix_nbytes, memory_table
 from core.parsing import ParsedDocuments, ParseError, parse_file, parse_files
 from core.providers import ProviderInfo, available_providers, default_provider, get_embedder
+from core.quant import MODES, build_index, recall_at_k
 from core.tutorial import BatchEmbeddingProcessor, SimilarityCalculator, TopKRetriever
 
 __all__ = [
+    "MODES",
     "BatchEmbeddingProcessor",
     "Collection",
     "CollectionError",
@@ -29,6 +31,7 @@ __all__ = [
     "TopKRetriever",
     "as_matrix",
     "available_providers",
+    "build_index",
     "bytes_per_vector",
     "default_provider",
     "get_embedder",
@@ -38,6 +41,7 @@ __all__ = [
     "normalize",
     "parse_file",
     "parse_files",
+    "recall_at_k",
     "search",
     "similarity_matrix",
 ]

@@ -297,8 +297,9 @@ def search(
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     check_finite: bool = True,
     corpus_norms: np.ndarray | None = None,
+    mode: str = "float32",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k search of every query against the corpus.
+    """Top-k search of every query against the corpus: exact, or in a compressed memory mode.
 
     Parameters
     ----------
@@ -316,6 +317,10 @@ def search(
         Refuse NaN/inf in either input. Pass False only for input validated before.
     corpus_norms : ndarray of shape (n_docs,), optional
         Precomputed row norms of the corpus (cosine, euclidean), to save one pass.
+    mode : {"float32", "float16", "int8", "binary"}
+        ``"float32"`` is exact. The others search a ``core.quant`` index built from the corpus
+        for this call; to search one corpus many times, build it once with
+        ``core.quant.build_index`` (or use ``Collection.search(..., mode=...)``, which keeps it).
 
     Returns
     -------
@@ -339,6 +344,11 @@ def search(
             f"corpus_norms must have shape ({corpus.shape[0]},), got {corpus_norms.shape}"
         )
     budget = _check_budget(memory_budget_mb)
+    if mode != "float32":
+        from core.quant import build_index  # quant builds on this module
+
+        index = build_index(corpus, mode)
+        return index.search(queries, int(k), metric, memory_budget_mb=memory_budget_mb)
     return _search_impl(corpus, queries, int(k), metric, budget, corpus_norms)
 
 
