@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
             "speed": speed,
             "summary": summary,
         },
-        "targets": evaluate(grid, memory_rows, summary),
+        "targets": evaluate(grid, memory_rows, summary, speed["rows"]),
         "elapsed_s": time.perf_counter() - started,
         "finished": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         modes.rebase(speed)
         summary = modes.modes_summary(result["modes"]["recall"], speed)
         result["modes"]["summary"] = summary
-        result["targets"] = evaluate(result["grid"], result["memory"], summary)
+        result["targets"] = evaluate(result["grid"], result["memory"], summary, speed["rows"])
         result["rendered"] = time.strftime("%Y-%m-%d %H:%M %Z")
         write_json(result, args.json)
         write_atomic(args.md, markdown(result))
