@@ -7,6 +7,7 @@ Streamlit. The tutorial-compatible names are here too::
 """
 
 from core.collection import Collection, CollectionError, Manifest
+from core.embed_cache import EmbeddingCache
 from core.embedding_types import EmbedderSpec, Progress
 from core.engine import Metric, as_matrix, near_duplicates, normalize, search, similarity_matrix
 from core.memory import bytes_per_vector, matrix_nbytes, memory_table
@@ -21,6 +22,7 @@ __all__ = [
     "Collection",
     "CollectionError",
     "EmbedderSpec",
+    "EmbeddingCache",
     "Manifest",
     "Metric",
     "ParseError",

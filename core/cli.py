@@ -1,6 +1,7 @@
 """Command line: ``python -m core info|search|embed ...`` for headless batch jobs.
 
-Exit codes: 0 success, 2 bad input (arguments, files, collections), 1 anything else.
+Exit codes: 0 success, 2 bad input (arguments, files, collections), 1 the provider failed
+(rerun to resume), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import shutil
 import sys
 import textwrap
 
+from core.batch_errors import EmbeddingJobError
 from core.collection import Collection, CollectionError
 from core.engine import Metric
 from core.memory import memory_table
@@ -55,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CollectionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except EmbeddingJobError as exc:  # the provider failed; its message says what to fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; finished batches are cached, rerun to resume", file=sys.stderr)
         return 130
@@ -88,6 +93,12 @@ def run_search(args) -> int:
 
     if args.k < 1:
         raise ValueError(f"-k must be at least 1, got {args.k}")
+    for number, query in enumerate(args.query, start=1):
+        if not query.strip():
+            raise ValueError(
+                f"query {number} is empty; give the text to search for, e.g. "
+                '"how do I reset my password"'
+            )
     collection = Collection.load(args.collection)
     spec = collection.spec
     embedder = get_embedder(

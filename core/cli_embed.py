@@ -42,7 +42,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--text-column", help="CSV column / JSONL key holding the text")
     p.add_argument("--chunk-size", type=int, help="cut documents into chunks of N characters")
     p.add_argument("--chunk-overlap", type=int, default=0, help="characters shared by chunks")
-    p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="largest file accepted")
+    p.add_argument(
+        "--max-mb",
+        type=float,
+        default=DEFAULT_MAX_MB,
+        help=f"largest file accepted, in MB (default {DEFAULT_MAX_MB:g})",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
     p.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
@@ -122,12 +127,15 @@ def run_embed(args: argparse.Namespace) -> int:
     """Run the ``embed`` subcommand; returns the exit code (bad input raises ValueError)."""
     from tqdm import tqdm
 
+    from core.batch_errors import RetriesExhaustedError
     from core.batching import EmbeddingJobError, embed_texts, estimate_cost
-    from core.collection import Collection
+    from core.collection import Collection, check_save_target
     from core.language import language_warning
     from core.providers import get_embedder
 
     _check_args(args)
+    if not args.dry_run:
+        check_save_target(args.out)  # before reading, embedding or paying for anything
     parsed = read_inputs(args)
     embedder = get_embedder(
         provider=args.provider,
@@ -170,9 +178,15 @@ def run_embed(args: argparse.Namespace) -> int:
             progress=on_progress,
         )
     except EmbeddingJobError as exc:
+        bar.close()  # before the message, so it is not printed onto the bar's line
         print(f"error: {exc}", file=sys.stderr)
         if cache is not None:
-            print("finished batches are cached: rerun the same command to resume", file=sys.stderr)
+            transient = isinstance(exc.__cause__, RetriesExhaustedError)
+            first = "the server kept failing" if transient else "fix what is said above"
+            print(
+                f"{first}, then rerun the same command to resume: finished batches are cached",
+                file=sys.stderr,
+            )
         return EXIT_PROVIDER_FAILED
     finally:
         bar.close()

@@ -187,8 +187,13 @@ class Collection:
     # ------------------------------------------------------------------ disk
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the collection to directory ``path`` atomically (see the module docstring)."""
-        root = Path(path)
+        """Write the collection to directory ``path`` atomically (see the module docstring).
+
+        ``path`` must be new, an empty directory or a collection (which is replaced); anything
+        else raises :class:`CollectionError` before a byte is written (see
+        :func:`check_save_target`).
+        """
+        root = check_save_target(path)
         root.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         version = f"v-{stamp}-{uuid.uuid4().hex[:8]}"
@@ -234,7 +239,10 @@ class Collection:
         """
         root = Path(path)
         if not root.is_dir():
-            raise CollectionError(f"no collection at {root}: not a directory")
+            raise CollectionError(
+                f"no collection at {root}: not a directory. Create one with "
+                f"`python -m core embed FILE... --out {root}` (or Collection.save)"
+            )
         version = _read_current(root)
         if version is None:
             raise CollectionError(f"{root} is not a collection: {_CURRENT} is missing")
@@ -252,6 +260,28 @@ class Collection:
                 "Re-create the collection from its source files."
             )
         return cls(texts, documents, vectors, manifest)
+
+
+def check_save_target(path: str | os.PathLike) -> Path:
+    """Check that a collection may be saved at ``path``, before any work is done for it.
+
+    Allowed: a path that does not exist yet, an empty directory, or a saved collection (saving
+    replaces it atomically). Refused, with :class:`CollectionError`: a file, or a directory
+    holding other things, so that a collection never lands among a user's own files.
+    """
+    root = Path(path)
+    if not root.exists():
+        return root
+    if not root.is_dir():
+        raise CollectionError(
+            f"cannot save a collection at {root}: it is a file. Choose a new directory name."
+        )
+    if (root / _CURRENT).exists() or not any(root.iterdir()):
+        return root
+    raise CollectionError(
+        f"cannot save a collection at {root}: the directory holds other files and is not a "
+        "collection. Choose a new or empty directory."
+    )
 
 
 def _read_current(root: Path) -> str | None:

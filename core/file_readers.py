@@ -6,9 +6,12 @@ naming the file, the place and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -207,19 +210,47 @@ def keys_in_order(objects: Iterable[dict]) -> list[str]:
     return list(seen)
 
 
+_pypdf_quiet_lock = threading.Lock()
+_pypdf_quiet_depth = 0
+_pypdf_saved_level = logging.NOTSET
+
+
+@contextlib.contextmanager
+def _quiet_pypdf():
+    """Hold back pypdf's log records below ERROR while PDFs are read (in any thread); the
+    logger's own level is restored when the last reader finishes."""
+    global _pypdf_quiet_depth, _pypdf_saved_level
+    logger = logging.getLogger("pypdf")
+    with _pypdf_quiet_lock:
+        if _pypdf_quiet_depth == 0:
+            _pypdf_saved_level = logger.level
+            logger.setLevel(logging.ERROR)
+        _pypdf_quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _pypdf_quiet_lock:
+            _pypdf_quiet_depth -= 1
+            if _pypdf_quiet_depth == 0:
+                logger.setLevel(_pypdf_saved_level)
+
+
 def pdf_pages(name: str, data: bytes, warnings: list[str]) -> list[tuple[str, str]]:
     """``("page N", text)`` for each page with text; pages without text go to ``warnings``."""
     from pypdf import PdfReader
 
     # A malformed PDF can fail deep inside pypdf with many exception types; every one becomes a
-    # ParseError (with the original chained), nothing is swallowed.
+    # ParseError (with the original chained), nothing is swallowed. pypdf also logs what it
+    # repairs ("EOF marker not found"...): those lines would only precede our own message.
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ParseError(
-                name, "the PDF is password-protected. Save an unprotected copy and upload that."
-            )
-        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+        with _quiet_pypdf():
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise ParseError(
+                    name,
+                    "the PDF is password-protected. Save an unprotected copy and upload that.",
+                )
+            texts = [(page.extract_text() or "").strip() for page in reader.pages]
     except ParseError:
         raise
     except Exception as exc:

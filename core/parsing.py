@@ -114,8 +114,12 @@ def check_file_size(name: str, n_bytes: int, max_bytes: int) -> None:
 
 def _check_size(name: str, data: bytes, max_bytes: int) -> None:
     check_file_size(name, len(data), max_bytes)
+    if not data:
+        raise ParseError(name, "the file is empty (0 bytes). Choose a file that contains text.")
     if not data.strip():
-        raise ParseError(name, "the file is empty. Choose a file that contains text.")
+        raise ParseError(
+            name, "the file holds only blank space, no text. Choose a file that contains text."
+        )
 
 
 def parse_file(

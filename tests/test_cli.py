@@ -109,3 +109,9 @@ def test_spec_round_trips_through_the_manifest(collection_dir):
     assert Collection.load(collection_dir).spec == EmbedderSpec(
         "use-multilingual", "universal-sentence-encoder-multilingual-3", None
     )
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_an_empty_query_is_refused(query, collection_dir, capsys):
+    assert main(["search", str(collection_dir), "bread", query]) == 2
+    assert "query 2 is empty" in capsys.readouterr().err

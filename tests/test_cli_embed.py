@@ -181,3 +181,70 @@ def test_interrupted_openai_job_resumes_paying_only_for_the_rest(server, inputs,
     assert len(resent) == N_DOCS - 2
     assert not set(resent) & set(first_batch)
     assert "2 from cache" in capsys.readouterr().out
+
+
+def _cli_process(argv, cwd: Path, **env) -> subprocess.CompletedProcess:
+    """``python -m core ARGV`` as a separate process (what a user's terminal shows)."""
+    base = {"PYTHONPATH": str(Path(cli.__file__).parents[1]), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "core", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**base, **env},
+        timeout=120,
+    )
+
+
+def _assert_rejected_key_message(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "the API key was rejected" in done.stderr and "--api-key" in done.stderr
+    # The message starts a line of its own (not glued to the progress bar).
+    assert any(
+        line.startswith("error: OpenAI request failed (401") for line in done.stderr.split("\n")
+    )
+
+
+def test_embed_with_a_rejected_key_exits_1_saying_what_to_fix(server, inputs):
+    done = _cli_process(
+        ["embed", "notes.txt", "--out", "coll", "--provider", "openai", "--cache-dir", "cache"],
+        inputs,
+        OPENAI_API_KEY="sk-wrong-key",
+        OPENAI_BASE_URL=server.base_url,
+    )
+    _assert_rejected_key_message(done)
+    assert "fix what is said above, then rerun the same command to resume" in done.stderr
+    assert not (inputs / "coll").exists()
+
+
+def test_search_with_a_rejected_key_exits_1_without_a_traceback(server, inputs):
+    assert run("notes.txt", "--out", "coll", "--provider", "openai", "--cache-dir", "c") == 0
+    done = _cli_process(
+        ["search", "coll", "sunshine"],
+        inputs,
+        OPENAI_API_KEY="sk-wrong-key",
+        OPENAI_BASE_URL=server.base_url,
+        EMBEDDING_WORKBENCH_CACHE_DIR=str(inputs / "c"),
+    )
+    _assert_rejected_key_message(done)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("file", "it is a file"), ("folder", "holds other files and is not a collection")],
+)
+def test_out_that_is_not_a_collection_is_refused_before_anything_is_sent(
+    server, inputs, capsys, kind, message
+):
+    target = inputs / "target"
+    if kind == "file":
+        target.write_text("my notes", encoding="utf-8")
+    else:
+        target.mkdir()
+        (target / "thesis.docx").write_bytes(b"mine")
+    assert run("notes.txt", "--out", "target", "--provider", "openai") == 2
+    assert message in capsys.readouterr().err
+    assert server.embedding_requests == []
+    if kind == "folder":
+        assert [p.name for p in target.iterdir()] == ["thesis.docx"]

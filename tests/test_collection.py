@@ -218,3 +218,20 @@ def test_wrong_dtype_vectors(tmp_path, rng):
         CollectionError, match=r"holds float64 of shape \(10, 8\); expected float32"
     ):
         Collection.load(tmp_path / "c")
+
+
+def test_save_refuses_a_file_or_a_folder_of_other_things(tmp_path, rng):
+    coll = make_collection(rng)
+    (tmp_path / "a-file").write_text("keep me", encoding="utf-8")
+    with pytest.raises(CollectionError, match="it is a file"):
+        coll.save(tmp_path / "a-file")
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "keep me"
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(CollectionError, match="holds other files and is not a collection"):
+        coll.save(other)
+    assert [p.name for p in other.iterdir()] == ["cat.jpg"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert Collection.load(coll.save(empty)).texts == coll.texts

@@ -150,7 +150,7 @@ def test_pdf_with_empty_user_password_opens():
 
 ERROR_CASES = [
     ("empty.txt", b"", {}, r"empty\.txt: the file is empty"),
-    ("blank.txt", b"  \n\n ", {}, r"blank\.txt: the file is empty"),
+    ("blank.txt", b"  \n\n ", {}, r"blank\.txt: the file holds only blank space, no text"),
     ("bin.txt", b"abc\x00def", {}, r"bin\.txt, byte 3: .*binary file"),
     ("gbk.txt", "第一行\n第二行".encode("gbk"), {}, r"gbk\.txt, line 1, byte 0: not valid UTF-8"),
     ("late.txt", b"ok\nfine\ncaf\xe9\n", {}, r"late\.txt, line 3, byte 11: .*Re-save .* UTF-8"),
@@ -280,3 +280,11 @@ def test_chunk_text_properties(text, size, data):
     assert all(ch in it for ch in squeezed)
     if overlap == 0:
         assert "".join("".join(chunks).split()) == squeezed
+
+
+def test_a_broken_pdf_reports_our_message_and_nothing_from_pypdf(caplog):
+    with caplog.at_level("DEBUG"):
+        parsed = parse_files([("fake.pdf", b"this is not a pdf at all")])
+    assert len(parsed.errors) == 1
+    assert str(parsed.errors[0]).startswith("fake.pdf: cannot read this PDF")
+    assert [r for r in caplog.records if r.name.startswith("pypdf")] == []

@@ -56,7 +56,8 @@ OPENAI_LIMITS = BatchLimits(
 DEFAULT_TIMEOUT_S = 60.0
 KEY_HELP = (
     "set the OPENAI_API_KEY environment variable, put OPENAI_API_KEY=sk-... in a .env file, "
-    "paste a key in the app's sidebar, or add OPENAI_API_KEY to .streamlit/secrets.toml"
+    "pass --api-key on the command line, paste a key in the app's sidebar, or add "
+    "OPENAI_API_KEY to .streamlit/secrets.toml"
 )
 
 
