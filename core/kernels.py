@@ -91,6 +91,25 @@ def block_rows(
     return int(max(MIN_BLOCK_ROWS, min(rows, max(n, 1))))
 
 
+_SIGN = np.uint32(0x80000000)
+MAX_ROWS = 1 << 32  # corpus indices must fit the low half of an ``order_keys`` key
+
+
+def order_keys(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """uint64 keys whose ascending order is score descending, then id ascending.
+
+    The high half is the float32 score mapped to an order-preserving uint32 and inverted, the
+    low half the id (``0 <= id < MAX_ROWS``; TopK's empty slots, id int64-max, sort last).
+    """
+    # + 0.0 turns -0.0 into +0.0: the two compare equal, so they must get the same key.
+    bits = (np.asarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
+    # Negative floats order backwards as integers: flip all their bits; set the sign bit of the
+    # others. Then a larger float is a larger uint32.
+    mono = np.where(bits & _SIGN, ~bits, bits | _SIGN)
+    high = (~mono).astype(np.uint64) << np.uint64(32)
+    return high | np.minimum(ids, MAX_ROWS - 1).astype(np.uint64)
+
+
 class TopK:
     """Running k best (score, index) per query; higher score wins, lower index breaks ties.
 
@@ -135,16 +154,23 @@ class TopK:
             self._merge(cols, block[rows, cols], rows + offset)
 
     def _merge(self, q: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> None:
-        """Merge candidates (query, score, id) into the running top-k of the queries they hit."""
+        """Merge candidates (query, score, id) into the running top-k of the queries they hit.
+
+        One sort of packed keys (``order_keys``) plus a stable counting sort by query: about
+        a quarter of the cost of a three-key ``lexsort``, and merges run once per block.
+        """
         k = self.k
-        hit = np.unique(q)
-        pos = np.searchsorted(hit, q)
+        counts = np.bincount(q, minlength=self.m)
+        hit = np.flatnonzero(counts)
         a = hit.size
-        all_q = np.concatenate([np.repeat(np.arange(a), k), pos])
+        rank = np.cumsum(counts > 0) - 1  # query -> its row among the hit ones
+        group = np.concatenate([np.repeat(np.arange(a), k), rank[q]])
+        group = group.astype(np.uint16 if a <= np.iinfo(np.uint16).max else np.int64)
         all_s = np.concatenate([self.scores[hit].ravel(), scores.astype(np.float32, copy=False)])
         all_i = np.concatenate([self.ids[hit].ravel(), ids.astype(np.int64, copy=False)])
-        order = np.lexsort((all_i, -all_s, all_q))
-        starts = np.searchsorted(all_q[order], np.arange(a))
+        order = np.argsort(order_keys(all_s, all_i))
+        order = order[np.argsort(group[order], kind="stable")]  # radix sort for uint16
+        starts = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=a))[:-1]])
         take = order[(starts[:, None] + np.arange(k)).ravel()]
         self.scores[hit] = all_s[take].reshape(a, k)
         self.ids[hit] = all_i[take].reshape(a, k)
@@ -192,6 +218,8 @@ def scan(
     scores : ndarray of float32, shape (m, k)
         Ranking scores, best first, ties by lower index.
     """
+    if n >= MAX_ROWS:
+        raise ValueError(f"a scan covers fewer than {MAX_ROWS:,} rows, got {n:,}; split the corpus")
     if workers is None:
         big = work is None or work >= PARALLEL_MIN_WORK
         workers = n_workers() if big else 1
