@@ -87,13 +87,30 @@ def as_matrix(x, name: str = "x", *, check_finite: bool = True) -> np.ndarray:
         raise ValueError(f"{name} has dimension 0 (shape {arr.shape}); vectors need d >= 1")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if check_finite:
-        bad = first_nonfinite_row(arr)
-        if bad is not None:
-            raise ValueError(
-                f"{name} row {bad} contains NaN or infinity; remove or re-embed that row "
-                f"(shape {arr.shape})"
-            )
+        _refuse_row(name, arr, first_nonfinite_row(arr))
     return arr
+
+
+def _refuse_row(name: str, arr: np.ndarray, bad: int | None) -> None:
+    if bad is not None:
+        raise ValueError(
+            f"{name} row {bad} contains NaN or infinity; remove or re-embed that row "
+            f"(shape {arr.shape})"
+        )
+
+
+def _norms_checking_finite(x: np.ndarray, name: str, *, squared: bool) -> np.ndarray:
+    """Row norms of ``x``, refusing NaN/inf on the way: one pass instead of a check and a norm.
+
+    A non-finite value makes its row's norm non-finite; so can a huge but finite row (its norm
+    above the float32 range), so only the rows with a non-finite norm are checked exactly.
+    """
+    norms = row_norms(x, squared=squared)
+    suspects = np.flatnonzero(~np.isfinite(norms))
+    if suspects.size:
+        bad = suspects[~np.isfinite(x[suspects]).all(axis=1)]
+        _refuse_row(name, x, int(bad[0]) if bad.size else None)
+    return norms
 
 
 def first_nonfinite_row(x: np.ndarray) -> int | None:
@@ -152,7 +169,8 @@ def row_norms(x: np.ndarray, *, squared: bool = False) -> np.ndarray:
     extreme = np.union1d(_extreme_rows(sq), np.flatnonzero((sq == 0) & x.any(axis=1)))
     if extreme.size:
         exact = np.linalg.norm(x[extreme].astype(np.float64), axis=1)
-        norms[extreme] = exact**2 if squared else exact
+        with np.errstate(over="ignore"):  # a norm beyond float32's range stays inf
+            norms[extreme] = exact**2 if squared else exact
     return norms
 
 
@@ -221,7 +239,14 @@ class _Scorer:
     Holds what is computed once per search: query normalisation, corpus (squared) norms.
     """
 
-    def __init__(self, corpus: np.ndarray, queries: np.ndarray, metric: Metric, corpus_norms=None):
+    def __init__(
+        self,
+        corpus: np.ndarray,
+        queries: np.ndarray,
+        metric: Metric,
+        corpus_norms=None,
+        corpus_sq=None,
+    ):
         self.metric = metric
         self.corpus = corpus
         if metric is Metric.COSINE:
@@ -231,8 +256,11 @@ class _Scorer:
             self.queries = queries
             self.query_scale = _safe_inverse(row_norms(queries))
         elif metric is Metric.EUCLIDEAN:
-            sq = row_norms(corpus, squared=True) if corpus_norms is None else corpus_norms**2
-            self.corpus_sq = sq
+            if corpus_sq is None:
+                corpus_sq = (
+                    row_norms(corpus, squared=True) if corpus_norms is None else corpus_norms**2
+                )
+            self.corpus_sq = corpus_sq
             self.queries = queries
             self.query_sq = row_norms(queries, squared=True)
         else:
@@ -334,7 +362,12 @@ def search(
         raise ValueError(f"k must be an integer, got {k!r}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    corpus = as_matrix(corpus, "corpus", check_finite=check_finite)
+    # Cosine and euclidean need the corpus norms anyway: computing them checks every value too,
+    # so the corpus is read once here instead of twice.
+    norms_check = (
+        check_finite and mode == "float32" and corpus_norms is None and metric is not Metric.DOT
+    )
+    corpus = as_matrix(corpus, "corpus", check_finite=check_finite and not norms_check)
     queries = as_matrix(queries, "queries", check_finite=check_finite)
     if corpus.shape[0] == 0:
         raise ValueError(f"the corpus is empty (shape {corpus.shape}); add documents first")
@@ -344,15 +377,21 @@ def search(
             f"corpus_norms must have shape ({corpus.shape[0]},), got {corpus_norms.shape}"
         )
     budget = _check_budget(memory_budget_mb)
+    corpus_sq = None
+    if norms_check:
+        # Euclidean keeps the exact squared norms (a square root and back would round them).
+        squared = metric is Metric.EUCLIDEAN
+        checked = _norms_checking_finite(corpus, "corpus", squared=squared)
+        corpus_sq, corpus_norms = (checked, None) if squared else (None, checked)
     if mode != "float32":
         from core.quant import build_index  # quant builds on this module
 
         index = build_index(corpus, mode)
         return index.search(queries, int(k), metric, memory_budget_mb=memory_budget_mb)
-    return _search_impl(corpus, queries, int(k), metric, budget, corpus_norms)
+    return _search_impl(corpus, queries, int(k), metric, budget, corpus_norms, corpus_sq)
 
 
-def _search_impl(corpus, queries, k, metric, budget, corpus_norms=None):
+def _search_impl(corpus, queries, k, metric, budget, corpus_norms=None, corpus_sq=None):
     """Blocked scan (``core.kernels.scan``): each corpus block is scored against a group of
     queries by one GEMM into a reused buffer, and only scores beating the running k-th best
     leave the block; the corpus is split across the cores with single-threaded BLAS each.
@@ -365,7 +404,7 @@ def _search_impl(corpus, queries, k, metric, budget, corpus_norms=None):
     m, n = queries.shape[0], corpus.shape[0]
     k = min(k, n)
     kept = min(n, k + _TIE_SLACK) if metric is not Metric.DOT else k
-    scorer = _Scorer(corpus, queries, metric, corpus_norms)
+    scorer = _Scorer(corpus, queries, metric, corpus_norms, corpus_sq)
     out_ids = np.empty((m, k), dtype=np.int64)
     out_scores = np.empty((m, k), dtype=np.float32)
     for q in _blocks(m, _QUERY_GROUP):

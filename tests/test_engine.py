@@ -380,3 +380,18 @@ def test_search_unknown_mode_lists_the_valid_ones(rng):
         ValueError, match=r"unknown mode 'bfloat16'; choose one of float32, float16"
     ):
         search(rng.standard_normal((5, 3)), rng.standard_normal(3), mode="bfloat16")
+
+
+@pytest.mark.parametrize("method", ["cosine", "euclidean"])
+def test_one_shot_search_checks_values_through_the_norms(method, rng):
+    corpus = rng.standard_normal((50, 6)).astype(np.float32)
+    query = np.full(6, 0.1, dtype=np.float32)
+    corpus[7] = [3e38, 3e38, 0, 0, 0, 0]  # finite, but its norm overflows float32
+    ids, _ = search(corpus, query, k=3, method=method)  # accepted: every value is finite
+    assert ids.shape == (1, 3)
+    corpus[31, 2] = np.inf
+    with pytest.raises(ValueError, match=r"corpus row 31 contains NaN or infinity"):
+        search(corpus, query, k=3, method=method)
+    corpus[31, 2], corpus[12, 0] = 0.0, np.nan
+    with pytest.raises(ValueError, match=r"corpus row 12 contains NaN or infinity"):
+        search(corpus, query, k=3, method=method)
