@@ -27,6 +27,10 @@ _DOC_COLOUR = "#9aa5b1"
 _HIT_COLOUR = "#ef553b"
 _QUERY_COLOUR = "#1f77b4"
 _SELECTED_COLOUR = "#00a676"
+# Up to this many points the map is SVG; above, WebGL. Plotly paints WebGL traces on a canvas
+# above every SVG trace, so all the map's traces share one kind and trace order decides what
+# is on top (documents, then hits, then the queries and their labels).
+SVG_MAX_POINTS = 2_000
 
 
 def display_width(text: str) -> int:
@@ -151,9 +155,10 @@ def projection_figure(
         f"<b>#{doc}</b> {html.escape(str(src))}<br>{hover_text(t)}"
         for doc, t, src in zip(ids, doc_texts, sources, strict=True)
     ]
+    scatter = go.Scatter if n_docs <= SVG_MAX_POINTS else go.Scattergl
     fig = go.Figure()
     fig.add_trace(
-        go.Scattergl(
+        scatter(
             x=doc_xy[:, 0],
             y=doc_xy[:, 1],
             mode="markers",
@@ -175,7 +180,7 @@ def projection_figure(
                 line_x += [float(query_xy[q, 0]), float(doc_xy[r, 0]), None]
                 line_y += [float(query_xy[q, 1]), float(doc_xy[r, 1]), None]
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=line_x,
                 y=line_y,
                 mode="lines",
@@ -185,7 +190,7 @@ def projection_figure(
             )
         )
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=doc_xy[hit_rows, 0],
                 y=doc_xy[hit_rows, 1],
                 mode="markers",
@@ -196,27 +201,11 @@ def projection_figure(
                 hoverinfo="text",
             )
         )
-    if query_xy is not None:
-        query_xy = np.asarray(query_xy, dtype=np.float32)
-        texts = list(query_texts) if query_texts is not None else [""] * len(query_xy)
-        fig.add_trace(
-            go.Scatter(
-                x=query_xy[:, 0],
-                y=query_xy[:, 1],
-                mode="markers+text",
-                name="queries",
-                text=[f"Q{q + 1}" for q in range(len(query_xy))],
-                textposition="top center",
-                marker={"size": 16, "symbol": "star", "color": _QUERY_COLOUR},
-                hovertext=[f"<b>Query {q + 1}</b><br>{hover_text(t)}" for q, t in enumerate(texts)],
-                hoverinfo="text",
-            )
-        )
     if selected is not None:
         ring = [int(selected), *[int(i) for i in (neighbour_ids or []) if int(i) != selected]]
         ring_rows = rows(ring)
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=doc_xy[ring_rows, 0],
                 y=doc_xy[ring_rows, 1],
                 mode="markers",
@@ -228,6 +217,32 @@ def projection_figure(
                 },
                 customdata=_as_customdata(ring),
                 hovertext=[doc_hover[r] for r in ring_rows],
+                hoverinfo="text",
+            )
+        )
+    if query_xy is not None:
+        # Last, so the query stars and their Q1, Q2... labels are drawn above the hit markers.
+        query_xy = np.asarray(query_xy, dtype=np.float32)
+        texts = list(query_texts) if query_texts is not None else [""] * len(query_xy)
+        fig.add_trace(
+            scatter(
+                x=query_xy[:, 0],
+                y=query_xy[:, 1],
+                mode="markers+text",
+                name="queries",
+                text=[f"Q{q + 1}" for q in range(len(query_xy))],
+                textposition="top center",
+                # A halo ("auto": the background colour) keeps a label legible over a dot;
+                # WebGL text has no shadow.
+                textfont={"color": _QUERY_COLOUR, "size": 13, "weight": "bold"}
+                | ({"shadow": "auto"} if scatter is go.Scatter else {}),
+                marker={
+                    "size": 16,
+                    "symbol": "star",
+                    "color": _QUERY_COLOUR,
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertext=[f"<b>Query {q + 1}</b><br>{hover_text(t)}" for q, t in enumerate(texts)],
                 hoverinfo="text",
             )
         )
@@ -324,7 +339,7 @@ def similarity_heatmap(
             colorbar={"title": {"text": score_name}},
             hovertemplate=(
                 f"<b>{row_title}</b> %{{y}}<br><br><b>{col_title}</b> %{{x}}"
-                f"<br><br>{score_name}: %{{z:.4f}}<extra></extra>"
+                f"<br><br>{score_name}: %{{z:.3f}}<extra></extra>"
             ),
         )
     )

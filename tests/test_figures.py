@@ -114,6 +114,45 @@ def test_projection_figure_highlights_queries_hits_and_selection(rng):
     assert len(by_name["query → hit"].x) == 3 * 4
 
 
+def test_projection_figure_draws_queries_and_their_labels_above_hits_and_selection(rng):
+    """Plotly paints traces in order: the query stars (with their Q1, Q2 labels) come last, so
+    no hit marker or selection ring covers them."""
+    fig = projection_figure(
+        _points(4, rng),
+        ["a", "b", "c", "d"],
+        query_xy=_points(2, rng),
+        query_texts=["q1", "q2"],
+        hit_ids=[[0, 1], [1, 2]],
+        selected=3,
+        neighbour_ids=[0],
+    )
+    names = [t.name for t in fig.data]
+    assert names == ["documents", "query → hit", "top-k hits", "selected + neighbours", "queries"]
+    queries = fig.to_dict()["data"][-1]
+    assert queries["mode"] == "markers+text" and list(queries["text"]) == ["Q1", "Q2"]
+    without_hits = projection_figure(_points(2, rng), ["a", "b"], query_xy=_points(1, rng))
+    assert [t.name for t in without_hits.data] == ["documents", "queries"]
+
+
+@pytest.mark.parametrize(
+    ("n_docs", "kind"), [(5, "scatter"), (figures.SVG_MAX_POINTS + 1, "scattergl")]
+)
+def test_projection_figure_traces_are_all_svg_or_all_webgl(n_docs, kind, rng):
+    """Plotly paints WebGL traces above every SVG trace: mixing them would put the document
+    dots over the hits and the query labels whatever the trace order."""
+    fig = projection_figure(
+        _points(n_docs, rng),
+        [f"doc {i}" for i in range(n_docs)],
+        query_xy=_points(1, rng),
+        query_texts=["q"],
+        hit_ids=[[0, 1]],
+        selected=2,
+        neighbour_ids=[3],
+    )
+    assert {t.type for t in fig.data} == {kind}
+    assert fig.data[-1].name == "queries"
+
+
 def test_projection_figure_refuses_mismatched_texts(rng):
     with pytest.raises(ValueError, match="2 doc_texts for 3 points"):
         projection_figure(_points(3, rng), ["a", "b"])
@@ -155,6 +194,7 @@ def test_similarity_heatmap_labels_hover_and_scale(method, rng):
     low_colour = heat.colorscale[0][1]
     assert low_colour == ("#fde725" if method == "euclidean" else "#440154")
     assert ("distance" if method == "euclidean" else "similarity") in fig.layout.title.text
+    assert "%{z:.3f}" in heat.hovertemplate  # three decimals, as in the pages' tables
 
 
 def test_similarity_heatmap_keeps_duplicate_texts_apart(rng):
