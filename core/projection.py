@@ -51,6 +51,18 @@ class Projection:
     def n_components(self) -> int:
         return int(self.components.shape[0])
 
+    def axis_titles(self) -> tuple[str, ...]:
+        """One axis title per component with the share of variance it keeps.
+
+        ``("PCA 1 (5.2% of variance)", "PCA 2 (4.5% of variance)")``, or ``"Random axis 1
+        (0.2% of variance)"``: small shares keep a significant digit (see :func:`format_share`).
+        """
+        name = "PCA" if self.method == "pca" else "Random axis"
+        return tuple(
+            f"{name} {i + 1} ({format_share(float(r))} of variance)"
+            for i, r in enumerate(self.explained_variance_ratio)
+        )
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Project rows of ``x`` into the fitted plane.
 
@@ -161,6 +173,27 @@ def _scatter_matrix(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
         block = x[start : start + _BLOCK_ROWS].astype(np.float64) - mean
         scatter += block.T @ block
     return scatter
+
+
+def format_share(ratio: float) -> str:
+    """A fraction in [0, 1] as a percentage that never rounds a real share down to "0%".
+
+    Whole percents from 10% (``"45%"``), one decimal from 1% (``"5.2%"``), one significant
+    digit below that (``"0.2%"``, ``"0.04%"``), ``"<0.01%"`` under a ten-thousandth and ``"0%"``
+    only for exactly nothing.
+    """
+    if not np.isfinite(ratio) or ratio < 0:
+        raise ValueError(f"a share of variance is a finite number >= 0, got {ratio}")
+    percent = ratio * 100
+    if percent == 0:
+        return "0%"
+    if percent < 0.01:
+        return "<0.01%"
+    if percent < 1:
+        return f"{float(f'{percent:.1g}'):g}%"
+    if percent < 10:
+        return f"{percent:.1f}%"
+    return f"{percent:.0f}%"
 
 
 def project_2d(x: np.ndarray, method: str = "pca") -> np.ndarray:

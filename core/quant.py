@@ -69,13 +69,35 @@ class QuantIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes this index holds in memory (codes, norms and calibration)."""
+        """Bytes this index holds in memory (codes, norms and calibration).
+
+        For ``binary`` this leaves out the float vectors read to rescore candidates; see
+        :attr:`rescore_nbytes`.
+        """
         raise NotImplementedError
 
     @property
     def bytes_per_vector(self) -> float:
         """``nbytes / n``: memory per indexed vector, including per-vector norms."""
         return self.nbytes / max(self.n, 1)
+
+    @property
+    def rescore_nbytes(self) -> int:
+        """Bytes of float vectors a search reads besides :attr:`nbytes` (0 unless ``binary``).
+
+        They are the caller's matrix, kept by reference: a memory-mapped one stays on disk and
+        only the candidate rows are paged in.
+        """
+        return 0
+
+    def rescore_pool(self, k: int) -> int | None:
+        """Candidates per query rescored with the float vectors for a top-``k`` search.
+
+        ``None`` for modes that rank every row with their own kernel (no candidate pool). The
+        search rescores ``min(n, pool)`` rows; when ``pool >= n`` every row is rescored, so the
+        result is the float search's and recall is trivially 1.
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n}, d={self.d}, nbytes={self.nbytes})"
@@ -296,8 +318,18 @@ class BinaryIndex(QuantIndex):
 
     @property
     def nbytes(self) -> int:
-        """Packed bits and calibration; the rescoring vectors are the caller's (maybe on disk)."""
+        """Packed bits, row norms and calibration; the rescoring vectors are counted apart, in
+        :attr:`rescore_nbytes` (they are the caller's, maybe memory-mapped on disk)."""
         return int(self.codec.nbytes + self.norms.nbytes)
+
+    @property
+    def rescore_nbytes(self) -> int:
+        """Bytes of the float vectors candidates are rescored with (``vectors.nbytes``)."""
+        return int(self.vectors.nbytes)
+
+    def rescore_pool(self, k: int) -> int:
+        """``max(k, rescore_factor * k)``: Hamming candidates rescored per query (at most n)."""
+        return max(int(k), self.rescore_factor * int(k))
 
     def _candidates(self, q, k, method, budget):
         n_cand = min(self.n, max(k, self.rescore_factor * k))

@@ -8,8 +8,16 @@ from core.figures import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
-from ui.search import MEMORY_MODES, RECALL_K, neighbours, parse_queries, run_search
-from ui.tables import display_scores, results_table, score_column
+from ui.search import (
+    MEMORY_MODES,
+    neighbours,
+    parse_queries,
+    previous_note,
+    run_search,
+    show_best,
+    show_summary,
+)
+from ui.tables import neighbours_table, results_table, score_config
 
 page_frame()
 st.title("Search")
@@ -38,15 +46,18 @@ with st.form("search_form"):
         "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)
     )
 
+failed = False  # this submit did not search: what stays on screen is the previous search
 if submitted:
     queries = parse_queries(st.session_state[state.SEARCH_QUERIES])
     if not queries:
         st.error("Type at least one query (one per line).")
+        failed = True
     else:
         try:
             result = run_search(collection, queries, method=method, k=int(k), mode=mode)
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {exc}")
+            failed = True
         else:
             state.put(state.SEARCH_RESULT, result)
 
@@ -54,31 +65,21 @@ result = state.get(state.SEARCH_RESULT)
 if result is None:
     st.info("Type one or more queries and press **Search**.")
     st.stop()
+# The box's last submitted queries are not what is shown (an empty box, a failed embedding):
+# label the results as the previous search's, on this run and on any rerun (a map click).
+if failed or parse_queries(state.get(state.SEARCH_QUERIES) or "") != result["queries"]:
+    st.info(previous_note(result), icon=":material/history:")
 
-cols = st.columns(4)
-cols[0].metric("Search latency", f"{result['search_ms']:.2f} ms")
-cols[1].metric("Query embedding", f"{result['embed_ms']:.0f} ms")
-cols[2].metric(f"Index memory ({result['mode']})", f"{result['memory_mb']:.2f} MB")
-recall = result["recall"]
-cols[3].metric(
-    f"Recall@{RECALL_K} vs exact", "1.000 (exact)" if recall is None else f"{recall:.3f}"
-)
-
+show_summary(result)
 table = results_table(
     collection, result["queries"], result["ids"], result["scores"], result["method"]
 )
-column = score_column(result["method"])
-for q, query in enumerate(result["queries"]):
-    best = table[(table["query"] == query) & (table["rank"] == 1)].iloc[0]
-    st.markdown(
-        f"**Q{q + 1}** {query}  \n→ **Top result** ({column} {best[column]:.3f}): {best['text']}"
-    )
-
+show_best(result, table)
 st.dataframe(
     table.drop(columns=["doc"]),
     hide_index=True,
     width="stretch",
-    column_config={column: st.column_config.NumberColumn(format="%.4f")},
+    column_config=score_config(result["method"]),
 )
 st.download_button(
     "Download results (CSV)",
@@ -116,10 +117,7 @@ fig = projection_figure(
     hit_ids=hit_ids,
     selected=selected,
     neighbour_ids=None if near_ids is None else near_ids.tolist(),
-    axis_titles=tuple(
-        f"{proj_method.upper()} {i + 1} ({r:.0%} of variance)"
-        for i, r in enumerate(projection.explained_variance_ratio[:2])
-    ),
+    axis_titles=projection.axis_titles()[:2],
 )
 show_figure(fig, key="s_map", selectable=True)
 st.caption(
@@ -128,9 +126,10 @@ st.caption(
 
 if selected is not None and near_ids is not None:
     st.markdown(f"**Nearest neighbours of #{selected}:** {collection.texts[selected]}")
-    shown = display_scores(near_scores, result["method"])
     st.dataframe(
-        {"doc": near_ids, column: shown, "text": [collection.texts[i] for i in near_ids]},
+        neighbours_table(collection, near_ids, near_scores, result["method"]),
         hide_index=True,
         width="stretch",
+        column_config=score_config(result["method"]),
+        key="s_neighbours",
     )

@@ -11,8 +11,8 @@ from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
 from ui.jobs import embed_queries
-from ui.search import parse_queries
-from ui.tables import pairs_table, results_table
+from ui.search import closest_pair, no_pairs_message, parse_queries
+from ui.tables import format_score, pairs_table, results_table, score_config
 
 MAX_DOCS = 60
 METHODS = ["cosine", "dot", "euclidean"]
@@ -84,19 +84,27 @@ show_figure(fig, key="sim_heatmap")
 st.caption(
     f"{matrix.shape[0]} × {matrix.shape[1]} {method} "
     f"{'distances' if method == 'euclidean' else 'similarities'}; hover a cell for both texts. "
-    f"Values range from {np.min(matrix):.3f} to {np.max(matrix):.3f}."
+    f"Values range from {format_score(np.min(matrix))} to {format_score(np.max(matrix))}."
 )
 
 if mode == "Queries × documents":
     st.subheader("Top 5 per query (whole collection)")
     table = results_table(collection, queries, top_ids, top_scores, method)
-    st.dataframe(table, hide_index=True, width="stretch", key="sim_top5")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        key="sim_top5",
+        column_config=score_config(method),
+    )
 
 st.subheader("Near-duplicate pairs")
+# Near-duplicates sit near 1 (distance near 0); the full range lets a collection of merely
+# related texts be explored too, and the message below says where its closest pair is.
 if method == "euclidean":
-    threshold = st.slider("Distance at most", 0.0, 1.0, 0.35, 0.01, key="sim_dup_dist")
+    threshold = st.slider("Distance at most", 0.0, 2.0, 0.35, 0.01, key="sim_dup_dist")
 else:
-    threshold = st.slider("Similarity at least", 0.5, 1.0, 0.9, 0.01, key="sim_dup_sim")
+    threshold = st.slider("Similarity at least", 0.0, 1.0, 0.9, 0.01, key="sim_dup_sim")
 try:
     pairs = cache.duplicate_pairs(
         collection.manifest.content_hash, method, float(threshold), collection.embeddings
@@ -109,6 +117,12 @@ if pairs:
         f"**{len(pairs):,} pair(s)** {'within' if method == 'euclidean' else 'above'} "
         f"{threshold:.2f}, most alike first."
     )
-    st.dataframe(pairs_table(collection, pairs[:500], method), hide_index=True, width="stretch")
+    st.dataframe(
+        pairs_table(collection, pairs[:500], method),
+        hide_index=True,
+        width="stretch",
+        column_config=score_config(method),
+    )
 else:
-    st.success(f"No pairs {'within' if method == 'euclidean' else 'above'} {threshold:.2f}.")
+    pair = closest_pair(collection.manifest.content_hash, method, collection.embeddings)
+    st.info(no_pairs_message(method, float(threshold), pair))

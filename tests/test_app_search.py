@@ -1,10 +1,15 @@
 """Search page: the sample's queries find their expected documents, for real, with every method
-and memory mode; the map shows queries and hits; results download as CSV."""
+and memory mode; the figures say what they measure (memory, recall, cached queries, weak
+matches); the map shows queries above their hits; a click lists neighbours; results download."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
+from core.quant import build_index
 from tests.app_support import (
     assert_ok,
     charts,
@@ -15,6 +20,10 @@ from tests.app_support import (
     texts_on_page,
     trace_names,
 )
+from ui import state
+from ui.search import format_bytes
+
+SUBMIT = "FormSubmitter:search_form-Search"
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +35,37 @@ def no_openai_key(monkeypatch):
 def searched():
     """Sample loaded, three prefilled queries searched with the defaults (cosine, k=5)."""
     at = open_page(load_sample(new_app()), "search")
-    at.button(key="FormSubmitter:search_form-Search").click().run()
+    at.button(key=SUBMIT).click().run()
     assert_ok(at)
     return at
+
+
+def search_for(at, queries: str, *, method: str = "cosine", mode: str = "float32"):
+    """Type ``queries``, choose method and memory mode, press Search."""
+    at.text_area(key="w_search_queries").set_value(queries)
+    at.radio(key="s_method").set_value(method)
+    at.selectbox(key="s_mode").set_value(mode)
+    at.button(key=SUBMIT).click().run()
+    assert_ok(at)
+    return at
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def number_formats(dataframe) -> dict[str, str]:
+    """Column name -> the printf format its column_config gives it."""
+    config = json.loads(dataframe.proto.columns or "{}")
+    return {
+        name: column["type_config"]["format"]
+        for name, column in config.items()
+        if "format" in column.get("type_config", {})
+    }
 
 
 def test_without_collection_the_page_points_home():
@@ -43,6 +80,8 @@ def test_prefilled_sample_queries_find_their_expected_documents(searched):
     for q, line in enumerate(best):
         assert line.startswith(f"**Q{q + 1}**")
         assert line.endswith(expected_text(q))
+        assert re.search(r"\(score \d\.\d{3}\)", line)  # three decimals, like the tables
+    assert "No close match" not in texts_on_page(searched)  # real answers are not flagged
 
 
 def test_results_table_latency_and_download(searched):
@@ -51,58 +90,145 @@ def test_results_table_latency_and_download(searched):
     assert len(table) == 3 * 5
     assert table.groupby("query")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
     assert set(table["source"].str.split(" · ").str[0]) == {"sample corpus"}
-    metrics = {m.label: m.value for m in searched.metric}
-    assert metrics["Search latency"].endswith(" ms")
-    assert metrics["Recall@10 vs exact"] == "1.000 (exact)"
+    assert number_formats(searched.dataframe[0]) == {"score": "%.3f"}
+    shown = metrics(searched)
+    assert shown["Search latency"].endswith(" ms")
+    assert shown["Recall@10 vs exact"] == "1.000 (exact)"
+    assert shown["Index memory (float32 vectors)"] == "144 KB"  # 72 x 512 x 4 bytes
+    assert "Exact search over the float32 vectors (144 KB)." in captions(searched)
     assert searched.get("download_button")[0].proto.label == "Download results (CSV)"
 
 
-def test_map_shows_documents_queries_and_hits(searched):
+def test_map_shows_documents_and_draws_queries_above_their_hits(searched):
     (figure,) = charts(searched)
     names = trace_names(figure)
-    assert names[0] == "documents" and "queries" in names and "top-k hits" in names
-    queries = figure["data"][names.index("queries")]
-    assert queries["text"] == ["Q1", "Q2", "Q3"]
+    assert names[0] == "documents" and "top-k hits" in names
+    # Plotly draws traces in order: the query stars and their Q labels come last, on top.
+    assert names[-1] == "queries"
+    assert figure["data"][-1]["text"] == ["Q1", "Q2", "Q3"]
     assert "Click a point" in texts_on_page(searched)
+
+
+def test_map_axis_titles_show_small_variance_shares(searched):
+    searched.radio(key="s_projection").set_value("random").run()
+    assert_ok(searched)
+    layout = charts(searched)[0]["layout"]
+    titles = [layout[axis]["title"]["text"] for axis in ("xaxis", "yaxis")]
+    # A random direction keeps ~0.2% of the variance: shown, not rounded to "0%".
+    for i, title in enumerate(titles, start=1):
+        assert re.fullmatch(rf"Random axis {i} \((0\.\d+|<0\.01)% of variance\)", title), title
+    searched.radio(key="s_projection").set_value("pca").run()
+    assert_ok(searched)
+    title = charts(searched)[0]["layout"]["xaxis"]["title"]["text"]
+    assert re.fullmatch(r"PCA 1 \(\d+(\.\d)?% of variance\)", title), title
 
 
 @pytest.mark.parametrize("method", ["euclidean", "dot"])
 def test_other_methods_agree_on_unit_vectors(searched, method):
     searched.radio(key="s_method").set_value(method)
-    searched.button(key="FormSubmitter:search_form-Search").click().run()
+    searched.button(key=SUBMIT).click().run()
     assert_ok(searched)
     best = [m.value for m in searched.markdown if "Top result" in m.value]
     assert all(line.endswith(expected_text(q)) for q, line in enumerate(best))
     column = "distance" if method == "euclidean" else "score"
     assert column in searched.dataframe[0].value.columns
+    assert number_formats(searched.dataframe[0]) == {column: "%.3f"}
     if method == "euclidean":
         assert searched.dataframe[0].value.groupby("query")[column].is_monotonic_increasing.all()
 
 
-@pytest.mark.parametrize("mode", ["int8", "binary"])
-def test_memory_modes_report_memory_and_measured_recall(searched, mode):
-    searched.radio(key="s_method").set_value("cosine")
-    searched.selectbox(key="s_mode").set_value(mode)
-    searched.button(key="FormSubmitter:search_form-Search").click().run()
-    assert_ok(searched)
-    metrics = {m.label: m.value for m in searched.metric}
-    exact_mb = 72 * 512 * 4 / 2**20
-    assert float(metrics[f"Index memory ({mode})"].split()[0]) < exact_mb
-    assert 0.0 <= float(metrics["Recall@10 vs exact"]) <= 1.0
-    searched.selectbox(key="s_mode").set_value("float32")
+@pytest.mark.parametrize("mode", ["float16", "int8"])
+def test_float16_and_int8_report_their_codes(searched, mode):
+    search_for(searched, "Why does Mars look red?", mode=mode)
+    embeddings = searched.session_state[state.COLLECTION].embeddings
+    shown = metrics(searched)
+    assert shown[f"Index memory ({mode} codes)"] == format_bytes(
+        build_index(embeddings, mode).nbytes
+    )
+    assert 0.0 <= float(shown["Recall@10 vs exact"]) <= 1.0
+    text = captions(searched)
+    assert f"{mode}: " in text and "against 144 KB for float32" in text
+    assert "the float32 vectors are not read" in text
+    assert "Recall is exact here" not in text
 
 
-def test_empty_query_box_is_an_error_not_a_crash(searched):
+def test_binary_on_a_small_collection_says_recall_is_trivial_and_counts_the_float_vectors(
+    searched,
+):
+    search_for(searched, "Why does Mars look red?", mode="binary")
+    embeddings = searched.session_state[state.COLLECTION].embeddings
+    shown = metrics(searched)
+    codes = build_index(embeddings, "binary").nbytes
+    assert shown["Index memory (binary codes)"] == format_bytes(codes)  # 6.78 KB
+    assert float(shown["Recall@10 vs exact"]) == 1.0
+    text = captions(searched)
+    assert (
+        "Recall is exact here: the rescoring pool (200) covers all 72 documents; "
+        "binary pays off on large collections." in text
+    )
+    assert "plus 144 KB of float32 vectors read to rescore all 72 documents per query" in text
+    assert "memory-mapped" in text
+
+
+def test_query_embedding_says_cached_when_nothing_was_embedded(searched):
+    search_for(searched, "How many keys does a piano have?")
+    first = metrics(searched)["Query embedding"]
+    assert first.endswith(" ms") and "cached" not in first
+    search_for(searched, "How many keys does a piano have?")
+    assert metrics(searched)["Query embedding"] == "cached"
+    search_for(searched, "How many keys does a piano have?\nWhat is a fugue?")
+    assert metrics(searched)["Query embedding"].endswith("ms (1 of 2 cached)")
+
+
+@pytest.mark.parametrize(
+    ("method", "wording"),
+    [("cosine", "the best cosine score is"), ("dot", "the top result's cosine similarity is")],
+)
+def test_an_unrelated_query_gets_a_no_close_match_note(searched, method, wording):
+    search_for(searched, "猫\nWhy does Mars look red?", method=method)
+    notes = [c.value for c in searched.caption if "No close match" in c.value]
+    assert len(notes) == 1  # only the query the corpus does not cover
+    assert re.search(
+        rf"No close match for Q1: {wording} 0\.\d{{3}}; the corpus may not cover this topic\.",
+        notes[0],
+    )
+    best = [m.value for m in searched.markdown if "Top result" in m.value]
+    assert best[1].endswith(expected_text(3))  # the real question still finds its answer
+
+
+def test_empty_query_is_an_error_and_old_results_are_labelled(searched):
+    search_for(searched, "Why does Mars look red?")
+    assert not any("previous search" in i.value for i in searched.info)
     searched.text_area(key="w_search_queries").set_value("  \n ")
-    searched.button(key="FormSubmitter:search_form-Search").click().run()
+    searched.button(key=SUBMIT).click().run()
     assert_ok(searched)
     assert "Type at least one query" in searched.error[0].value
+    labels = [i.value for i in searched.info if "previous search" in i.value]
+    assert labels == ["Showing results for the previous search: Why does Mars look red?"]
+    searched.radio(key="s_projection").set_value("random").run()  # any rerun, e.g. a map click
+    assert_ok(searched)
+    assert not searched.error
+    assert any("Showing results for the previous search" in i.value for i in searched.info)
+    searched.radio(key="s_projection").set_value("pca").run()
+
+
+def test_clicking_a_point_lists_its_neighbours_with_scores_and_sources():
+    at = search_for(open_page(load_sample(new_app()), "search"), "Why does Mars look red?")
+    at.session_state["s_map"] = {"selection": {"points": [{"customdata": [0]}]}}
+    at.run()
+    assert_ok(at)
+    assert any(m.value.startswith("**Nearest neighbours of #0:**") for m in at.markdown)
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["rank", "score", "text", "source", "doc"]
+    assert len(table) == 5 and 0 not in set(table["doc"])
+    assert table["score"].is_monotonic_decreasing
+    assert set(table["source"].str.split(" · ").str[0]) == {"sample corpus"}
+    assert number_formats(at.dataframe[-1]) == {"score": "%.3f"}
+    assert trace_names(charts(at)[0])[-1] == "queries"  # still above the selection ring
 
 
 def test_queries_and_results_survive_a_page_change(searched):
-    searched.text_area(key="w_search_queries").set_value("Why does Mars look red?")
-    searched.button(key="FormSubmitter:search_form-Search").click().run()
-    assert_ok(searched)
+    search_for(searched, "Why does Mars look red?")
     open_page(searched, "similarity")
     assert searched.text_area(key="w_sim_queries").value == "Why does Mars look red?"
     open_page(searched, "search")

@@ -1,11 +1,15 @@
 """Similarity page: heatmaps (queries × documents and documents × documents) with full text on
-hover, the per-query top-5, and near-duplicate pairs above a threshold."""
+hover, the per-query top-5 (scores with three decimals), and near-duplicate pairs above a
+threshold (or, when none pass, where the most alike pair is)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
+from core.engine import similarity_matrix
 from core.sample_data import SAMPLE_QUERIES
 from tests.app_support import (
     assert_ok,
@@ -17,6 +21,7 @@ from tests.app_support import (
     open_page,
     plotly_array,
 )
+from ui import state
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +36,26 @@ def similarity():
     at.text_area(key="w_sim_queries").set_value("\n".join(q.text for q in SAMPLE_QUERIES[:4])).run()
     assert_ok(at)
     return at
+
+
+def number_formats(dataframe) -> dict[str, str]:
+    """Column name -> the printf format its column_config gives it."""
+    config = json.loads(dataframe.proto.columns or "{}")
+    return {
+        name: column["type_config"]["format"]
+        for name, column in config.items()
+        if "format" in column.get("type_config", {})
+    }
+
+
+def most_alike_pair(at, method: str) -> tuple[int, int, float]:
+    """Brute force over the whole collection: (i, j, similarity or distance), i < j."""
+    x = at.session_state[state.COLLECTION].embeddings
+    matrix = similarity_matrix(x, None, method).astype(np.float64)
+    np.fill_diagonal(matrix, np.inf if method == "euclidean" else -np.inf)
+    flat = np.argmin(matrix) if method == "euclidean" else np.argmax(matrix)
+    i, j = sorted(np.unravel_index(flat, matrix.shape))
+    return int(i), int(j), float(matrix[i, j])
 
 
 def test_without_collection_the_page_points_home():
@@ -50,6 +75,7 @@ def test_queries_by_documents_heatmap_with_full_text_on_hover(similarity):
     ticks = figure["layout"]["xaxis"]["ticktext"]
     assert all(len(t) <= 24 for t in ticks)
     assert "4 × 20 cosine similarities" in similarity.caption[0].value
+    assert "%{z:.3f}" in heat["hovertemplate"]
 
 
 def test_top5_per_query_finds_the_expected_documents(similarity):
@@ -57,6 +83,26 @@ def test_top5_per_query_finds_the_expected_documents(similarity):
     assert len(table) == 4 * 5
     firsts = table[table["rank"] == 1]["text"].tolist()
     assert firsts == [expected_text(q) for q in range(4)]
+    assert number_formats(similarity.dataframe[0]) == {"score": "%.3f"}
+
+
+def test_default_threshold_says_where_the_most_similar_pair_is(similarity):
+    similarity.radio(key="sim_mode").set_value("Documents × documents").run()
+    assert_ok(similarity)
+    slider = similarity.slider(key="sim_dup_sim")
+    assert (slider.min, slider.max, slider.value) == (0.0, 1.0, 0.9)
+    i, j, score = most_alike_pair(similarity, "cosine")
+    assert score < 0.9  # the sample has related texts, no near-duplicates
+    assert similarity.info[-1].value == (
+        f"No pairs above 0.90; the most similar pair (#{i} and #{j}) scores {score:.3f}."
+    )
+    similarity.slider(key="sim_dup_sim").set_value(0.3).run()  # now below 0.5: more pairs
+    assert_ok(similarity)
+    pairs = similarity.dataframe[-1].value
+    assert len(pairs) > 2 and (pairs["score"] >= 0.3).all()
+    assert (pairs.iloc[0]["doc_a"], pairs.iloc[0]["doc_b"]) == (i, j)
+    assert number_formats(similarity.dataframe[-1]) == {"score": "%.3f"}
+    similarity.slider(key="sim_dup_sim").set_value(0.9).run()
 
 
 def test_documents_by_documents_and_near_duplicates(similarity):
@@ -80,7 +126,7 @@ def test_strict_threshold_finds_no_pairs(similarity):
     similarity.radio(key="sim_mode").set_value("Documents × documents")
     similarity.slider(key="sim_dup_sim").set_value(1.0).run()
     assert_ok(similarity)
-    assert similarity.success[-1].value == "No pairs above 1.00."
+    assert similarity.info[-1].value.startswith("No pairs above 1.00; the most similar pair (#")
 
 
 def test_euclidean_uses_distances(similarity):
@@ -88,6 +134,12 @@ def test_euclidean_uses_distances(similarity):
     assert_ok(similarity)
     figure = charts(similarity)[0]
     assert figure["data"][0]["colorbar"]["title"]["text"] == "euclidean distance"
+    slider = similarity.slider(key="sim_dup_dist")
+    assert (slider.min, slider.max, slider.value) == (0.0, 2.0, 0.35)
+    i, j, distance = most_alike_pair(similarity, "euclidean")
+    assert similarity.info[-1].value == (
+        f"No pairs within 0.35; the closest pair (#{i} and #{j}) is {distance:.3f} apart."
+    )
     similarity.slider(key="sim_dup_dist").set_value(1.0).run()
     pairs = similarity.dataframe[-1].value
     assert "distance" in pairs.columns and (pairs["distance"] <= 1.0).all()

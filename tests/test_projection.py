@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.projection import fit_projection, project_2d
+from core.projection import fit_projection, format_share, project_2d
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 
@@ -149,4 +149,43 @@ def test_fit_on_a_row_sample_is_close_to_the_full_fit(rng):
     assert sampled.transform(x).shape == (5_000, 2)
     np.testing.assert_array_equal(
         sampled.components, fit_projection(x, max_fit_rows=1_000).components
+    )
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (0.0, "0%"),
+        (0.0000004, "<0.01%"),
+        (0.00019, "0.02%"),
+        (0.0019, "0.2%"),
+        (0.0017, "0.2%"),
+        (0.052, "5.2%"),
+        (0.45, "45%"),
+        (1.0, "100%"),
+    ],
+)
+def test_format_share_keeps_small_shares_visible(ratio, text):
+    assert format_share(ratio) == text
+
+
+@pytest.mark.parametrize("ratio", [-0.1, float("nan")])
+def test_format_share_refuses_what_is_not_a_share(ratio):
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        format_share(ratio)
+
+
+def test_axis_titles_name_the_method_and_never_show_zero_for_a_real_share(rng):
+    # Random directions in 512-D keep a few tenths of a percent of isotropic variance each.
+    x = rng.standard_normal((300, 512)).astype(np.float32)
+    random = fit_projection(x, "random")
+    assert np.all(random.explained_variance_ratio < 0.005)
+    titles = random.axis_titles()
+    assert len(titles) == 2
+    for i, title in enumerate(titles, start=1):
+        assert title.startswith(f"Random axis {i} (") and title.endswith("% of variance)")
+        assert "(0%" not in title
+    pca = fit_projection(x[:, :4] * [4.0, 1.0, 1.0, 1.0])
+    assert pca.axis_titles()[0] == (
+        f"PCA 1 ({format_share(float(pca.explained_variance_ratio[0]))} of variance)"
     )

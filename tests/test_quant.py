@@ -119,6 +119,36 @@ def test_memory_per_vector(mode, data):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_rescoring_memory_and_pool_are_reported(mode, data):
+    """Binary reads float vectors besides its codes; the other modes read nothing else."""
+    x, _ = data
+    index = build_index(x, mode)
+    if mode == "binary":
+        assert index.rescore_nbytes == x.nbytes
+        assert index.rescore_pool(10) == 20 * 10
+        assert build_index(x, mode, rescore_factor=3).rescore_pool(4) == 12
+    else:
+        assert index.rescore_nbytes == 0
+        assert index.rescore_pool(10) is None
+
+
+def test_binary_rescores_the_reported_pool_capped_at_n(rng, monkeypatch):
+    x = clustered(rng, 300, 32)
+    index = build_index(x, "binary", rescore_factor=4)
+    asked = []
+    original = index.codec.candidates
+
+    def spy(q, n_cand, budget):
+        asked.append(n_cand)
+        return original(q, n_cand, budget)
+
+    monkeypatch.setattr(index.codec, "candidates", spy)
+    index.search(x[:2], k=5)
+    index.search(x[:2], k=100)
+    assert asked == [index.rescore_pool(5), min(300, index.rescore_pool(100))] == [20, 300]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_edge_cases_k_larger_than_n_single_vector_odd_blocks(mode, rng):
     x = clustered(rng, 1, 13)
     ids, scores = build_index(x, mode).search(x[0], k=5)

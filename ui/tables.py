@@ -1,4 +1,8 @@
-"""Result tables the pages show and offer for download (pure pandas; no Streamlit)."""
+"""Result tables the pages show and offer for download (pandas), and how their scores are shown.
+
+The tables keep full-precision floats (the CSV download gets them all); every page shows scores
+with the same number of decimals through :func:`score_config`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import streamlit as st
 
 from core.collection import Collection
+
+SCORE_DECIMALS = 3  # scores and distances on every page: tables, top-result lines, captions
 
 
 def _source_of(collection: Collection, row: int) -> str:
@@ -24,6 +31,20 @@ def _source_of(collection: Collection, row: int) -> str:
 
 def score_column(method: str) -> str:
     return "distance" if method == "euclidean" else "score"
+
+
+def format_score(value: float) -> str:
+    """One score as every page prints it (``SCORE_DECIMALS`` decimals)."""
+    return f"{float(value):.{SCORE_DECIMALS}f}"
+
+
+def score_config(method: str) -> dict:
+    """``column_config`` for a table's score (or distance) column: fixed decimals."""
+    return {
+        score_column(method): st.column_config.NumberColumn(
+            score_column(method), format=f"%.{SCORE_DECIMALS}f"
+        )
+    }
 
 
 def display_scores(scores: np.ndarray, method: str) -> np.ndarray:
@@ -63,6 +84,22 @@ def results_table(
     return pd.DataFrame.from_records(
         rows, columns=["query", "rank", score_column(method), "text", "source", "doc"]
     )
+
+
+def neighbours_table(
+    collection: Collection, ids: np.ndarray, scores: np.ndarray, method: str
+) -> pd.DataFrame:
+    """A document's nearest neighbours: rank, score (or distance), text, source, doc.
+
+    Parameters
+    ----------
+    ids, scores : numpy.ndarray of shape (k,)
+        From ``ui.search.neighbours`` (engine scores; euclidean ones become distances).
+    """
+    table = results_table(
+        collection, [""], np.asarray(ids)[None, :], np.asarray(scores)[None, :], method
+    )
+    return table.drop(columns=["query"])
 
 
 def pairs_table(collection: Collection, pairs: Sequence[tuple[int, int, float]], method: str):
