@@ -1,9 +1,12 @@
-"""Benchmark page: a small live run draws every chart and table; bad sizes are refused."""
+"""Benchmark page: a small live run draws every chart and table; bad sizes are refused;
+results that contradict the expected order come with a warning to re-run."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
+from core import live_bench
 from tests.app_support import assert_ok, charts, load_sample, new_app, open_page, trace_names
 
 RUN = "FormSubmitter:bench_form-Run benchmarks"
@@ -54,15 +57,27 @@ def test_every_benchmark_draws_its_charts_and_table(benchmarked):
     scaling = figures[4]
     assert "Python loop of np.dot" in trace_names(scaling)
     assert scaling["layout"]["xaxis"]["type"] == "log"
+    # Log axes carry whole-number labels at chosen ticks, not Plotly's "2, 5" minor labels.
+    assert scaling["layout"]["xaxis"]["ticktext"] == ["1,000", "2,000"]
+    for axis in (loop["layout"]["yaxis"], scaling["layout"]["yaxis"]):
+        assert axis["tickmode"] == "array"
+        labels = [float(label.replace(",", "")) for label in axis["ticktext"]]
+        assert labels == pytest.approx(axis["tickvals"])
     tables = [df.value for df in benchmarked.dataframe]
     assert len(tables) == 5
+    for table in tables:  # every timing with its spread and sample count, for the CSV too
+        assert {"median_ms", "min_ms", "q1_ms", "q3_ms", "samples"} <= set(table.columns)
+        assert (table["samples"] >= 1).all()
     dtype_table = tables[1].set_index("dtype")
     assert dtype_table.loc["float64", "memory_mb"] == pytest.approx(
         2 * dtype_table.loc["float32", "memory_mb"]
     )
     assert list(tables[4]["mode"]) == ["float32", "float16", "int8", "binary"]
     assert tables[4].loc[0, "recall_at_k"] == pytest.approx(1.0)
-    assert "1,000 documents × 128 dimensions" in benchmarked.caption[0].value
+    assert benchmarked.caption[0].value == (
+        "Measured with 1,000 documents × 128 dimensions, k = 10, 4 queries, "
+        "at least 1 timed run per measurement."
+    )
     button = benchmarked.get("download_button")[0]
     assert button.proto.label == "Download all results (CSV)"
 
@@ -106,3 +121,30 @@ def test_scaling_without_sizes_is_refused():
     at.button(key=RUN).click().run()
     assert_ok(at)
     assert "Choose at least one corpus size" in at.error[0].value
+
+
+def test_contradictory_results_come_with_a_warning_to_rerun(monkeypatch):
+    """The reviewer's numbers (vectorised slower than the loop) are flagged, not just drawn."""
+    busy = pd.DataFrame(
+        {
+            "variant": [live_bench.VECTORISED, live_bench.NUMPY_LOOP, live_bench.PURE_PYTHON],
+            "n_docs": [2_000, 2_000, 2_000],
+            "median_ms": [4.73, 3.81, 90.0],
+            "min_ms": [0.05, 1.7, 80.0],
+            "q1_ms": [0.06, 1.8, 85.0],
+            "q3_ms": [9.0, 4.0, 95.0],
+            "samples": [1, 1, 1],
+            "us_per_doc": [2.365, 1.905, 45.0],
+            "slowdown_vs_vectorised": [1.0, 0.81, 19.0],
+        }
+    )
+    monkeypatch.setattr(live_bench, "vectorised_vs_loop", lambda *a, **kw: busy)
+    at = open_page(new_app(), "benchmark")
+    at.multiselect(key="b_suites").set_value(["loop"])
+    small_run(at, b_queries=1)
+    (warning,) = at.warning
+    assert "contradict the expected order" in warning.value
+    assert f"{live_bench.VECTORISED}: 2.37 µs per document" in warning.value
+    assert "Run the benchmark again" in warning.value
+    assert len(charts(at)) == 1  # the numbers are still shown, with the warning above them
+    assert "1 query, at least 1 timed run per measurement." in at.caption[0].value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -26,7 +27,7 @@ class BenchConfig:
     n_docs: int = 20_000
     dim: int = 384
     k: int = 10
-    repeats: int = 3
+    min_samples: int = live_bench.DEFAULT_MIN_SAMPLES
     n_queries: int = 16
     sizes: tuple[int, ...] = (1_000, 5_000, 20_000, 50_000)
 
@@ -49,16 +50,48 @@ class BenchConfig:
 Progress = Callable[[float, str], None]
 
 
+def _no_checks(table: pd.DataFrame) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Suite:
     title: str
     description: str
     run: Callable[[BenchConfig, Progress], pd.DataFrame]
     draw: tuple[Callable[[pd.DataFrame], go.Figure], ...]
+    check: Callable[[pd.DataFrame], list[str]] = _no_checks
 
 
-def _bar(x: str, y: str, title: str, y_title: str, log_y: bool = False):
-    return lambda t: figures.bar_figure(t, x=x, y=y, title=title, y_title=y_title, log_y=log_y)
+SPREAD = ("q1_ms", "q3_ms")
+
+
+def _bar(x: str, y: str, title: str, y_title: str, log_y: bool = False, spread=SPREAD):
+    return lambda t: figures.bar_figure(
+        t, x=x, y=y, title=title, y_title=y_title, log_y=log_y, spread=spread
+    )
+
+
+def _per_document(table: pd.DataFrame) -> pd.DataFrame:
+    """The quartiles of the vectorised-vs-loop table per document, in µs, for its error bars."""
+    per_doc = 1e3 / table["n_docs"]
+    return table.assign(us_q1=table["q1_ms"] * per_doc, us_q3=table["q3_ms"] * per_doc)
+
+
+def _loop_chart(table: pd.DataFrame) -> go.Figure:
+    return figures.bar_figure(
+        _per_document(table),
+        x="variant",
+        y="us_per_doc",
+        title="Time per document",
+        y_title="µs per document (log)",
+        log_y=True,
+        spread=("us_q1", "us_q3"),
+    )
+
+
+def _checks(benchmark: str) -> Callable[[pd.DataFrame], list[str]]:
+    return partial(live_bench.suspect_results, benchmark)
 
 
 SUITES: dict[str, Suite] = {
@@ -67,35 +100,40 @@ SUITES: dict[str, Suite] = {
         "One query scored against every document: one matrix-vector product, a Python loop "
         f"calling np.dot per document, and a pure-Python loop (on at most "
         f"{live_bench.PURE_PYTHON_MAX_DOCS:,} documents). Compare the time per document.",
-        lambda c, p: live_bench.vectorised_vs_loop(c.n_docs, c.dim, repeats=c.repeats),
-        (_bar("variant", "us_per_doc", "Time per document", "µs per document (log)", True),),
+        lambda c, p: live_bench.vectorised_vs_loop(c.n_docs, c.dim, min_samples=c.min_samples),
+        (_loop_chart,),
+        _checks("vectorised_vs_loop"),
     ),
     "dtype": Suite(
         "float64 vs float32",
         "The same top-k search in both precisions: float32 halves the memory and speeds up the "
         "matrix product; the top-k agreement shows what precision costs (usually nothing).",
         lambda c, p: live_bench.float64_vs_float32(
-            c.n_docs, c.dim, k=c.k, n_queries=c.n_queries, repeats=c.repeats
+            c.n_docs, c.dim, k=c.k, n_queries=c.n_queries, min_samples=c.min_samples
         ),
         (
             _bar("dtype", "median_ms", "Search time", "median ms"),
-            _bar("dtype", "memory_mb", "Corpus memory", "MB"),
+            _bar("dtype", "memory_mb", "Corpus memory", "MB", spread=None),
         ),
+        _checks("float64_vs_float32"),
     ),
     "topk": Suite(
         "argsort vs argpartition",
         "Picking the top k of each query's scores: a full sort against a partition that only "
         "sorts the k survivors.",
         lambda c, p: live_bench.argsort_vs_argpartition(
-            c.n_docs, k=c.k, n_queries=c.n_queries, repeats=c.repeats
+            c.n_docs, k=c.k, n_queries=c.n_queries, min_samples=c.min_samples
         ),
         (_bar("variant", "median_ms", "Top-k selection time", "median ms"),),
+        _checks("argsort_vs_argpartition"),
     ),
     "scaling": Suite(
         "Scaling with corpus size",
         "Search time against the number of documents (log-log): straight lines of slope 1 are "
         "linear scans; the gap between lines is the constant factor.",
-        lambda c, p: live_bench.scaling(c.sizes, c.dim, k=c.k, repeats=c.repeats, progress=p),
+        lambda c, p: live_bench.scaling(
+            c.sizes, c.dim, k=c.k, min_samples=c.min_samples, progress=p
+        ),
         (
             lambda t: figures.line_figure(
                 t,
@@ -105,8 +143,10 @@ SUITES: dict[str, Suite] = {
                 title="Search time vs corpus size",
                 x_title="documents",
                 y_title="median ms",
+                spread=SPREAD,
             ),
         ),
+        _checks("scaling"),
     ),
     "memory": Suite(
         "Memory modes",
@@ -123,7 +163,7 @@ SUITES: dict[str, Suite] = {
 
 def _memory_modes(c: BenchConfig) -> pd.DataFrame:
     corpus, queries = live_bench.synthetic_corpus(c.n_docs, c.dim, n_queries=c.n_queries)
-    return live_bench.memory_modes(corpus, queries, k=c.k, repeats=c.repeats)
+    return live_bench.memory_modes(corpus, queries, k=c.k, min_samples=c.min_samples)
 
 
 def run_on_collection(embeddings, c: BenchConfig) -> dict[str, pd.DataFrame]:
@@ -131,18 +171,63 @@ def run_on_collection(embeddings, c: BenchConfig) -> dict[str, pd.DataFrame]:
     queries = live_bench.sample_queries(embeddings, c.n_queries)
     return {
         "collection_methods": live_bench.collection_search_times(
-            embeddings, queries, k=c.k, repeats=c.repeats
+            embeddings, queries, k=c.k, min_samples=c.min_samples
         ),
-        "collection_memory": live_bench.memory_modes(embeddings, queries, k=c.k, repeats=c.repeats),
+        "collection_memory": live_bench.memory_modes(
+            embeddings, queries, k=c.k, min_samples=c.min_samples
+        ),
     }
 
 
 COLLECTION_DRAW = {
     "collection_methods": (
-        _bar("method", "ms_per_query", "Search time per query on the collection", "ms / query"),
+        _bar(
+            "method",
+            "ms_per_query",
+            "Search time per query on the collection",
+            "ms / query",
+            spread=None,
+        ),
     ),
     "collection_memory": (figures.recall_memory_figure,),
 }
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 document``, ``1,000 documents``; ``nouns`` for an irregular plural (query, queries)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {nouns or noun + 's'}"
+
+
+METHOD_NOTE = (
+    "Live measurements on this server with synthetic unit vectors (or your collection). Each "
+    "number is the median of timed runs after warm-up runs: every measurement times at least "
+    "*Repeats* runs, and fast calls are timed again until about "
+    f"{live_bench.TIME_BUDGET_S * 1e3:.0f} ms have passed (up to {live_bench.MAX_SAMPLES:,} "
+    "runs). BLAS runs on one thread, so a matrix product and a Python loop compete on equal "
+    "terms. The tables give the spread (fastest run and quartiles); error bars span the "
+    "quartiles."
+)
+
+
+def caption(config: BenchConfig) -> str:
+    """What the shown results were measured with, in words."""
+    return (
+        f"Measured with {plural(config.n_docs, 'document')} × "
+        f"{plural(config.dim, 'dimension')}, k = {config.k}, "
+        f"{plural(config.n_queries, 'query', 'queries')}, at least "
+        f"{plural(config.min_samples, 'timed run')} per measurement."
+    )
+
+
+def busy_note(problems: list[str]) -> str:
+    """The warning shown above results that contradict the expected order."""
+    items = "\n".join(f"- {p}" for p in problems)
+    return (
+        "**These numbers contradict the expected order by a wide margin:**\n\n"
+        f"{items}\n\nThe machine was most likely busy while measuring (another process, another "
+        "benchmark or the browser competing for the CPU). Run the benchmark again when it is "
+        "quieter; do not draw conclusions from this run."
+    )
 
 
 def combined_table(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
