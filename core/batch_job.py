@@ -262,11 +262,19 @@ class BatchJob:
         self.cancel.set()
         n_total = len(self.texts)
         missing = n_total - self.done
-        where = "kept in the cache" if self.cache is not None else "not cached (cache=None)"
-        msg = (
-            f"{exc} — {self.done} of {n_total} texts were done and are {where}; "
-            f"rerunning sends only the remaining {missing}."
-        )
+        if self.done == 0:
+            what = "the text was" if n_total == 1 else f"none of the {n_total} texts was"
+            msg = f"{exc} — {what} embedded; nothing is lost — fix the problem and try again."
+        elif self.cache is None:
+            msg = (
+                f"{exc} — {self.done} of {n_total} texts were done but not kept (cache=None); "
+                f"rerunning sends all {n_total} again."
+            )
+        else:
+            msg = (
+                f"{exc} — {self.done} of {n_total} texts were done and are kept in the cache; "
+                f"rerunning sends only the remaining {missing}."
+            )
         return EmbeddingJobError(msg, n_done=self.done, n_total=n_total)
 
     def _finish(self, start: int, stop: int, out: BatchOutput, retries: int) -> None:

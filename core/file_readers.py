@@ -20,6 +20,10 @@ Unit = tuple[str, str, dict[str, Any]]
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl", ".pdf")
 _TEXT_COLUMN_GUESSES = ("text", "content", "body", "document", "sentence", "passage")
+# Where the text column is chosen: the dashboard's select box and the CLI's option.
+_WHERE_TO_CHOOSE = (
+    "(the 'CSV / JSONL text column' box in the app, --text-column on the command line)"
+)
 _UTF8_HINT = "Re-save the file as UTF-8 (in most editors: Save As... > Encoding: UTF-8)."
 
 
@@ -94,7 +98,7 @@ def pick_column(name: str, columns: list[str], text_column: str | None) -> str:
             raise ParseError(
                 name,
                 f"there is no column {text_column!r}. Available columns: {listed}. "
-                "Choose one of them as the text column.",
+                f"Choose one of them as the text column {_WHERE_TO_CHOOSE}.",
             )
         return text_column
     lowered = {c.lower(): c for c in columns}
@@ -106,7 +110,7 @@ def pick_column(name: str, columns: list[str], text_column: str | None) -> str:
     raise ParseError(
         name,
         f"cannot tell which column holds the text. Available columns: {listed}. "
-        "Name it as the text column (--text-column in the CLI).",
+        f"Choose the text column {_WHERE_TO_CHOOSE}.",
     )
 
 
@@ -184,7 +188,7 @@ def jsonl_rows(name: str, text: str, text_column: str | None) -> Iterator[Unit]:
             raise ParseError(
                 name,
                 f"this object has no {column!r} key (keys: {', '.join(obj) or 'none'}). "
-                "Add it, or choose another text key.",
+                f"Add it to this line, or choose another text column {_WHERE_TO_CHOOSE}.",
                 location=f"line {line_number}",
             )
         value = obj[column]

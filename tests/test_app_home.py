@@ -65,3 +65,24 @@ def test_sidebar_choice_survives_page_changes():
     for page in ("upload", "search", "home"):
         open_page(at, page)
         assert at.sidebar.selectbox(key="w_provider").value == "openai"
+
+
+def test_dimensions_box_shows_the_native_size_instead_of_a_placeholder():
+    at = new_app()
+    at.sidebar.selectbox(key="w_provider").set_value("openai").run()
+    assert_ok(at)
+    dims = at.sidebar.selectbox(key="w_dimensions")
+    assert dims.options == ["native (1536)", "256", "512", "1024"]
+    assert dims.index == 0 and at.session_state["dimensions"] is None
+    dims.set_value(256).run()
+    assert at.session_state["dimensions"] == 256
+    open_page(at, "upload")  # the choice is kept across pages
+    assert at.sidebar.selectbox(key="w_dimensions").index == 1
+    at.sidebar.selectbox(key="w_dimensions").select_index(0).run()
+    assert_ok(at)
+    assert at.sidebar.selectbox(key="w_dimensions").index == 0  # "native" again, not empty
+    assert at.session_state["dimensions"] is None
+    at.sidebar.selectbox(key="w_model").set_value("text-embedding-3-large").run()
+    dims = at.sidebar.selectbox(key="w_dimensions")
+    assert dims.options == ["native (3072)", "256", "512", "1024", "1536"]
+    assert dims.index == 0

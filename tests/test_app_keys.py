@@ -99,8 +99,12 @@ def test_wrong_key_is_reported_and_nothing_is_lost(openai_server):
     assert at.session_state["collection"] is None
     (error,) = [e.value for e in at.error]
     assert error.startswith("Embedding the sample failed: OpenAI request failed (401")
-    assert "0 of 72 texts were done" in error
+    assert error.endswith(
+        "none of the 72 texts was embedded; nothing is lost — fix the problem and try again."
+    )
     assert "sk-wrong" not in error
+    # The failed job leaves no progress bar ("Sample: preparing 72 texts…") behind.
+    assert not at.get("progress")
 
 
 def test_key_from_the_environment_is_used_without_typing(openai_server, monkeypatch):

@@ -64,7 +64,21 @@ def test_page_renders_without_files():
     at = open_page(new_app(), "upload")
     assert at.title[0].value == "Upload & embed"
     assert at.button(key="up_embed").disabled
+    assert at.button(key="up_stop").disabled  # no job runs: nothing to stop
     assert at.file_uploader(key="up_files").accept_multiple_files
+
+
+def test_concurrency_is_offered_only_for_remote_providers():
+    at = open_page(new_app(), "upload")
+    assert "up_concurrency" not in [n.key for n in at.number_input]
+    assert (
+        "**Concurrency** does not apply: local models run in this process, one batch at a time "
+        "on every core." in [c.value for c in at.caption]
+    )
+    at.sidebar.selectbox(key="w_provider").set_value("openai").run()
+    assert_ok(at)
+    assert at.number_input(key="up_concurrency").value == 4
+    assert "dimensions **native (1536)**" in texts_on_page(at)
 
 
 def test_preview_counts_documents_of_every_format():
@@ -89,11 +103,29 @@ def test_embedding_summary_shape_dtype_norms(embedded):
     collection = embedded.session_state["collection"]
     assert collection.metadata.loc[6, "location"] == "page 2"
     np.testing.assert_allclose(np.linalg.norm(collection.embeddings, axis=1), 1.0, rtol=1e-5)
-    labels = [b.proto.label for b in embedded.get("download_button")]
-    assert labels == [
-        "Download Parquet (texts, metadata, vectors)",
-        "Download .npz (vectors + metadata)",
+    buttons = [(b.proto.label, b.proto.help) for b in embedded.get("download_button")]
+    assert buttons == [
+        (
+            "Download Parquet",
+            "One file with texts, metadata and vectors; pandas, Polars and DuckDB read it.",
+        ),
+        (
+            "Download .npz",
+            "NumPy arrays: vectors, texts, metadata and manifest (np.load, no pickle).",
+        ),
     ]
+
+
+def test_after_embedding_nothing_is_left_to_send(embedded):
+    assert embedded.info[0].value == (
+        "All 7 texts are already embedded — nothing to send; they are the current collection."
+    )
+    assert "Estimate:" not in texts_on_page(embedded)
+    button = embedded.button(key="up_embed")
+    assert button.proto.label == "Rebuild collection" and not button.disabled
+    assert button.proto.help.startswith("Nothing is sent")
+    assert embedded.button(key="up_stop").disabled  # the job is over
+    assert "Embedding replaces the current collection" not in texts_on_page(embedded)
 
 
 def test_embedding_again_reuses_this_sessions_vectors(embedded):
@@ -135,6 +167,13 @@ BAD_UPLOADS = [
         "other.csv: there is no column 'text'",
     ),
     (
+        ("pick.csv", b"id,title\n1,x\n", "text/csv"),
+        None,
+        "pick.csv: cannot tell which column holds the text. Available columns: 'id', 'title'. "
+        "Choose the text column (the 'CSV / JSONL text column' box in the app, --text-column on "
+        "the command line).",
+    ),
+    (
         ("broken.jsonl", b'{"text": "fine"}\n{"text": oops}\n', "application/json"),
         None,
         "broken.jsonl, line 2: broken JSON",
@@ -157,6 +196,8 @@ def test_bad_upload_names_file_and_place_and_keeps_the_good_ones(bad, column, me
     assert "**2 documents** from 1 file(s)" in texts_on_page(at)
     assert set(at.dataframe[0].value["source"]) == {"good.csv"}
     assert not at.button(key="up_embed").disabled
+    # Errors about the text column name the box the visitor can use.
+    assert at.selectbox(key="up_column").label == "CSV / JSONL text column"
 
 
 def test_too_large_file_is_refused_by_the_configured_limit():
@@ -208,6 +249,62 @@ def test_saved_collection_loads_back(embedded, name, writer):
     loaded = at.session_state["collection"]
     assert loaded.manifest.content_hash == original.manifest.content_hash
     assert loaded.texts == original.texts
+    # The page was redrawn with it: the sidebar shows the loaded collection.
+    assert "Collection: 7 × 512 · universal-sentence-encoder-multilingual-3" in [
+        c.value for c in at.sidebar.caption
+    ]
+
+
+def test_loading_a_collection_replaces_the_embedded_one_everywhere(embedded):
+    saved = to_parquet_bytes(embedded.session_state["collection"])
+    at = open_page(new_app(), "upload")
+    upload(at, [GOOD[0]])
+    assert "Embedding replaces the current collection" not in texts_on_page(at)  # none yet
+    at.button(key="up_embed").click().run()
+    assert_ok(at)
+    assert "Embedded 3 texts" in at.success[0].value
+    assert "Collection: 3 × 512" in texts_on_page(at)
+
+    at.file_uploader(key="up_saved").set_value(("saved.parquet", saved, "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert [s.value for s in at.success] == [
+        "Loaded saved.parquet: 7 documents × 512 (universal-sentence-encoder-multilingual-3)."
+    ]  # the old "Embedded 3 texts" summary is gone, and so are its metrics
+    assert not at.metric
+    captions = [c.value for c in at.sidebar.caption]
+    assert "Collection: 7 × 512 · universal-sentence-encoder-multilingual-3" in captions
+    # The uploaded notes are no longer the collection: embedding them would replace it.
+    assert (
+        "Embedding replaces the current collection (7 documents × 512, "
+        "universal-sentence-encoder-multilingual-3); download it below first to keep it."
+        in [c.value for c in at.caption]
+    )
+    # Their vectors are still in this session: nothing to send, the button rebuilds.
+    assert at.info[0].value == (
+        "All 3 texts are already embedded — nothing to send; **Rebuild collection** makes them "
+        "the current collection without any request."
+    )
+    at.button(key="up_embed").click().run()
+    assert_ok(at)
+    assert "0 request(s), 3 text(s) reused from this session" in texts_on_page(at)
+    assert at.session_state["collection"].texts == NOTES.decode().splitlines()
+
+
+def test_random_bytes_as_npz_get_our_message_not_numpys():
+    at = open_page(new_app(), "upload")
+    at.file_uploader(key="up_saved").set_value(
+        ("bad.npz", bytes(range(256)) * 8, "application/octet-stream")
+    )
+    at.run()
+    assert_ok(at)
+    (error,) = [e.value for e in at.error]
+    assert error == (
+        "bad.npz: not a readable .npz file: it is not a zip archive of NumPy arrays (damaged, cut "
+        "short, or another kind of file). Upload a collection file downloaded from this app "
+        "(Upload & embed page)."
+    )
+    assert at.session_state["collection"] is None
 
 
 def test_corrupt_collection_file_is_an_error_naming_it():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -121,3 +123,90 @@ def test_parquet_without_manifest_or_vectors_is_refused(collection):
 def test_unreadable_files_are_refused(name, data, message):
     with pytest.raises(CollectionError, match=message):
         from_bytes(name, data)
+
+
+NOT_A_ZIP = r"not a readable \.npz file: it is not a zip archive of NumPy arrays"
+UPLOAD_OURS = r"Upload a collection file downloaded from this app \(Upload & embed page\)\.$"
+
+
+def _npz(**parts) -> bytes:
+    sink = io.BytesIO()
+    np.savez(sink, **parts)
+    return sink.getvalue()
+
+
+def _zip(**members: bytes) -> bytes:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return sink.getvalue()
+
+
+def _npy(array) -> bytes:
+    sink = io.BytesIO()
+    np.save(sink, array)
+    return sink.getvalue()
+
+
+def test_bad_files_say_what_is_wrong_and_what_to_do(collection, rng):
+    """Every refusal names the file, says what is wrong in our words (never NumPy's invitation
+    to load pickles) and ends with what to do."""
+    npz, parquet = to_npz_bytes(collection), to_parquet_bytes(collection)
+    table = pq.read_table(io.BytesIO(parquet))
+    no_vectors = io.BytesIO()
+    pq.write_table(table.drop_columns(["embedding"]), no_vectors)
+    flat = _tamper_npz(npz, embeddings=collection.embeddings.reshape(-1))
+    cases = {
+        "random bytes": (
+            "r.npz",
+            rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+            NOT_A_ZIP,
+        ),
+        "a .npy, not a .npz": ("v.npz", _npy(np.zeros(3)), NOT_A_ZIP),
+        "truncated npz": ("t.npz", npz[: len(npz) // 2], NOT_A_ZIP),
+        "other arrays": ("o.npz", _npz(foo=np.zeros(3)), r"missing part\(s\) \['embeddings', "),
+        "zip of other files": (
+            "z.npz",
+            _zip(**{"embeddings.npy": b"x", "texts.npy": b"y", "manifest.npy": b"z"}),
+            r"part 'embeddings' is not a NumPy array\.",
+        ),
+        "bad array header": (
+            "h.npz",
+            _zip(**{"embeddings.npy": np.lib.format.MAGIC_PREFIX + b"\x01\x00\x04\x00{x}\n"}),
+            r"missing part\(s\) \['texts', 'manifest'\]",
+        ),
+        "corrupt array": (
+            "c.npz",
+            _zip(
+                **{
+                    f"{part}.npy": np.lib.format.MAGIC_PREFIX + b"\x01\x00\x04\x00{x}\n"
+                    for part in ("embeddings", "texts", "manifest")
+                }
+            ),
+            r"part 'embeddings' is corrupt\.",
+        ),
+        "pickled part": (
+            "p.npz",
+            _tamper_npz(npz, texts=np.array([{"a": 1}], dtype=object)),
+            r"part 'texts' holds Python objects \(pickle\), which are not allowed",
+        ),
+        "flat vectors": ("f.npz", flat, r"embeddings are float32 of shape \(24,\)"),
+        "truncated parquet": (
+            "t.parquet",
+            parquet[: len(parquet) // 2],
+            r"not a readable Parquet file: it is damaged or cut short",
+        ),
+        "parquet without vectors": (
+            "n.parquet",
+            no_vectors.getvalue(),
+            r"no 'embedding' column; columns: \['text', 'source', 'row', 'embedding_'\]\. "
+            r"The file was changed after it was saved\.",
+        ),
+    }
+    for label, (name, data, message) in cases.items():
+        with pytest.raises(CollectionError) as caught:
+            from_bytes(name, data)
+        text = str(caught.value)
+        assert re.match(rf"^{re.escape(name)}: {message}.* {UPLOAD_OURS}", text), (label, text)
+        assert "allow_pickle" not in text and "pickle.load" not in text, label

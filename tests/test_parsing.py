@@ -159,14 +159,28 @@ ERROR_CASES = [
         "c.csv",
         b"id,body2\n1,x\n",
         {"text_column": "text"},
-        r"c\.csv: there is no column 'text'\. Available columns: 'id', 'body2'",
+        r"c\.csv: there is no column 'text'\. Available columns: 'id', 'body2'\. "
+        r"Choose one of them as the text column \(the 'CSV / JSONL text column' box in the app, "
+        r"--text-column on the command line\)\.$",
     ),
-    ("c.csv", b"id,title\n1,x\n", {}, r"cannot tell which column.*'id', 'title'"),
+    (
+        "c.csv",
+        b"id,title\n1,x\n",
+        {},
+        r"cannot tell which column.*'id', 'title'\. Choose the text column \(the 'CSV / JSONL "
+        r"text column' box in the app, --text-column on the command line\)\.$",
+    ),
     ("r.csv", b"a,b\n1,2\n1,2,3\n", {"text_column": "a"}, r"r\.csv, row 2 \(line 3\): .*3 fields"),
     ("blank.csv", b"text,id\n,1\n  ,2\n", {}, r"blank\.csv: no non-empty text"),
     ("j.jsonl", b'{"text": "a"}\n{bad\n', {}, r"j\.jsonl, line 2: broken JSON: .*property name"),
     ("j.jsonl", b'{"text": "a"}\n[1, 2]\n', {}, r"j\.jsonl, line 2: expected a JSON object"),
-    ("j.jsonl", b'{"text": "a"}\n{"body": "b"}\n', {}, r"line 2: this object has no 'text' key"),
+    (
+        "j.jsonl",
+        b'{"text": "a"}\n{"body": "b"}\n',
+        {},
+        r"line 2: this object has no 'text' key .* choose another text column \(the 'CSV / JSONL "
+        r"text column' box in the app, --text-column on the command line\)\.$",
+    ),
     ("j.jsonl", b'{"text": {"x": 1}}\n', {}, r"line 1: 'text' holds a JSON dict"),
     ("bad.pdf", b"%PDF-1.4 not really a pdf", {}, r"bad\.pdf: cannot read this PDF"),
     ("big.txt", b"x" * 2000, {"max_bytes": 1000}, r"2,000 bytes; the limit is 1,000 bytes"),

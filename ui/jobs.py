@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.batching import EmbeddingJobError, EmbeddingResult, embed_texts
 from core.collection import Collection
@@ -89,8 +90,10 @@ def run_embedding(
             progress=on_progress,
         )
     except EmbeddingJobError:
-        # A provider error, not a Stop: the message says what was kept; no "stopped" notice.
+        # A provider error, not a Stop: the message says what was kept; no "stopped" notice,
+        # and no progress bar left behind above the caller's error message.
         st.session_state[state.EMBED_JOB] = None
+        bar.empty()
         raise
     bar.progress(1.0, text=f"{label}: done in {time.perf_counter() - started:,.1f} s")
     collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
@@ -104,6 +107,37 @@ def run_embedding(
 def interrupted_job() -> dict | None:
     """The record of a job that a Stop (or any click) interrupted, or None."""
     return st.session_state.get(state.EMBED_JOB)
+
+
+_STOP_HELP = "Stops after the current batch; the finished ones are kept. Active while a job runs."
+
+
+def render_job_buttons(
+    ready: bool, label: str = "Embed", help: str | None = None
+) -> tuple[bool, DeltaGenerator]:
+    """The Embed and Stop buttons, and the notice of a stopped job.
+
+    Stop is enabled only in the run that starts a job (the one where Embed was clicked): that
+    run is the one a click on Stop interrupts. Returns ``(start the job now, Stop's slot)``;
+    after a job that fails, pass the slot to :func:`disable_stop`.
+    """
+    row = st.container(horizontal=True)
+    clicked = row.button(label, type="primary", key="up_embed", disabled=not ready, help=help)
+    start = clicked and ready
+    slot = row.empty()
+    slot.button("Stop", key="up_stop", disabled=not start, help=_STOP_HELP)
+    job = interrupted_job()
+    if job is not None and not clicked:
+        st.warning(
+            f"Stopped after {job['done']:,} of {job['total']:,} texts. The finished batches are "
+            "kept in this session: press **Embed** to resume — only the rest is embedded."
+        )
+    return start, slot
+
+
+def disable_stop(slot: DeltaGenerator) -> None:
+    """Redraw Stop disabled once the job it could stop is over (a run that did not rerun)."""
+    slot.button("Stop", key="up_stop_idle", disabled=True, help=_STOP_HELP)
 
 
 def embed_queries(queries: Sequence[str], embedder) -> np.ndarray:

@@ -8,11 +8,19 @@ from core.providers import available_providers, default_provider
 from ui import state
 from ui.secrets import configured_api_key, key_source
 
-# Output sizes the OpenAI text-embedding-3 models accept through ``dimensions`` (None: native).
+# Shorter output sizes the OpenAI text-embedding-3 models accept through ``dimensions``.
 _DIMENSION_CHOICES = {
-    "text-embedding-3-small": [None, 256, 512, 1024],
-    "text-embedding-3-large": [None, 256, 512, 1024, 1536],
+    "text-embedding-3-small": [256, 512, 1024],
+    "text-embedding-3-large": [256, 512, 1024, 1536],
 }
+# The Dimensions box's value for "native" (stored as None). None itself cannot be an option:
+# a select box shows None as "no choice", i.e. the empty placeholder.
+_NATIVE = 0
+
+
+def _store_dimensions() -> None:
+    value = st.session_state[f"w_{state.DIMENSIONS}"]
+    st.session_state[state.DIMENSIONS] = None if value == _NATIVE else value
 
 
 def render_sidebar() -> None:
@@ -40,17 +48,20 @@ def render_sidebar() -> None:
             on_change=state.store,
             args=(state.MODEL,),
         )
-        choices = _DIMENSION_CHOICES.get(st.session_state[state.MODEL])
-        if choices:
-            if st.session_state.get(state.DIMENSIONS) not in choices:
+        shorter = _DIMENSION_CHOICES.get(st.session_state[state.MODEL])
+        if shorter:
+            if st.session_state.get(state.DIMENSIONS) not in shorter:
                 st.session_state[state.DIMENSIONS] = None
+            native = info.native_dimensions.get(st.session_state[state.MODEL])
+            widget = state.bind(state.DIMENSIONS)
+            if st.session_state[widget] is None:
+                st.session_state[widget] = _NATIVE
             st.selectbox(
                 "Dimensions",
-                choices,
-                key=state.bind(state.DIMENSIONS),
-                on_change=state.store,
-                args=(state.DIMENSIONS,),
-                format_func=lambda d: "native" if d is None else str(d),
+                [_NATIVE, *shorter],
+                key=widget,
+                on_change=_store_dimensions,
+                format_func=lambda d: f"native ({native})" if d == _NATIVE else str(d),
                 help="text-embedding-3 models can return shorter vectors: less memory, "
                 "slightly lower quality.",
             )

@@ -7,12 +7,21 @@ import streamlit as st
 
 from core.collection import Collection, CollectionError
 from core.collection_io import from_bytes, to_npz_bytes, to_parquet_bytes
+from core.embedding_types import EmbedderSpec
 from core.parsing import ParsedDocuments, ParseError, columns_of, parse_files
 from core.pricing import CostEstimate, estimate_cost
+from core.providers import ProviderInfo
 from ui import state
 
 UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
 AUTO_COLUMN = "(automatic)"
+EMBED_LABEL = "Embed"
+REBUILD_LABEL = "Rebuild collection"  # the Embed button when every text is already embedded
+# Tooltips of the Embed button by label.
+BUTTON_HELP = {
+    EMBED_LABEL: None,
+    REBUILD_LABEL: "Nothing is sent: the collection is built from the vectors this session has.",
+}
 
 
 def max_upload_bytes() -> int:
@@ -134,6 +143,63 @@ def render_reading_options(files) -> dict:
     }
 
 
+def render_request_options(info: ProviderInfo, embedder) -> tuple[int, int]:
+    """Batch size and, for remote providers, concurrency; returns ``(batch_size, concurrency)``."""
+    limit = embedder.limits.max_inputs_per_request if embedder else 2048
+    c1, c2 = st.columns(2)
+    batch_size = c1.number_input(
+        "Batch size (texts per request)", 1, limit, min(64, limit), key="up_batch"
+    )
+    if not info.remote:
+        c2.caption(
+            "**Concurrency** does not apply: local models run in this process, one batch at a "
+            "time on every core."
+        )
+        return int(batch_size), 1
+    concurrency = c2.number_input(
+        "Concurrency (requests in flight)",
+        1,
+        16,
+        4,
+        key="up_concurrency",
+        help="Requests sent at the same time; lower it if the server answers 429 (rate limit).",
+    )
+    return int(batch_size), int(concurrency)
+
+
+def holds(collection: Collection | None, texts: list[str], spec: EmbedderSpec) -> bool:
+    """Whether ``collection`` is already ``texts`` embedded with ``spec``."""
+    return collection is not None and collection.spec == spec and collection.texts == texts
+
+
+def render_estimate(est: CostEstimate, texts: list[str], spec: EmbedderSpec, remote: bool) -> str:
+    """What pressing the button would send and cost, and what it replaces; returns the label
+    the button should carry (:data:`EMBED_LABEL`, or :data:`REBUILD_LABEL` if nothing is sent)."""
+    current = state.collection()
+    is_current = holds(current, texts, spec)
+    if est.n_texts == 0:
+        then = (
+            "they are the current collection"
+            if is_current
+            else f"**{REBUILD_LABEL}** makes them the current collection without any request"
+        )
+        st.info(f"All {len(texts):,} texts are already embedded — nothing to send; {then}.")
+    else:
+        if remote:
+            bound = "" if est.exact else " (an upper bound)"
+            cost = f"{est.tokens:,} tokens{bound} · ${est.usd:,.4f}"
+        else:
+            cost = "runs locally: no tokens billed, $0"
+        st.info(f"Estimate: {est.n_texts:,} texts to embed · {cost}")
+    if current is not None and not is_current:
+        m = current.manifest
+        st.caption(
+            f"Embedding replaces the current collection ({m.count:,} documents × {m.dimension}, "
+            f"{m.model}); download it below first to keep it."
+        )
+    return REBUILD_LABEL if est.n_texts == 0 else EMBED_LABEL
+
+
 def render_preview(parsed: ParsedDocuments) -> None:
     """Errors (one per bad file, naming it and the line/row), warnings, and the first rows."""
     for error in parsed.errors:
@@ -168,23 +234,32 @@ def render_summary(summary: dict) -> None:
 
 
 def render_save_load(collection: Collection | None) -> None:
-    """Download the current collection (Parquet or .npz) and load a saved one back."""
+    """Download the current collection (Parquet or .npz) and load a saved one back.
+
+    A loaded collection becomes current and the page reruns, so the sidebar and everything
+    above this section show it; the "Loaded …" message is a flash shown after that rerun.
+    """
+    state.show_flash()
     if collection is not None:
-        d1, d2, _ = st.columns([1, 1, 2])
-        d1.download_button(
-            "Download Parquet (texts, metadata, vectors)",
+        row = st.container(horizontal=True)
+        row.download_button(
+            "Download Parquet",
             lambda: to_parquet_bytes(collection),
             "collection.parquet",
             "application/octet-stream",
             key="up_dl_parquet",
+            help="One file with texts, metadata and vectors; pandas, Polars and DuckDB read it.",
+            icon=":material/download:",
             on_click="ignore",
         )
-        d2.download_button(
-            "Download .npz (vectors + metadata)",
+        row.download_button(
+            "Download .npz",
             lambda: to_npz_bytes(collection),
             "collection.npz",
             "application/octet-stream",
             key="up_dl_npz",
+            help="NumPy arrays: vectors, texts, metadata and manifest (np.load, no pickle).",
+            icon=":material/download:",
             on_click="ignore",
         )
     saved = st.file_uploader(
@@ -199,4 +274,6 @@ def render_save_load(collection: Collection | None) -> None:
         return
     if loaded is not None:
         m = loaded.manifest
-        st.success(f"Loaded {saved.name}: {m.count:,} documents × {m.dimension} ({m.model}).")
+        text = f"Loaded {saved.name}: {m.count:,} documents × {m.dimension} ({m.model})."
+        state.flash("success", text)
+        st.rerun()  # redraw the sidebar and the page with the loaded collection
