@@ -31,6 +31,12 @@ def go_to(page: Page, title: str) -> None:
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
 
 
+def wait_until_idle(page: Page) -> None:
+    """Wait for the script run to finish (Streamlit's running indicator gone): typing into a
+    widget while a long run is still drawing can race with that run's redraw."""
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=LONG_S)
+
+
 def load_sample(page: Page) -> None:
     page.get_by_role("button", name="Load the sample corpus").click()
     expect(page.get_by_text("Loaded the sample: 72 documents")).to_be_visible(timeout=LONG_S)
@@ -119,6 +125,8 @@ def test_stop_keeps_finished_batches_and_embed_resumes(page: Page, tmp_path):
     go_to(page, "Upload & embed")
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(corpus))
     expect(page.get_by_text("600 documents from 1 file(s)")).to_be_visible()
+    expect(page.get_by_text("Estimate: 600 texts to embed")).to_be_visible(timeout=LONG_S)
+    wait_until_idle(page)
     batch = page.get_by_label("Batch size (texts per request)")
     batch.fill("16")
     batch.press("Enter")
