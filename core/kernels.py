@@ -138,8 +138,11 @@ class TopK:
         if not self._filled:
             kth = min(self.k, block.shape[0])
             # ``>=`` keeps every tie at the boundary; the merge below orders them by index.
-            cut = np.partition(block, block.shape[0] - kth, axis=0)[block.shape[0] - kth]
-            rows, cols = np.nonzero(block >= cut)
+            # Partitioning each query's scores as a contiguous row is ~1.4x faster than along
+            # the strided axis 0; flatnonzero + divmod is ~5x faster than a 2-D nonzero.
+            per_query = np.ascontiguousarray(block.T)
+            cut = np.partition(per_query, block.shape[0] - kth, axis=1)[:, block.shape[0] - kth]
+            rows, cols = np.divmod(np.flatnonzero(block >= cut), self.m)
         else:
             size = block.size
             if self._mask.size < size:
@@ -159,6 +162,8 @@ class TopK:
         One sort of packed keys (``order_keys``) plus a stable counting sort by query: about
         a quarter of the cost of a three-key ``lexsort``, and merges run once per block.
         """
+        if q.size == 0:
+            return
         k = self.k
         counts = np.bincount(q, minlength=self.m)
         hit = np.flatnonzero(counts)
@@ -170,7 +175,8 @@ class TopK:
         all_i = np.concatenate([self.ids[hit].ravel(), ids.astype(np.int64, copy=False)])
         order = np.argsort(order_keys(all_s, all_i))
         order = order[np.argsort(group[order], kind="stable")]  # radix sort for uint16
-        starts = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=a))[:-1]])
+        sizes = np.bincount(group, minlength=a)
+        starts = np.cumsum(sizes) - sizes
         take = order[(starts[:, None] + np.arange(k)).ravel()]
         self.scores[hit] = all_s[take].reshape(a, k)
         self.ids[hit] = all_i[take].reshape(a, k)
@@ -223,6 +229,8 @@ def scan(
     if workers is None:
         big = work is None or work >= PARALLEL_MIN_WORK
         workers = n_workers() if big else 1
+    if workers > 1:  # a corpus that fits one cache-sized block is still split across the cores
+        rows_per_block = min(rows_per_block, max(MIN_BLOCK_ROWS, -(-n // workers)))
     workers = max(1, min(workers, -(-n // rows_per_block)))
 
     def run(start: int, stop: int) -> TopK:

@@ -77,3 +77,12 @@ def test_scan_split_across_workers_merges_to_the_single_worker_result(rng):
 def test_scan_refuses_more_rows_than_the_keys_can_hold():
     with pytest.raises(ValueError, match="fewer than 4,294,967,296 rows"):
         scan(MAX_ROWS, 1, 1, lambda lo, hi, s: np.zeros((hi - lo, 1)), rows_per_block=64)
+
+
+def test_absorbing_a_part_that_found_nothing_changes_nothing():
+    acc = TopK(3, 2)
+    acc.push(np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]], dtype=np.float32), 0)
+    before = acc.ids.copy(), acc.scores.copy()
+    acc.absorb(TopK(3, 2))  # a worker whose rows all scored -inf keeps only empty slots
+    np.testing.assert_array_equal(acc.ids, before[0])
+    np.testing.assert_array_equal(acc.scores, before[1])
