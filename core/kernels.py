@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from core import blas
+
 # Work below this many score-multiply-adds runs inline: threads would cost more than they save.
 PARALLEL_MIN_WORK = 1 << 24
 # Per-thread scratch targets: decoded corpus rows in L3, a score block in L2.
@@ -25,9 +27,6 @@ MIN_BLOCK_ROWS = 64
 
 ScoreBlock = Callable[[int, int, dict], np.ndarray]
 
-_controller_lock = threading.Lock()
-_controller = None
-
 
 def n_workers() -> int:
     """Worker threads for a large scan: the usable cores (at most 8)."""
@@ -36,17 +35,6 @@ def n_workers() -> int:
     except AttributeError:  # pragma: no cover - not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(cores, 8))
-
-
-def _blas_controller():
-    """A cached threadpoolctl controller (building one scans the loaded libraries)."""
-    global _controller
-    with _controller_lock:
-        if _controller is None:
-            from threadpoolctl import ThreadpoolController
-
-            _controller = ThreadpoolController()
-        return _controller
 
 
 _executor_lock = threading.Lock()
@@ -243,7 +231,7 @@ def scan(
 
     # Our threads split the corpus; BLAS threads inside them would only contend (and small
     # calls never gain from them), so BLAS runs single-threaded for the whole scan.
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with blas.single_threaded():
         if workers == 1:
             acc = run(0, n)
         else:

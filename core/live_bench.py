@@ -15,43 +15,29 @@ What is compared, and why it matters for the tutorial:
 * **memory modes** — float32 / float16 / int8 / binary indexes (``core.quant``): bytes per
   vector, search time and recall@k against exact float32.
 
-How a number is measured (:func:`timed`): BLAS is held to one thread, so a matrix product and a
-Python loop compete on equal terms, and a multithreaded BLAS cannot stall spinning for a core
-that another process (the Streamlit server, the browser) holds on a small machine; the call is
-warmed up, then timed until the samples add up to :data:`TIME_BUDGET_S` (at least
-``min_samples`` calls, at most :data:`MAX_SAMPLES`) with the garbage collector paused. Tables
-report the median with its spread (minimum and quartiles) and the sample count, and
-:func:`suspect_results` names any result that contradicts the expected order by a wide margin —
-the sign of a busy machine, to be re-run rather than believed.
+How a number is measured (:func:`core.timing.timed`): BLAS is held to one thread, so a matrix
+product and a Python loop compete on equal terms, and a multithreaded BLAS cannot stall
+spinning for a core that another process (the Streamlit server, the browser) holds on a small
+machine; the call is warmed up, then timed until the samples add up to a small budget, with the
+garbage collector paused. Tables report the median with its spread (minimum and quartiles) and
+the sample count, and :func:`core.live_bench_checks.suspect_results` names any result that
+contradicts the expected order by a wide margin — the sign of a busy machine, to be re-run
+rather than believed.
 """
 
 from __future__ import annotations
 
-import gc
-import math
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cache, partial
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from core.engine import as_matrix, normalize, search
-from core.timing import Timing
+from core.timing import DEFAULT_MIN_SAMPLES, TIME_BUDGET_S, timed, timing_columns
 
 ProgressFn = Callable[[float, str], None]
 
-# Each measurement: untimed warm-up calls for WARMUP_S (at least one, at most MAX_WARMUP_CALLS),
-# then timed calls until they add up to TIME_BUDGET_S or MAX_SAMPLES, but at least min_samples.
-TIME_BUDGET_S = 0.1
-MAX_SAMPLES = 500
-WARMUP_S = 0.02
-MAX_WARMUP_CALLS = 50
-DEFAULT_MIN_SAMPLES = 5
-# A result is suspect when it misses the expected speed-up by more than this factor.
-SUSPECT_FACTOR = 1.5
 
 VECTORISED = "vectorised (corpus @ query)"
 NUMPY_LOOP = "Python loop of np.dot"
@@ -66,92 +52,6 @@ MATMUL_ARGSORT64 = "matmul + argsort float64"
 MEMORY_MODES = ("float32", "float16", "int8", "binary")
 # Pure-Python inner products are ~1,000x slower than BLAS; time them on at most this many docs.
 PURE_PYTHON_MAX_DOCS = 2_000
-
-
-@cache
-def _blas_controller():
-    """A threadpoolctl controller, built once (building one scans the loaded libraries)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-@contextmanager
-def _quiet_measurement() -> Iterator[None]:
-    """BLAS on one thread and the garbage collector paused, restored afterwards."""
-    gc_was_enabled = gc.isenabled()
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        gc.disable()
-        try:
-            yield
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-
-
-def timed(
-    fn: Callable[[], object],
-    *,
-    min_samples: int = DEFAULT_MIN_SAMPLES,
-    budget_s: float = TIME_BUDGET_S,
-    max_samples: int = MAX_SAMPLES,
-    warmup_s: float = WARMUP_S,
-    clock: Callable[[], float] = time.perf_counter,
-) -> Timing:
-    """Time ``fn()`` with BLAS on one thread, after a warm-up, for about ``budget_s`` seconds.
-
-    Parameters
-    ----------
-    fn : callable
-        Called with no arguments; its result is discarded.
-    min_samples : int
-        Timed calls at least (slow calls stop here), at least 1.
-    budget_s : float
-        Fast calls are timed again until their samples add up to this many seconds...
-    max_samples : int
-        ...or until there are this many samples, whichever comes first.
-    warmup_s : float
-        Untimed calls first until this much time has passed: at least one call, at most
-        :data:`MAX_WARMUP_CALLS` (page faults, caches, lazily built buffers).
-    clock : callable
-        Seconds, monotonic; injectable for tests.
-
-    Returns
-    -------
-    core.timing.Timing
-        The samples in seconds; see :func:`timing_columns` for the table's summary.
-    """
-    if min_samples < 1:
-        raise ValueError(f"min_samples must be at least 1, got {min_samples}")
-    if max_samples < min_samples:
-        raise ValueError(f"max_samples ({max_samples}) is below min_samples ({min_samples})")
-    with _quiet_measurement():
-        start = clock()
-        for _ in range(MAX_WARMUP_CALLS):
-            fn()
-            if clock() - start >= warmup_s:
-                break
-        samples: list[float] = []
-        total = 0.0
-        while len(samples) < min_samples or (total < budget_s and len(samples) < max_samples):
-            start = clock()
-            fn()
-            elapsed = clock() - start
-            samples.append(elapsed)
-            total += elapsed
-    return Timing(tuple(samples))
-
-
-def timing_columns(timing: Timing) -> dict[str, float | int]:
-    """The table columns of one measurement: median, minimum, quartiles (ms) and sample count."""
-    q1, q3 = np.percentile(timing.samples, [25, 75])
-    return {
-        "median_ms": timing.median_ms,
-        "min_ms": timing.min_s * 1e3,
-        "q1_ms": float(q1) * 1e3,
-        "q3_ms": float(q3) * 1e3,
-        "samples": len(timing.samples),
-    }
 
 
 def synthetic_corpus(
@@ -501,127 +401,3 @@ def sample_queries(corpus: np.ndarray, n_queries: int, *, seed: int = 0) -> np.n
     rows = rng.choice(corpus.shape[0], size=n, replace=False)
     noise = rng.standard_normal((n, corpus.shape[1]), dtype=np.float32) * 0.02
     return normalize(corpus[rows] + noise)
-
-
-# --- Is a result believable? -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """``faster`` normally takes at most ``1 / speedup`` of the time ``slower`` takes.
-
-    ``speedup`` is a conservative floor (the usual margin is far wider); below 1 it only says
-    "not much slower". Judged only from ``min_n_docs`` documents, where fixed overheads no
-    longer hide the difference.
-    """
-
-    faster: str
-    slower: str
-    speedup: float = 1.0
-    min_n_docs: int = 0
-
-
-@dataclass(frozen=True)
-class Checks:
-    """What a benchmark's table should show: the column that is compared, the column naming the
-    rows, the expected orders, and whether time should grow with ``n_docs`` per row name."""
-
-    label: str
-    value: str = "median_ms"
-    expected: tuple[Expectation, ...] = ()
-    grows_with_n_docs: bool = False
-
-
-# Keyed by the benchmark function's name.
-CHECKS: dict[str, Checks] = {
-    "vectorised_vs_loop": Checks(
-        "variant",
-        "us_per_doc",
-        (Expectation(VECTORISED, NUMPY_LOOP, 3.0), Expectation(NUMPY_LOOP, PURE_PYTHON, 1.5)),
-    ),
-    "float64_vs_float32": Checks("dtype", expected=(Expectation("float32", "float64", 0.8),)),
-    "argsort_vs_argpartition": Checks(
-        "variant", expected=(Expectation(ARGPARTITION, ARGSORT, 0.8, min_n_docs=5_000),)
-    ),
-    "scaling": Checks(
-        "variant",
-        expected=(
-            Expectation(MATMUL_PARTITION, NUMPY_LOOP, 3.0),
-            Expectation(ENGINE, NUMPY_LOOP, 1.0, min_n_docs=5_000),
-            Expectation(MATMUL_PARTITION, MATMUL_ARGSORT32, 0.8, min_n_docs=5_000),
-            Expectation(MATMUL_ARGSORT32, MATMUL_ARGSORT64, 0.8, min_n_docs=5_000),
-        ),
-        grows_with_n_docs=True,
-    ),
-}
-
-
-def suspect_results(
-    benchmark: str, table: pd.DataFrame, *, factor: float = SUSPECT_FACTOR
-) -> list[str]:
-    """Results in ``table`` that contradict the expected order by a wide margin, in words.
-
-    A measured speed-up below ``expectation.speedup / factor``, or a time that drops by more
-    than ``factor`` as the corpus grows, is not something the code does: it is what a busy
-    machine does to a measurement. An empty list means nothing looks wrong.
-
-    Parameters
-    ----------
-    benchmark : str
-        The function that made ``table`` (a key of :data:`CHECKS`); others are not judged.
-    table : pandas.DataFrame
-        As returned by that function.
-    factor : float
-        The margin, above 1.
-    """
-    checks = CHECKS.get(benchmark)
-    if checks is None or table.empty:
-        return []
-    problems = []
-    groups = table.groupby("n_docs", sort=True) if checks.grows_with_n_docs else [(None, table)]
-    for n_docs, part in groups:
-        values = dict(zip(part[checks.label], part[checks.value], strict=True))
-        sizes = dict(
-            zip(part[checks.label], part.get("n_docs", [math.inf] * len(part)), strict=True)
-        )
-        where = f" at {n_docs:,} documents" if n_docs is not None else ""
-        for exp in checks.expected:
-            if exp.faster not in values or exp.slower not in values:
-                continue
-            if min(sizes[exp.faster], sizes[exp.slower]) < exp.min_n_docs:
-                continue
-            fast, slow = values[exp.faster], values[exp.slower]
-            if fast <= 0 or slow / fast >= exp.speedup / factor:
-                continue
-            normally = (
-                f"normally at least {exp.speedup:g}x faster"
-                if exp.speedup > 1
-                else "normally no slower"
-            )
-            problems.append(
-                f"{exp.faster}{where}: {_fmt(fast, checks.value)} against {exp.slower}'s "
-                f"{_fmt(slow, checks.value)} ({_ratio(slow / fast)}), though it is {normally}."
-            )
-    if checks.grows_with_n_docs:
-        for name, part in table.sort_values("n_docs").groupby(checks.label, sort=False):
-            sizes, values = list(part["n_docs"]), list(part[checks.value])
-            for (n0, t0), (n1, t1) in zip(
-                zip(sizes, values, strict=True),
-                zip(sizes[1:], values[1:], strict=True),
-                strict=False,
-            ):
-                if t1 * factor < t0:
-                    problems.append(
-                        f"{name}: {_fmt(t1, checks.value)} at {n1:,} documents but "
-                        f"{_fmt(t0, checks.value)} at {n0:,}; more documents never take less time."
-                    )
-    return problems
-
-
-def _fmt(value: float, column: str) -> str:
-    unit = "µs per document" if column == "us_per_doc" else "ms"
-    return f"{value:.3g} {unit}"
-
-
-def _ratio(speedup: float) -> str:
-    return f"{speedup:.2g}x as fast" if speedup >= 1 else f"{1 / speedup:.2g}x slower"

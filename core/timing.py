@@ -1,11 +1,31 @@
-"""Wall-clock measurement shared by the live benchmark page and the benchmark harness."""
+"""Wall-clock measurement shared by the live benchmark page and the benchmark harness.
+
+:func:`measure` times a call a fixed number of times; :func:`timed` is the careful one for
+live comparisons: BLAS held to one thread, the garbage collector paused, a warm-up, then as many
+samples as fit a small time budget, summarised with their spread by :func:`timing_columns`.
+"""
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import numpy as np
+
+from core import blas
+
+# Each measurement by timed(): untimed warm-up calls for WARMUP_S (at least one, at most
+# MAX_WARMUP_CALLS), then timed calls until they add up to TIME_BUDGET_S or MAX_SAMPLES, but at
+# least min_samples.
+TIME_BUDGET_S = 0.1
+MAX_SAMPLES = 500
+WARMUP_S = 0.02
+MAX_WARMUP_CALLS = 50
+DEFAULT_MIN_SAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -56,3 +76,81 @@ def measure(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> T
         fn()
         samples.append(time.perf_counter() - start)
     return Timing(tuple(samples))
+
+
+@contextmanager
+def _quiet_measurement() -> Iterator[None]:
+    """BLAS on one thread and the garbage collector paused, restored afterwards."""
+    gc_was_enabled = gc.isenabled()
+    with blas.single_threaded():
+        gc.disable()
+        try:
+            yield
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+
+def timed(
+    fn: Callable[[], object],
+    *,
+    min_samples: int = DEFAULT_MIN_SAMPLES,
+    budget_s: float = TIME_BUDGET_S,
+    max_samples: int = MAX_SAMPLES,
+    warmup_s: float = WARMUP_S,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timing:
+    """Time ``fn()`` with BLAS on one thread, after a warm-up, for about ``budget_s`` seconds.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments; its result is discarded.
+    min_samples : int
+        Timed calls at least (slow calls stop here), at least 1.
+    budget_s : float
+        Fast calls are timed again until their samples add up to this many seconds...
+    max_samples : int
+        ...or until there are this many samples, whichever comes first.
+    warmup_s : float
+        Untimed calls first until this much time has passed: at least one call, at most
+        :data:`MAX_WARMUP_CALLS` (page faults, caches, lazily built buffers).
+    clock : callable
+        Seconds, monotonic; injectable for tests.
+
+    Returns
+    -------
+    core.timing.Timing
+        The samples in seconds; see :func:`timing_columns` for the table's summary.
+    """
+    if min_samples < 1:
+        raise ValueError(f"min_samples must be at least 1, got {min_samples}")
+    if max_samples < min_samples:
+        raise ValueError(f"max_samples ({max_samples}) is below min_samples ({min_samples})")
+    with _quiet_measurement():
+        start = clock()
+        for _ in range(MAX_WARMUP_CALLS):
+            fn()
+            if clock() - start >= warmup_s:
+                break
+        samples: list[float] = []
+        total = 0.0
+        while len(samples) < min_samples or (total < budget_s and len(samples) < max_samples):
+            start = clock()
+            fn()
+            elapsed = clock() - start
+            samples.append(elapsed)
+            total += elapsed
+    return Timing(tuple(samples))
+
+
+def timing_columns(timing: Timing) -> dict[str, float | int]:
+    """The table columns of one measurement: median, minimum, quartiles (ms) and sample count."""
+    q1, q3 = np.percentile(timing.samples, [25, 75])
+    return {
+        "median_ms": timing.median_ms,
+        "min_ms": timing.min_s * 1e3,
+        "q1_ms": float(q1) * 1e3,
+        "q3_ms": float(q3) * 1e3,
+        "samples": len(timing.samples),
+    }

@@ -13,7 +13,7 @@ from functools import partial
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import figures, live_bench
+from core import charts, live_bench, live_bench_checks, timing
 
 # Largest synthetic corpus, in cells (n_docs * dim): 400 MB as float64, the biggest copy made.
 MAX_CELLS = 50_000_000
@@ -27,7 +27,7 @@ class BenchConfig:
     n_docs: int = 20_000
     dim: int = 384
     k: int = 10
-    min_samples: int = live_bench.DEFAULT_MIN_SAMPLES
+    min_samples: int = timing.DEFAULT_MIN_SAMPLES
     n_queries: int = 16
     sizes: tuple[int, ...] = (1_000, 5_000, 20_000, 50_000)
 
@@ -67,7 +67,7 @@ SPREAD = ("q1_ms", "q3_ms")
 
 
 def _bar(x: str, y: str, title: str, y_title: str, log_y: bool = False, spread=SPREAD):
-    return lambda t: figures.bar_figure(
+    return lambda t: charts.bar_figure(
         t, x=x, y=y, title=title, y_title=y_title, log_y=log_y, spread=spread
     )
 
@@ -79,7 +79,7 @@ def _per_document(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _loop_chart(table: pd.DataFrame) -> go.Figure:
-    return figures.bar_figure(
+    return charts.bar_figure(
         _per_document(table),
         x="variant",
         y="us_per_doc",
@@ -91,7 +91,7 @@ def _loop_chart(table: pd.DataFrame) -> go.Figure:
 
 
 def _checks(benchmark: str) -> Callable[[pd.DataFrame], list[str]]:
-    return partial(live_bench.suspect_results, benchmark)
+    return partial(live_bench_checks.suspect_results, benchmark)
 
 
 SUITES: dict[str, Suite] = {
@@ -135,7 +135,7 @@ SUITES: dict[str, Suite] = {
             c.sizes, c.dim, k=c.k, min_samples=c.min_samples, progress=p
         ),
         (
-            lambda t: figures.line_figure(
+            lambda t: charts.line_figure(
                 t,
                 x="n_docs",
                 y="median_ms",
@@ -154,7 +154,7 @@ SUITES: dict[str, Suite] = {
         "and recall@k measured against exact float32 search.",
         lambda c, p: _memory_modes(c),
         (
-            figures.recall_memory_figure,
+            charts.recall_memory_figure,
             _bar("mode", "median_ms", "Search time per memory mode", "median ms"),
         ),
     ),
@@ -189,7 +189,7 @@ COLLECTION_DRAW = {
             spread=None,
         ),
     ),
-    "collection_memory": (figures.recall_memory_figure,),
+    "collection_memory": (charts.recall_memory_figure,),
 }
 
 
@@ -202,7 +202,7 @@ METHOD_NOTE = (
     "Live measurements on this server with synthetic unit vectors (or your collection). Each "
     "number is the median of timed runs after warm-up runs: every measurement times at least "
     "*Repeats* runs, and fast calls are timed again until about "
-    f"{live_bench.TIME_BUDGET_S * 1e3:.0f} ms have passed (up to {live_bench.MAX_SAMPLES:,} "
+    f"{timing.TIME_BUDGET_S * 1e3:.0f} ms have passed (up to {timing.MAX_SAMPLES:,} "
     "runs). BLAS runs on one thread, so a matrix product and a Python loop compete on equal "
     "terms. The tables give the spread (fastest run and quartiles); error bars span the "
     "quartiles."

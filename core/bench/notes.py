@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 NOTES = [
-    "The machine has 2 cores, shared during the run with other work (browser tests, a Streamlit "
-    "server, test suites: see the load average above); the benchmark ran under `nice`. "
-    "Time-sliced cores inflate single timings by up to a scheduler quantum (~10 ms) and hit "
+    "The machine has 2 cores. The load average above includes the benchmark's own two "
+    "threads (about 2 at most); a higher one means other work shared the cores. Time-sliced "
+    "cores inflate single timings by up to a scheduler quantum (~10 ms) and hit "
     "multi-threaded code hardest: FAISS's OpenMP threads spin and wait on each other, and so "
-    "do OpenBLAS's. Medians of up to 5 calls damp this, but small cells remain noisy.",
+    "do OpenBLAS's. Medians of up to 5 calls damp this, but cells of a few milliseconds "
+    "remain noisy.",
     "How the engine searches (`core.kernels.scan`): the corpus is split into one row range per "
     "core; each worker scores cache-sized blocks with a single-threaded BLAS call into a reused "
     "buffer and keeps, per query, the running k-th best score: only scores above it leave the "
@@ -47,31 +48,42 @@ NOTES = [
 ]
 
 EXPLAIN = {
+    # Written without this run's numbers (the table above has them), so that a rerun that
+    # moves a miss from one cell to another does not leave a stale explanation behind.
     "engine at least as fast as FAISS": (
-        "The misses are of two kinds. Cells where both are at the hardware floor (one query "
-        "streaming at memory speed, or 100 queries over 1M x 1536 within ~10% of the GEMM): "
-        "there the order is decided by noise, and the engine wins the neighbouring methods of "
-        "the same cell. And small batches (100 queries over 10k x 1536, a 26 ms GEMM), where "
-        "the engine's fixed per-call cost in Python and NumPy (dispatch to the two workers, "
-        "first-block partition, merges, final sort: a few ms) shows against FAISS's single BLAS "
-        "call; a single-block fast path for matrices that fit in cache would close it."
+        "Where the engine loses, the matrix is small enough to sit in cache (10k rows) and a "
+        "call takes a few milliseconds: there the engine's fixed per-call cost in Python and "
+        "NumPy (argument checks, query scaling, dispatch to the two workers, a partition and "
+        "a merge per block, the final sort and tie check: a few hundred microseconds to a "
+        "couple of milliseconds) weighs against FAISS's single C++ call. Cells at the hardware "
+        "floor on both sides (one query streaming the matrix, or a batch at the GEMM) are "
+        "decided by noise. From 100k rows on, the engine is faster than FAISS in the cells "
+        "listed above as met. A compiled selection kernel, or one BLAS call with selection "
+        "in C for matrices that fit in cache, would close the small cells."
     ),
     "one query within 1.5x": (
-        "One query is one pass over the matrix plus, per block, a compare of the scores with "
-        "the running threshold."
+        "The streaming floor is the fastest full read of the matrix found, often a NumPy "
+        "reduction on both cores; BLAS's own matrix-vector product over the same matrix (the "
+        "GEMM column) reads it more slowly, and the engine runs that product block by block. "
+        "Where a one-query cell misses, compare the engine with the GEMM column of the same "
+        "row: the gap to the floor is BLAS's, not the selection's. Single cells also move "
+        "with other work on the machine (the same method at 10 queries is a check)."
     ),
     "batch of": (
-        "The misses are at 10k and 100k rows, where a batch takes 16-130 ms and the fixed "
-        "per-call cost (worker dispatch, the first block's partition over 100 queries, merges "
-        "of early candidates, the final sort and tie check) is a few ms; at 1M rows every "
-        "batch is within 1.23x of the GEMM. A single-block path for small matrices, or "
-        "overlapping selection with the next block's GEMM, would close it."
+        "The misses are on small matrices (10k rows), where the GEMM takes a few milliseconds: "
+        "top-k selection (a partition of the first block, then a compare, the survivors and a "
+        "merge per block) runs as many small NumPy calls that hold the GIL between the BLAS "
+        "calls, so the two workers' selection partly serialises and a fixed 2-3 ms shows. On "
+        "large matrices the same work is a small fraction (see the 100k and 1M tables). A "
+        "selection kernel in C, or overlapping the selection with the next block's GEMM, "
+        "would close it."
     ),
     "euclidean within": (
-        "Euclidean adds one subtraction of the squared norms per score block, cosine one "
-        "multiplication by the inverse norms: the same work. The misses (1.22x-1.33x, all at "
-        "100k rows) are within this run's noise; at 1M rows euclidean takes 0.83x-1.02x of "
-        "cosine's time."
+        "Euclidean adds one subtraction of the squared norms per score block and a square "
+        "root of the k survivors, cosine one multiplication by the inverse norms: the same "
+        "work, and measured alone the two take the same time. A miss is a cell of this run "
+        "disturbed by other work: compare the cosine and dot cells of the same matrix and "
+        "query count, which share the code path."
     ),
     "peak extra memory": (
         "Scratch is sized from the cache (score block, decode buffer per worker), so it is a "
@@ -79,13 +91,12 @@ EXPLAIN = {
     ),
     "float16": (
         "Decoding half floats costs three integer passes over each block (sign-extending "
-        "widen, shift, mask: about 0.4 ns a value on one core) before the GEMM, more than "
-        "float32 spends streaming the same values from memory (~0.1-0.2 ns a value over both "
-        "cores). NumPy has no vectorised float16 cast on this CPU (no AVX512-FP16) and no "
+        "widen, shift, mask: about 0.4 ns a value on one core) before the GEMM, so float16 "
+        "is at best level with float32, which streams the same values from memory. NumPy has "
+        "no vectorised float16 cast on this CPU (no AVX512-FP16: ~2 ns a value) and no "
         "half-precision GEMM. What would close it: a compiled kernel (numba or C) converting "
         "with F16C (`vcvtph2ps`) inside the dot product, streaming half the bytes at memory "
-        "speed. For a batch the decode is shared by all queries and float16 costs about what "
-        "float32 does; it always halves memory at recall@10 >= 0.9996."
+        "speed. float16 always halves memory at recall@10 >= 0.9996."
     ),
     "int8": (
         "One query: the int8 -> float32 block cast is fast in NumPy, so int8 reads a quarter "
@@ -96,9 +107,10 @@ EXPLAIN = {
     "binary": (
         "One query: Hamming over 64 bytes a vector instead of 2 KiB is several times faster. "
         "A batch is compute-bound and NumPy has no popcount matrix product: the batch path "
-        "unpacks bits to floats and runs a float32 GEMM, then rescores 200 candidates per "
-        "query, so 100 queries take 2-3x float32's time. A compiled popcount kernel (numba or "
-        "C, or FAISS's `IndexBinaryFlat`) would make batches fast too."
+        "unpacks bits to floats and runs a float32 GEMM of the same size as exact search, "
+        "then rescores 200 candidates per query, so a batch takes longer than float32. A "
+        "compiled popcount kernel (numba or C, or FAISS's `IndexBinaryFlat`) would make "
+        "batches fast too."
     ),
 }
 

@@ -1,0 +1,42 @@
+"""core.blas: BLAS held to one thread, including a BLAS loaded after the first use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = """
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+from core import blas
+
+def threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+with blas.single_threaded():  # the controller is built before FAISS is imported
+    pass
+import faiss  # brings its own OpenBLAS
+with threadpool_limits(2, user_api="blas"):
+    before = threads()
+    with blas.single_threaded():
+        inside = threads()
+    after = threads()
+print(len(before), inside == [1] * len(before), after == before)
+"""
+
+
+def test_single_threaded_covers_a_blas_loaded_after_first_use():
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    n_blas, all_one_inside, restored = done.stdout.split()
+    assert int(n_blas) >= 2  # NumPy's and FAISS's
+    assert all_one_inside == "True" and restored == "True"
