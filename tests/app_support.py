@@ -80,3 +80,13 @@ def hover_contains(hover: str, text: str) -> bool:
     """Whether a wrapped, escaped hover label holds all of ``text`` (line breaks ignored)."""
     flat = hover.replace("<br>", "").replace(" ", "")
     return html.escape(text).replace(" ", "") in flat
+
+
+def number_formats(dataframe) -> dict[str, str]:
+    """Column name -> the printf format its column_config gives it."""
+    config = json.loads(dataframe.proto.columns or "{}")
+    return {
+        name: column["type_config"]["format"]
+        for name, column in config.items()
+        if "format" in column.get("type_config", {})
+    }

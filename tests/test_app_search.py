@@ -4,7 +4,6 @@ matches); the map shows queries above their hits; a click lists neighbours; resu
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -16,6 +15,7 @@ from tests.app_support import (
     expected_text,
     load_sample,
     new_app,
+    number_formats,
     open_page,
     texts_on_page,
     trace_names,
@@ -56,16 +56,6 @@ def metrics(at) -> dict[str, str]:
 
 def captions(at) -> str:
     return "\n".join(c.value for c in at.caption)
-
-
-def number_formats(dataframe) -> dict[str, str]:
-    """Column name -> the printf format its column_config gives it."""
-    config = json.loads(dataframe.proto.columns or "{}")
-    return {
-        name: column["type_config"]["format"]
-        for name, column in config.items()
-        if "format" in column.get("type_config", {})
-    }
 
 
 def test_without_collection_the_page_points_home():

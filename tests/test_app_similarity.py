@@ -4,8 +4,6 @@ threshold (or, when none pass, where the most alike pair is)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -18,6 +16,7 @@ from tests.app_support import (
     hover_contains,
     load_sample,
     new_app,
+    number_formats,
     open_page,
     plotly_array,
 )
@@ -36,16 +35,6 @@ def similarity():
     at.text_area(key="w_sim_queries").set_value("\n".join(q.text for q in SAMPLE_QUERIES[:4])).run()
     assert_ok(at)
     return at
-
-
-def number_formats(dataframe) -> dict[str, str]:
-    """Column name -> the printf format its column_config gives it."""
-    config = json.loads(dataframe.proto.columns or "{}")
-    return {
-        name: column["type_config"]["format"]
-        for name, column in config.items()
-        if "format" in column.get("type_config", {})
-    }
 
 
 def most_alike_pair(at, method: str) -> tuple[int, int, float]:
