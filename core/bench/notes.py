@@ -96,7 +96,7 @@ EXPLAIN = {
         "no vectorised float16 cast on this CPU (no AVX512-FP16: ~2 ns a value) and no "
         "half-precision GEMM. What would close it: a compiled kernel (numba or C) converting "
         "with F16C (`vcvtph2ps`) inside the dot product, streaming half the bytes at memory "
-        "speed. float16 always halves memory at recall@10 >= 0.9996."
+        "speed. float16 always halves memory, at the recall shown in the memory-mode tables."
     ),
     "int8": (
         "One query: the int8 -> float32 block cast is fast in NumPy, so int8 reads a quarter "
