@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _controller = None
 _modules_seen = -1
+_depth = 0  # callers inside single_threaded(), across all threads
+_limiter = None  # the limit the first of them applied; the last one restores it
 
 
 def controller():
@@ -33,9 +36,26 @@ def controller():
         return _controller
 
 
-def single_threaded() -> AbstractContextManager:
-    """Context manager: BLAS on one thread inside, the previous setting restored after.
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """BLAS on one thread inside; the setting from before restored when the last caller leaves.
 
-    The limit is process-wide (BLAS has no per-thread setting), like threadpoolctl's own.
+    The limit is process-wide (BLAS has no per-thread setting) and Streamlit serves every
+    session from threads of one process, so overlapping callers are counted: the first one
+    applies the limit and records the previous setting, the last one to leave restores it. (A
+    plain save-and-restore per caller would let one session's exit lift another's limit midway,
+    and leave BLAS single-threaded for good when exits interleave.)
     """
-    return controller().limit(limits=1, user_api="blas")
+    global _depth, _limiter
+    with _lock:
+        if _depth == 0:
+            _limiter = controller().limit(limits=1, user_api="blas")
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                _limiter.restore_original_limits()
+                _limiter = None

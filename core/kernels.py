@@ -88,6 +88,8 @@ def order_keys(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
     The high half is the float32 score mapped to an order-preserving uint32 and inverted, the
     low half the id (``0 <= id < MAX_ROWS``; TopK's empty slots, id int64-max, sort last).
+    Scores are finite or infinite, never NaN: the public entry points refuse NaN input (with
+    ``check_finite=False`` the caller vouches for it), and a NaN would sort as the best score.
     """
     # + 0.0 turns -0.0 into +0.0: the two compare equal, so they must get the same key.
     bits = (np.asarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
@@ -156,14 +158,14 @@ class TopK:
         counts = np.bincount(q, minlength=self.m)
         hit = np.flatnonzero(counts)
         a = hit.size
-        rank = np.cumsum(counts > 0) - 1  # query -> its row among the hit ones
-        group = np.concatenate([np.repeat(np.arange(a), k), rank[q]])
-        group = group.astype(np.uint16 if a <= np.iinfo(np.uint16).max else np.int64)
+        small = a <= np.iinfo(np.uint16).max
+        rank = (np.cumsum(counts > 0) - 1).astype(np.uint16 if small else np.int64)
+        group = np.concatenate([np.repeat(np.arange(a, dtype=rank.dtype), k), rank[q]])
         all_s = np.concatenate([self.scores[hit].ravel(), scores.astype(np.float32, copy=False)])
         all_i = np.concatenate([self.ids[hit].ravel(), ids.astype(np.int64, copy=False)])
         order = np.argsort(order_keys(all_s, all_i))
         order = order[np.argsort(group[order], kind="stable")]  # radix sort for uint16
-        sizes = np.bincount(group, minlength=a)
+        sizes = counts[hit] + k  # each hit query's k kept entries and its new candidates
         starts = np.cumsum(sizes) - sizes
         take = order[(starts[:, None] + np.arange(k)).ravel()]
         self.scores[hit] = all_s[take].reshape(a, k)

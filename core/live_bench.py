@@ -18,8 +18,8 @@ What is compared, and why it matters for the tutorial:
 How a number is measured (:func:`core.timing.timed`): BLAS is held to one thread, so a matrix
 product and a Python loop compete on equal terms, and a multithreaded BLAS cannot stall
 spinning for a core that another process (the Streamlit server, the browser) holds on a small
-machine; the call is warmed up, then timed until the samples add up to a small budget, with the
-garbage collector paused. Tables report the median with its spread (minimum and quartiles) and
+machine; garbage is collected first, the call is warmed up, then timed until the samples add up
+to a small budget. Tables report the median with its spread (minimum and quartiles) and
 the sample count, and :func:`core.live_bench_checks.suspect_results` names any result that
 contradicts the expected order by a wide margin — the sign of a busy machine, to be re-run
 rather than believed.

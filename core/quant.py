@@ -332,7 +332,7 @@ class BinaryIndex(QuantIndex):
         return max(int(k), self.rescore_factor * int(k))
 
     def _candidates(self, q, k, method, budget):
-        n_cand = min(self.n, max(k, self.rescore_factor * k))
+        n_cand = min(self.n, self.rescore_pool(k))
         return self.codec.candidates(q, n_cand, budget)
 
     def _rows(self, ids):

@@ -1,7 +1,7 @@
 """Wall-clock measurement shared by the live benchmark page and the benchmark harness.
 
 :func:`measure` times a call a fixed number of times; :func:`timed` is the careful one for
-live comparisons: BLAS held to one thread, the garbage collector paused, a warm-up, then as many
+live comparisons: BLAS held to one thread, garbage collected first, a warm-up, then as many
 samples as fit a small time budget, summarised with their spread by :func:`timing_columns`.
 """
 
@@ -80,15 +80,13 @@ def measure(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> T
 
 @contextmanager
 def _quiet_measurement() -> Iterator[None]:
-    """BLAS on one thread and the garbage collector paused, restored afterwards."""
-    gc_was_enabled = gc.isenabled()
+    """BLAS on one thread (see :func:`core.blas.single_threaded`) and the garbage collected
+    first, so that a collection owed by earlier work does not land inside a timed call. The
+    collector stays on: switching it off is process-wide, and would pause it for every other
+    session of the app while a benchmark runs."""
+    gc.collect()
     with blas.single_threaded():
-        gc.disable()
-        try:
-            yield
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        yield
 
 
 def timed(

@@ -71,3 +71,9 @@ def test_low_recall_fails_the_target_whatever_the_speed():
     target = "binary + rescoring: recall@10 >= 0.95 and >= 3x faster than float32 at 1M"
     assert not rows[f"{target} (1 query)"]["met"]
     assert "recall 0.9000" in rows[f"{target} (1 query)"]["measured"]
+
+
+def test_a_run_with_one_query_count_judges_each_mode_once():
+    rows = [r for r in _rows({}) if r["m"] == 1]
+    names = [t["target"] for t in _mode_targets(_summary(), rows)]
+    assert len(names) == len(set(names)) == 3

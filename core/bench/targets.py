@@ -140,7 +140,7 @@ def _mode_targets(summary: list, speed_rows: list) -> list[dict]:
     for mode, (target, max_ratio, min_recall) in goals.items():
         info = modes[mode]
         memory = info["bytes_per_vector"] / f32_bytes
-        for m in (counts[0], counts[-1]):
+        for m in sorted({counts[0], counts[-1]}):  # one query and the largest batch
             rows = [r for r in speed_rows if r["mode"] == mode and r["m"] == m]
             worst = max(rows, key=lambda r: r["vs_float32"])
             slow = [r for r in rows if not _faster_enough(r["vs_float32"], max_ratio, mode)]
