@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.embedding_types import EmbedderSpec
-from core.engine import Metric, as_matrix, row_norms, search
+from core.engine import Metric, PairSummary, as_matrix, row_norms, search, strongest_pairs
 from core.quant import QuantIndex, build_index
 
 FORMAT_VERSION = 1
@@ -177,6 +177,30 @@ class Collection:
         options.setdefault("corpus_norms", self._norms)
         queries = as_matrix(query_vectors, "queries")
         return search(self.embeddings, queries, k, method, check_finite=False, **options)
+
+    def strongest_pairs(
+        self, threshold: float, method: str | Metric = "cosine", *, limit: int = 500, **options
+    ) -> PairSummary:
+        """The most alike pairs of documents passing ``threshold``, their count and the closest
+        pair overall; see :func:`core.engine.strongest_pairs`.
+
+        The vectors were checked when the collection was made or loaded, so they are not checked
+        again; cosine reuses the kept row norms.
+        """
+        norms = None
+        if Metric.parse(method) is Metric.COSINE:
+            if self._norms is None:
+                self._norms = row_norms(self.embeddings)
+            norms = self._norms
+        return strongest_pairs(
+            self.embeddings,
+            threshold,
+            method,
+            limit=limit,
+            check_finite=False,
+            norms=norms,
+            **options,
+        )
 
     def index(self, mode: str) -> QuantIndex:
         """This collection's ``core.quant`` index in ``mode`` (built once, then kept)."""

@@ -14,6 +14,7 @@ merged by sorting; ties are broken by the lower index so results are determinist
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -534,3 +535,137 @@ def near_duplicates(
     key = s if metric is Metric.EUCLIDEAN else -s
     order = np.lexsort((j, i, key))
     return [(int(i[o]), int(j[o]), float(s[o])) for o in order]
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """What :func:`strongest_pairs` found.
+
+    Attributes
+    ----------
+    pairs : list of (i, j, score)
+        The most alike pairs passing the threshold, at most ``limit``, ordered like
+        :func:`near_duplicates` (``i < j``; euclidean scores are distances).
+    n_passing : int
+        How many pairs pass the threshold in all (``len(pairs)`` when within the limit).
+    best : (i, j, score) or None
+        The most alike pair of the whole matrix, passing or not; ``None`` for fewer than 2 rows.
+    """
+
+    pairs: list[tuple[int, int, float]]
+    n_passing: int
+    best: tuple[int, int, float] | None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether more pairs passed than ``pairs`` holds."""
+        return self.n_passing > len(self.pairs)
+
+
+def strongest_pairs(
+    x,
+    threshold: float = 0.95,
+    method: str | Metric = "cosine",
+    *,
+    limit: int = 500,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    check_finite: bool = True,
+    norms: np.ndarray | None = None,
+) -> PairSummary:
+    """The ``limit`` most alike pairs passing ``threshold``, their total count and the best pair.
+
+    One chunked pass over the upper triangle, like :func:`near_duplicates`, and the same pairs
+    in the same order (``pairs == near_duplicates(...)[:limit]``); but a loose threshold is not
+    an error: only the strongest ``limit`` pairs are kept (memory stays bounded) and the rest
+    are counted. The most alike pair is tracked in the same pass, so "nothing passes, the
+    closest pair is ..." needs no second scan.
+
+    Parameters
+    ----------
+    x : array_like of shape (n, dim)
+    threshold : float
+        Cosine/dot: similarity >= threshold passes. Euclidean: distance <= threshold passes.
+    method : {"cosine", "dot", "euclidean"}
+    limit : int
+        Pairs returned at most (>= 1).
+    memory_budget_mb : float
+        Upper bound for the blocks built at once.
+    check_finite : bool
+        Refuse NaN/inf. Pass False only for vectors validated before (a collection's).
+    norms : ndarray of shape (n,), optional
+        Precomputed row norms of ``x`` (cosine, euclidean), to save one pass.
+
+    Returns
+    -------
+    PairSummary
+    """
+    metric = Metric.parse(method)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    if isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    x = as_matrix(x, "vectors", check_finite=check_finite)
+    n = x.shape[0]
+    if norms is not None and np.shape(norms) != (n,):
+        raise ValueError(f"norms must have shape ({n},), got {np.shape(norms)}")
+    budget = _check_budget(memory_budget_mb)
+    scorer = _Scorer(x, x, metric, corpus_norms=norms)
+    euclidean = metric is Metric.EUCLIDEAN
+    # Work in "higher is better" (euclidean: -distance); negating is exact, so the pairs that
+    # pass are exactly near_duplicates'.
+    cut = np.float32(-threshold if euclidean else threshold)
+    # Scores, a temporary, the below-diagonal mask and the hit mask: about 12 bytes a cell.
+    rows_per_block = max(1, min(n, budget // (12 * max(n, 1))))
+    kept_i = np.empty(0, np.int64)
+    kept_j = np.empty(0, np.int64)
+    kept_s = np.empty(0, np.float32)
+    n_passing = 0
+    best: tuple[int, int, float] | None = None
+    for q in _blocks(n, rows_per_block):
+        scores = scorer.finish(q, scorer.block(q, slice(q.start, n)))
+        scores[np.tri(*scores.shape, dtype=bool)] = -np.inf  # lower triangle and diagonal
+        flat = int(np.argmax(scores))
+        r, c = divmod(flat, scores.shape[1])
+        if np.isfinite(scores[r, c]) and (best is None or scores[r, c] > best[2]):
+            best = (q.start + r, q.start + c, float(scores[r, c]))
+        rows_local, cols_local = np.nonzero(scores >= cut)
+        n_passing += rows_local.size
+        kept_i = np.concatenate([kept_i, rows_local + q.start])
+        kept_j = np.concatenate([kept_j, cols_local + q.start])
+        kept_s = np.concatenate([kept_s, scores[rows_local, cols_local]])
+        kept_i, kept_j, kept_s = _strongest(kept_i, kept_j, kept_s, limit)
+    order = np.lexsort((kept_j, kept_i, -kept_s))
+    sign = -1.0 if euclidean else 1.0
+    pairs = [(int(kept_i[o]), int(kept_j[o]), sign * float(kept_s[o])) for o in order[:limit]]
+    if best is not None:
+        best = (best[0], best[1], sign * best[2])
+    return PairSummary(pairs, n_passing, best)
+
+
+def _strongest(i: np.ndarray, j: np.ndarray, s: np.ndarray, limit: int):
+    """The ``limit`` highest scores (ties by lower (i, j)) of candidate pairs."""
+    if s.size <= limit:
+        return i, j, s
+    # Everything at least as good as the limit-th score, then an exact order of those few.
+    kth = np.partition(-s, limit - 1)[limit - 1]
+    keep = np.flatnonzero(-s <= kth)
+    order = keep[np.lexsort((j[keep], i[keep], -s[keep]))[:limit]]
+    return i[order], j[order], s[order]
+
+
+def row_cosines(a, b) -> np.ndarray:
+    """Cosine of each row of ``a`` with the same row of ``b``; a zero row gives 0 (never NaN).
+
+    Parameters
+    ----------
+    a, b : array_like of shape (n, dim) or (dim,)
+
+    Returns
+    -------
+    ndarray of shape (n,), float32, within [-1, 1]
+    """
+    a, b = normalize(a), normalize(b)
+    if a.shape != b.shape:
+        raise ValueError(f"a has shape {a.shape} but b has shape {b.shape}; they must match")
+    cosines = np.einsum("ij,ij->i", a, b)
+    return np.clip(cosines, -1.0, 1.0, out=cosines)

@@ -10,6 +10,8 @@ from ui.display import show_figure
 from ui.frame import page_frame
 from ui.search import (
     MEMORY_MODES,
+    as_previous,
+    is_previous,
     neighbours,
     parse_queries,
     previous_note,
@@ -46,28 +48,28 @@ with st.form("search_form"):
         "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)
     )
 
-failed = False  # this submit did not search: what stays on screen is the previous search
 if submitted:
     queries = parse_queries(st.session_state[state.SEARCH_QUERIES])
+    failed = True  # this request did not search: what stays on screen is the previous search
     if not queries:
         st.error("Type at least one query (one per line).")
-        failed = True
     else:
         try:
             result = run_search(collection, queries, method=method, k=int(k), mode=mode)
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {exc}")
-            failed = True
         else:
             state.put(state.SEARCH_RESULT, result)
+            failed = False
+    if failed and state.get(state.SEARCH_RESULT) is not None:
+        state.put(state.SEARCH_RESULT, as_previous(state.get(state.SEARCH_RESULT)))
 
 result = state.get(state.SEARCH_RESULT)
 if result is None:
     st.info("Type one or more queries and press **Search**.")
     st.stop()
-# The box's last submitted queries are not what is shown (an empty box, a failed embedding):
-# label the results as the previous search's, on this run and on any rerun (a map click).
-if failed or parse_queries(state.get(state.SEARCH_QUERIES) or "") != result["queries"]:
+# Labelled until a search succeeds: on this run and on any rerun (a map click, a page change).
+if is_previous(result, state.get(state.SEARCH_QUERIES) or ""):
     st.info(previous_note(result), icon=":material/history:")
 
 show_summary(result)

@@ -11,7 +11,13 @@ from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
 from ui.jobs import embed_queries
-from ui.search import closest_pair, no_pairs_message, parse_queries
+from ui.search import (
+    duplicate_pairs,
+    no_pairs_message,
+    pairs_heading,
+    parse_queries,
+    too_many_pairs_note,
+)
 from ui.tables import format_score, pairs_table, results_table, score_config
 
 MAX_DOCS = 60
@@ -63,7 +69,7 @@ if mode == "Queries × documents":
         st.warning("Type at least one query, or switch to Documents × documents.")
         st.stop()
     try:
-        query_vectors = embed_queries(queries, cache.embedder_for(collection.spec))
+        query_vectors = embed_queries(queries, cache.embedder_for(collection.spec)).vectors
     except (cache.MissingKeyError, EmbeddingJobError) as exc:
         st.error(f"Could not embed the queries: {exc}")
         st.stop()
@@ -100,29 +106,22 @@ if mode == "Queries × documents":
 
 st.subheader("Near-duplicate pairs")
 # Near-duplicates sit near 1 (distance near 0); the full range lets a collection of merely
-# related texts be explored too, and the message below says where its closest pair is.
+# related texts be explored too. A loose threshold lists the strongest pairs (the count says
+# how many pass) instead of failing; when none pass, the message says where the closest is.
 if method == "euclidean":
     threshold = st.slider("Distance at most", 0.0, 2.0, 0.35, 0.01, key="sim_dup_dist")
 else:
     threshold = st.slider("Similarity at least", 0.0, 1.0, 0.9, 0.01, key="sim_dup_sim")
-try:
-    pairs = cache.duplicate_pairs(
-        collection.manifest.content_hash, method, float(threshold), collection.embeddings
-    )
-except ValueError as exc:  # too many pairs for a loose threshold
-    st.error(f"{exc}. Raise the threshold.")
-    st.stop()
-if pairs:
-    st.write(
-        f"**{len(pairs):,} pair(s)** {'within' if method == 'euclidean' else 'above'} "
-        f"{threshold:.2f}, most alike first."
-    )
+found = duplicate_pairs(collection.manifest.content_hash, method, float(threshold), collection)
+if found.pairs:
+    st.write(pairs_heading(method, float(threshold), found))
+    if note := too_many_pairs_note(method, found):
+        st.caption(note)
     st.dataframe(
-        pairs_table(collection, pairs[:500], method),
+        pairs_table(collection, found.pairs, method),
         hide_index=True,
         width="stretch",
         column_config=score_config(method),
     )
 else:
-    pair = closest_pair(collection.manifest.content_hash, method, collection.embeddings)
-    st.info(no_pairs_message(method, float(threshold), pair))
+    st.info(no_pairs_message(method, float(threshold), found.best))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import live_bench
+from core import kernels, live_bench
 from tests.app_support import assert_ok, charts, load_sample, new_app, open_page, trace_names
 
 RUN = "FormSubmitter:bench_form-Run benchmarks"
@@ -32,6 +32,14 @@ def benchmarked():
 def test_page_invites_a_run():
     at = open_page(new_app(), "benchmark")
     assert "press **Run benchmarks**" in at.info[0].value
+    # BLAS is single-threaded, but the engine's own searches still use its worker threads.
+    (note,) = [m.value for m in at.markdown if "BLAS runs on one thread" in m.value]
+    assert (
+        f"**{live_bench.ENGINE}** (in *Search time vs corpus size*), the memory modes and the "
+        "searches on your collection split a large scan across the engine's worker threads — "
+        f"up to {kernels.n_workers()} here, one per usable core (at most 8) — each with "
+        "single-threaded BLAS" in note
+    )
     assert not at.get("plotly_chart")
     assert at.checkbox(key="b_on_collection").disabled  # no collection yet
 

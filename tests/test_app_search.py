@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
+from core.engine import normalize
 from core.quant import build_index
 from tests.app_support import (
     assert_ok,
@@ -20,8 +22,8 @@ from tests.app_support import (
     texts_on_page,
     trace_names,
 )
-from ui import state
-from ui.search import format_bytes
+from ui import cache, state
+from ui.search import format_bytes, top_cosines
 
 SUBMIT = "FormSubmitter:search_form-Search"
 
@@ -200,6 +202,67 @@ def test_empty_query_is_an_error_and_old_results_are_labelled(searched):
     assert not searched.error
     assert any("Showing results for the previous search" in i.value for i in searched.info)
     searched.radio(key="s_projection").set_value("pca").run()
+
+
+def test_a_failed_search_with_other_parameters_keeps_the_old_results_labelled(
+    searched, monkeypatch
+):
+    search_for(searched, "Why does Mars look red?")
+    assert not any("previous search" in i.value for i in searched.info)
+
+    def no_key(spec):
+        raise cache.MissingKeyError("no key for this test")
+
+    monkeypatch.setattr(cache, "embedder_for", no_key)
+    search_for(searched, "Why does Mars look red?", method="euclidean")  # same queries
+    assert searched.error[0].value == "Could not embed the queries: no key for this test"
+    label = "Showing results for the previous search: Why does Mars look red?"
+    assert [i.value for i in searched.info if "previous search" in i.value] == [label]
+    assert "score" in searched.dataframe[0].value.columns  # still the cosine results
+    searched.radio(key="s_projection").set_value("random").run()  # any rerun, e.g. a map click
+    assert_ok(searched)
+    assert not searched.error
+    assert [i.value for i in searched.info if "previous search" in i.value] == [label]
+    open_page(open_page(searched, "similarity"), "search")  # and a page change
+    assert [i.value for i in searched.info if "previous search" in i.value] == [label]
+
+    monkeypatch.undo()
+    search_for(searched, "Why does Mars look red?", method="euclidean")
+    assert not searched.error
+    assert not any("previous search" in i.value for i in searched.info)
+    assert "distance" in searched.dataframe[0].value.columns
+    searched.radio(key="s_projection").set_value("pca").run()
+    assert_ok(searched)
+
+
+class _Unread:
+    """Embeddings that must not be read."""
+
+    def __getitem__(self, index):
+        raise AssertionError("exact cosine search already returned the top cosine")
+
+
+def test_top_cosine_comes_from_exact_cosine_scores_without_reading_vectors(rng):
+    ids = np.array([[3, 1], [0, 2]])
+    scores = np.array([[0.75, 0.5], [0.25, 0.125]], dtype=np.float32)
+    vectors = rng.standard_normal((2, 4)).astype(np.float32)
+    best = top_cosines(vectors, _Unread(), ids, scores, "cosine", "float32")
+    assert best.dtype == np.float32
+    np.testing.assert_array_equal(best, [0.75, 0.25])
+
+
+@pytest.mark.parametrize(("method", "mode"), [("dot", "float32"), ("euclidean", "float32"),
+                                              ("cosine", "int8")])  # fmt: skip
+def test_top_cosine_is_computed_for_other_methods_and_compressed_modes(method, mode, rng):
+    embeddings = rng.standard_normal((5, 4)).astype(np.float32)
+    embeddings[2] = 0.0  # a zero vector's cosine is 0, not NaN
+    vectors = rng.standard_normal((3, 4)).astype(np.float32)
+    ids = np.array([[4, 0], [2, 1], [0, 3]])
+    scores = np.full((3, 2), 9.0, dtype=np.float32)  # not cosines: must not be used
+    best = top_cosines(vectors, embeddings, ids, scores, method, mode)
+    expected = np.einsum("ij,ij->i", normalize(vectors), normalize(embeddings[ids[:, 0]]))
+    np.testing.assert_allclose(best, expected, atol=1e-6)
+    assert best[1] == 0.0
 
 
 def test_clicking_a_point_lists_its_neighbours_with_scores_and_sources():

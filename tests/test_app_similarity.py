@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.engine import similarity_matrix
+from core.collection import Collection
+from core.engine import normalize, similarity_matrix
 from core.sample_data import SAMPLE_QUERIES
 from tests.app_support import (
     assert_ok,
@@ -133,3 +134,67 @@ def test_euclidean_uses_distances(similarity):
     pairs = similarity.dataframe[-1].value
     assert "distance" in pairs.columns and (pairs["distance"] <= 1.0).all()
     assert pairs["distance"].is_monotonic_increasing
+
+
+def passing_pairs(at, method: str, threshold: float) -> np.ndarray:
+    """Brute force: the scores of every pair i < j passing ``threshold``, most alike first."""
+    x = at.session_state[state.COLLECTION].embeddings
+    upper = similarity_matrix(x, None, method)[np.triu_indices(len(x), 1)]
+    if method == "euclidean":
+        return np.sort(upper[upper <= threshold])
+    return np.sort(upper[upper >= threshold])[::-1]
+
+
+@pytest.mark.parametrize(
+    ("method", "slider", "threshold", "where", "direction"),
+    [
+        ("euclidean", "sim_dup_dist", 2.0, "within", "are at most {} apart: lower the distance"),
+        ("cosine", "sim_dup_sim", 0.0, "above", "score at least {}: raise the similarity"),
+    ],
+)
+def test_a_loose_threshold_lists_the_strongest_pairs_and_says_which_way_to_go(
+    similarity, method, slider, threshold, where, direction
+):
+    similarity.radio(key="sim_mode").set_value("Documents × documents")
+    similarity.radio(key="sim_method").set_value(method).run()
+    similarity.slider(key=slider).set_value(threshold).run()
+    assert_ok(similarity)
+    assert not similarity.error
+    expected = passing_pairs(similarity, method, threshold)
+    assert len(expected) > 500
+    assert similarity.markdown[-1].value == (
+        f"**{len(expected):,} pair(s)** {where} {threshold:.2f}; the 500 most alike are listed, "
+        "most alike first."
+    )
+    column = "distance" if method == "euclidean" else "score"
+    pairs = similarity.dataframe[-1].value
+    assert len(pairs) == 500
+    np.testing.assert_allclose(pairs[column], expected[:500], atol=1e-5)
+    notes = [c.value for c in similarity.caption if "listed pairs" in c.value]
+    assert notes == [
+        f"The listed pairs {direction.format(f'{pairs[column].iloc[-1]:.3f}')} to list only the "
+        + ("closest pairs." if method == "euclidean" else "most similar pairs.")
+    ]
+    assert "Raise the threshold" not in "".join(e.value for e in similarity.error)
+    similarity.radio(key="sim_method").set_value("cosine").run()
+    similarity.slider(key="sim_dup_sim").set_value(0.9).run()
+
+
+def test_a_collection_past_the_pair_cap_lists_pairs_instead_of_failing():
+    """300 unit vectors: all 44,850 pairs are within distance 2 (near_duplicates' 20,000 cap)."""
+    at = open_page(load_sample(new_app()), "similarity")
+    spec = at.session_state[state.COLLECTION].spec
+    vectors = normalize(np.random.default_rng(7).standard_normal((300, 512)))
+    at.session_state[state.COLLECTION] = Collection.create(
+        [f"document {i}" for i in range(300)], vectors, spec
+    )
+    at.radio(key="sim_mode").set_value("Documents × documents")
+    at.radio(key="sim_method").set_value("euclidean").run()
+    at.slider(key="sim_dup_dist").set_value(2.0).run()
+    assert_ok(at)
+    assert not at.error
+    assert at.markdown[-1].value == (
+        "**44,850 pair(s)** within 2.00; the 500 most alike are listed, most alike first."
+    )
+    assert len(at.dataframe[-1].value) == 500
+    assert any("lower the distance" in c.value for c in at.caption)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from streamlit import config
+from streamlit.testing.v1 import AppTest
 
 from core.collection_io import to_npz_bytes, to_parquet_bytes
 from tests.app_support import assert_ok, new_app, open_page, texts_on_page
@@ -118,20 +119,97 @@ def test_embedding_summary_shape_dtype_norms(embedded):
 
 def test_after_embedding_nothing_is_left_to_send(embedded):
     assert embedded.info[0].value == (
-        "All 7 texts are already embedded — nothing to send; they are the current collection."
+        "All 7 texts are already embedded and are the current collection — nothing to send or "
+        "rebuild."
     )
     assert "Estimate:" not in texts_on_page(embedded)
+    # Rebuilding would build the same collection again: the button is off and says why.
     button = embedded.button(key="up_embed")
-    assert button.proto.label == "Rebuild collection" and not button.disabled
-    assert button.proto.help.startswith("Nothing is sent")
+    assert button.proto.label == "Collection up to date" and button.disabled
+    assert button.proto.help == (
+        "These texts, from these sources, already are the current collection."
+    )
+    assert (
+        "**Rebuild collection** is off: it would build the same collection again. Upload other "
+        "files, or change the reading options or the model, to embed." in texts_on_page(embedded)
+    )
     assert embedded.button(key="up_stop").disabled  # the job is over
     assert "Embedding replaces the current collection" not in texts_on_page(embedded)
 
 
-def test_embedding_again_reuses_this_sessions_vectors(embedded):
-    embedded.button(key="up_embed").click().run()
-    assert_ok(embedded)
-    assert "0 request(s), 7 text(s) reused from this session" in texts_on_page(embedded)
+def test_the_same_texts_from_another_file_rebuild_from_this_sessions_vectors():
+    at = open_page(new_app(), "upload")
+    upload(at, [GOOD[0]])
+    at.button(key="up_embed").click().run()
+    assert_ok(at)
+    assert "Embedded 3 texts" in at.success[0].value
+    upload(at, [("renamed.txt", NOTES, "text/plain")])  # same texts, other source
+    assert at.info[0].value == (
+        "All 3 texts are already embedded — nothing to send; **Rebuild collection** makes them "
+        "the current collection without any request."
+    )
+    assert "Embedding replaces the current collection (3 documents × 512" in texts_on_page(at)
+    button = at.button(key="up_embed")
+    assert button.proto.label == "Rebuild collection" and not button.disabled
+    assert button.proto.help.startswith("Nothing is sent")
+    button.click().run()
+    assert_ok(at)
+    assert "0 request(s), 3 text(s) reused from this session" in texts_on_page(at)
+    assert set(at.session_state["collection"].metadata["source"]) == {"renamed.txt"}
+    assert at.button(key="up_embed").disabled  # now they are the current collection
+
+
+def _estimate_page():
+    """render_estimate and the Embed button for texts and a cost estimate put in the state."""
+    import streamlit as st
+
+    from core.embedding_types import EmbedderSpec
+    from core.pricing import CostEstimate
+    from ui.jobs import render_job_buttons
+    from ui.upload import BUTTON_HELP, render_estimate
+
+    texts, to_send = st.session_state["texts"], st.session_state["to_send"]
+    est = CostEstimate(0, 0.0, True, "model", to_send)
+    label = render_estimate(est, texts, EmbedderSpec("use-multilingual", "model"), False)
+    render_job_buttons(True, label, help=BUTTON_HELP[label])
+
+
+@pytest.mark.parametrize(
+    ("texts", "to_send", "kind", "message", "enabled"),
+    [
+        (
+            ["", "  ", "\n"],
+            0,
+            "warning",
+            "All 3 texts are blank — there is nothing to embed. Check the text column and the "
+            "reading options.",
+            False,
+        ),
+        (
+            ["a cat", " ", "a dog"],
+            0,
+            "info",
+            "All 2 texts are already embedded — nothing to send; **Rebuild collection** makes "
+            "them the current collection without any request. 1 blank text(s) get zero vectors.",
+            True,
+        ),
+        (
+            ["a cat", " "],
+            1,
+            "info",
+            "Estimate: 1 texts to embed · runs locally: no tokens billed, $0. 1 blank text(s) get "
+            "zero vectors.",
+            True,
+        ),
+    ],
+)
+def test_blank_texts_are_counted_apart_from_embedded_ones(texts, to_send, kind, message, enabled):
+    at = AppTest.from_function(_estimate_page, default_timeout=60)
+    at.session_state["texts"], at.session_state["to_send"] = texts, to_send
+    at.run()
+    assert_ok(at)
+    assert [e.value for e in getattr(at, kind)] == [message]
+    assert at.button(key="up_embed").disabled is not enabled
 
 
 def test_uploaded_documents_are_searchable(embedded):

@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from core.collection import Collection, CollectionError
 from core.embedding_types import EmbedderSpec
-from core.engine import normalize, search
+from core.engine import normalize, search, strongest_pairs
 
 SPEC = EmbedderSpec("use-multilingual", "universal-sentence-encoder-multilingual-3")
 
@@ -52,6 +52,18 @@ def test_collection_search_equals_engine_search(tmp_path, rng):
         ref_ids, ref_scores = search(coll.embeddings, q, 5, method)
         assert_array_equal(ids, ref_ids)
         assert_allclose(scores, ref_scores, rtol=1e-6)
+
+
+def test_collection_strongest_pairs_equal_engine_strongest_pairs(tmp_path, rng):
+    coll = make_collection(rng)
+    coll.save(tmp_path / "c")
+    loaded = Collection.load(tmp_path / "c")  # memory-mapped, read-only
+    for method, threshold in (("cosine", 0.2), ("dot", 0.2), ("euclidean", 1.2)):
+        found = loaded.strongest_pairs(threshold, method, limit=7)
+        assert found == strongest_pairs(coll.embeddings, threshold, method, limit=7)
+        assert len(found.pairs) == 7 and found.n_passing > 7
+        assert found.best == found.pairs[0]
+    assert loaded._norms is not None  # cosine kept the row norms for the next call
 
 
 def test_normalized_flag_is_detected(rng):

@@ -18,8 +18,11 @@ from core.engine import (
     near_duplicates,
     normalize,
     plan_chunks,
+    row_cosines,
+    row_norms,
     search,
     similarity_matrix,
+    strongest_pairs,
 )
 
 METHODS = [m.value for m in Metric]
@@ -343,6 +346,105 @@ def test_near_duplicates_euclidean_uses_distance_threshold():
 def test_near_duplicates_refuses_a_threshold_that_matches_everything(rng):
     with pytest.raises(ValueError, match="use a stricter threshold"):
         near_duplicates(rng.standard_normal((100, 3)), threshold=-1.0, max_pairs=10)
+
+
+# ------------------------------------------------------------------ strongest pairs
+
+
+def reference_best_pair(x, method):
+    """Float64 brute force: the most alike (i, j, similarity or distance), i < j."""
+    scores = reference_scores(x, x, method)
+    np.fill_diagonal(scores, -np.inf)
+    i, j = sorted(np.unravel_index(np.argmax(scores), scores.shape))
+    score = scores[i, j]
+    return int(i), int(j), float(-score if method == "euclidean" else score)
+
+
+@pytest.mark.parametrize(
+    ("method", "threshold"), [("cosine", 0.3), ("dot", 1.0), ("euclidean", 3.5)]
+)
+@pytest.mark.parametrize("budget", [256.0, 0.001])
+def test_strongest_pairs_are_near_duplicates_first_pairs_with_their_count(
+    method, threshold, budget, rng
+):
+    x = rng.standard_normal((120, 8)).astype(np.float32)
+    every = near_duplicates(x, threshold, method, max_pairs=10**6)
+    assert len(every) > 50  # enough to cut
+    for limit in (1, 50, 10**6):
+        found = strongest_pairs(x, threshold, method, limit=limit, memory_budget_mb=budget)
+        assert found.n_passing == len(every)
+        assert found.truncated == (limit < len(every))
+        assert [p[:2] for p in found.pairs] == [p[:2] for p in every[:limit]]
+        assert_allclose([p[2] for p in found.pairs], [p[2] for p in every[:limit]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_strongest_pairs_report_the_best_pair_even_when_none_passes(method, rng):
+    x = rng.standard_normal((90, 6))
+    strict = 1e9 if method != "euclidean" else -1.0  # nothing can pass
+    found = strongest_pairs(x, strict, method, memory_budget_mb=0.001)
+    assert found.pairs == [] and found.n_passing == 0 and not found.truncated
+    i, j, score = reference_best_pair(x, method)
+    assert found.best[:2] == (i, j)
+    assert_allclose(found.best[2], score, rtol=EUCLID_RTOL, atol=COSINE_ATOL)
+
+
+def test_strongest_pairs_do_not_stop_at_a_pair_cap_that_near_duplicates_enforces(rng):
+    x = normalize(rng.standard_normal((300, 4)))  # unit vectors: every distance is <= 2
+    with pytest.raises(ValueError, match="more than 20,000 pairs"):
+        near_duplicates(x, 2.0, "euclidean", max_pairs=20_000)
+    found = strongest_pairs(x, 2.0, "euclidean", limit=500)
+    assert len(found.pairs) == 500 and found.truncated
+    reference = -reference_scores(x, x, "euclidean")[np.triu_indices(300, 1)]
+    assert found.n_passing == np.count_nonzero(reference <= 2.0) > 20_000
+    assert_allclose([p[2] for p in found.pairs], np.sort(reference)[:500], rtol=EUCLID_RTOL)
+
+
+def test_strongest_pairs_break_ties_by_index_across_blocks():
+    x = np.ones((40, 3), dtype=np.float32)  # every pair has cosine 1
+    found = strongest_pairs(x, 0.5, limit=4, memory_budget_mb=0.001)
+    assert [p[:2] for p in found.pairs] == [(0, 1), (0, 2), (0, 3), (0, 4)]
+    assert found.n_passing == 40 * 39 // 2 and found.best[:2] == (0, 1)
+
+
+def test_strongest_pairs_of_one_row_have_no_best_pair():
+    found = strongest_pairs(np.ones((1, 3)), 0.0)
+    assert found.pairs == [] and found.n_passing == 0 and found.best is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": float("nan")}, "threshold must be a finite number"),
+        ({"limit": 0}, "limit must be a positive integer, got 0"),
+        ({"limit": True}, "limit must be a positive integer"),
+        ({"norms": np.ones(3)}, r"norms must have shape \(5,\), got \(3,\)"),
+        ({"method": "manhattan"}, "unknown method 'manhattan'; use one of"),
+    ],
+)
+def test_strongest_pairs_parameter_errors(kwargs, message, rng):
+    with pytest.raises(ValueError, match=message):
+        strongest_pairs(rng.standard_normal((5, 3)), **kwargs)
+
+
+def test_strongest_pairs_with_given_norms_equal_computed_ones(rng):
+    x = rng.standard_normal((60, 5)).astype(np.float32)
+    # The norms a collection keeps (row_norms): the same pairs, scores and best pair.
+    assert strongest_pairs(x, 0.2, norms=row_norms(x)) == strongest_pairs(x, 0.2)
+
+
+def test_row_cosines_match_float64_and_keep_zero_rows_zero(rng):
+    a, b = rng.standard_normal((7, 5)), rng.standard_normal((7, 5))
+    a[3] = 0.0
+    expected = np.einsum("ij,ij->i", a, b) / (
+        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + (np.arange(7) == 3)
+    )
+    got = row_cosines(a, b)
+    assert got.dtype == np.float32 and got.shape == (7,)
+    assert_allclose(got, expected, atol=COSINE_ATOL)
+    assert got[3] == 0.0 and np.all(np.abs(got) <= 1.0)
+    with pytest.raises(ValueError, match=r"a has shape \(7, 5\) but b has shape \(6, 5\)"):
+        row_cosines(a, b[:6])
 
 
 @pytest.mark.parametrize("scale", [1e-40, 7.3e-22, 1e-18, 1e18, 3e38])

@@ -109,6 +109,11 @@ def interrupted_job() -> dict | None:
     return st.session_state.get(state.EMBED_JOB)
 
 
+# Labels of the Embed button when pressing it would change nothing: it is drawn disabled.
+UP_TO_DATE_LABEL = "Collection up to date"
+NOTHING_TO_EMBED_LABEL = "Nothing to embed"
+IDLE_LABELS = frozenset({UP_TO_DATE_LABEL, NOTHING_TO_EMBED_LABEL})
+
 _STOP_HELP = "Stops after the current batch; the finished ones are kept. Active while a job runs."
 
 
@@ -118,9 +123,11 @@ def render_job_buttons(
     """The Embed and Stop buttons, and the notice of a stopped job.
 
     Stop is enabled only in the run that starts a job (the one where Embed was clicked): that
-    run is the one a click on Stop interrupts. Returns ``(start the job now, Stop's slot)``;
-    after a job that fails, pass the slot to :func:`disable_stop`.
+    run is the one a click on Stop interrupts. A label in :data:`IDLE_LABELS` (nothing would
+    change) draws Embed disabled. Returns ``(start the job now, Stop's slot)``; after a job
+    that fails, pass the slot to :func:`disable_stop`.
     """
+    ready = ready and label not in IDLE_LABELS
     row = st.container(horizontal=True)
     clicked = row.button(label, type="primary", key="up_embed", disabled=not ready, help=help)
     start = clicked and ready
@@ -140,6 +147,11 @@ def disable_stop(slot: DeltaGenerator) -> None:
     slot.button("Stop", key="up_stop_idle", disabled=True, help=_STOP_HELP)
 
 
-def embed_queries(queries: Sequence[str], embedder) -> np.ndarray:
-    """Query vectors, float32 (n_queries, dim), through this session's store (no re-embedding)."""
-    return embed_texts(list(queries), embedder, cache=session_store()).vectors
+def embed_queries(queries: Sequence[str], embedder) -> EmbeddingResult:
+    """Embed queries through this session's store (a query embedded before is not sent again).
+
+    Returns the whole :class:`~core.batching.EmbeddingResult`: ``.vectors`` (float32
+    (n_queries, dim)) and ``.n_cached`` (queries served from the store), for the Search and
+    Similarity pages alike.
+    """
+    return embed_texts(list(queries), embedder, cache=session_store())

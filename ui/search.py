@@ -9,12 +9,12 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from core.batching import embed_texts
 from core.collection import Collection
-from core.engine import search
+from core.engine import PairSummary, row_cosines
 from core.quant import recall_at_k
 from core.timing import measure
 from ui import cache
+from ui.jobs import embed_queries
 from ui.tables import format_score, score_column
 
 EXACT = "float32"  # the collection's own vectors, exact search
@@ -58,11 +58,7 @@ def run_search(
     embedder = cache.embedder_for(collection.spec)
     out: dict = {}
     embed_timing = measure(
-        lambda: out.update(
-            embedded=embed_texts(list(queries), embedder, cache=cache.session_store())
-        ),
-        repeats=1,
-        warmup=0,
+        lambda: out.update(embedded=embed_queries(queries, embedder)), repeats=1, warmup=0
     )
     vectors = out["embedded"].vectors
     recall, pool, search_pool = None, None, None
@@ -104,19 +100,31 @@ def run_search(
         "rescore_pool": pool,
         "search_pool": search_pool,
         "recall": recall,
-        "best_cosine": top_cosines(vectors, collection.embeddings, np.asarray(ids)),
+        "best_cosine": top_cosines(
+            vectors, collection.embeddings, np.asarray(ids), np.asarray(scores), method, mode
+        ),
         "content_hash": collection.manifest.content_hash,
     }
 
 
-def top_cosines(vectors: np.ndarray, embeddings: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Cosine of each query with its first result (0 for a zero vector): float32 (m,)."""
+def top_cosines(
+    vectors: np.ndarray,
+    embeddings: np.ndarray,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    method: str,
+    mode: str,
+) -> np.ndarray:
+    """Cosine of each query with its first result (0 for a zero vector): float32 (m,).
+
+    Exact cosine search already returned it (``scores[:, 0]``); only dot, euclidean and the
+    compressed modes (approximate scores) read the top documents' vectors to compute it.
+    """
     if ids.shape[1] == 0:
         return np.zeros(len(vectors), dtype=np.float32)
-    top = np.asarray(embeddings[ids[:, 0]], dtype=np.float32)
-    dots = np.einsum("ij,ij->i", vectors, top)
-    norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(top, axis=1)
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0).astype(np.float32)
+    if method == "cosine" and mode == EXACT:
+        return np.asarray(scores[:, 0], dtype=np.float32)
+    return row_cosines(vectors, embeddings[ids[:, 0]])
 
 
 def neighbours(collection: Collection, doc: int, k: int, method: str):
@@ -126,25 +134,17 @@ def neighbours(collection: Collection, doc: int, k: int, method: str):
     return ids[0][keep][:k], scores[0][keep][:k]
 
 
-@st.cache_data(scope="session", show_spinner=False, max_entries=8)
-def closest_pair(
-    content_hash: str, method: str, _embeddings: np.ndarray
-) -> tuple[int, int, float] | None:
-    """The most alike pair of different rows of this session's collection, or None (< 2 rows).
+# Near-duplicate pairs listed at most: the strongest ones when more pass the threshold.
+MAX_PAIRS_SHOWN = 500
 
-    ``(i, j, score)`` with ``i < j``; the score as the engine gives it (``-distance`` for
-    euclidean). One chunked top-2 search of the collection against itself.
-    """
-    if _embeddings.shape[0] < 2:
-        return None
-    ids, scores = search(_embeddings, _embeddings, k=2, method=method)
-    rows = np.arange(ids.shape[0])
-    other = np.where(ids[:, 0] != rows, 0, 1)  # the first hit that is not the row itself
-    best_ids = ids[rows, other]
-    best_scores = scores[rows, other]
-    row = int(np.argmax(best_scores))
-    i, j = sorted((row, int(best_ids[row])))
-    return i, j, float(best_scores[row])
+
+@st.cache_data(scope="session", show_spinner=False, max_entries=8)
+def duplicate_pairs(
+    content_hash: str, method: str, threshold: float, _collection: Collection
+) -> PairSummary:
+    """The strongest pairs of this session's collection passing ``threshold`` (at most
+    :data:`MAX_PAIRS_SHOWN`), how many pass in all, and the most alike pair: one pass."""
+    return _collection.strongest_pairs(threshold, method, limit=MAX_PAIRS_SHOWN)
 
 
 # -- what the numbers mean -------------------------------------------------------------------
@@ -237,18 +237,64 @@ def previous_note(result: dict, max_chars: int = 200) -> str:
 
 
 def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float] | None) -> str:
-    """No pair passed the threshold: say where the most alike pair is, so the slider can go."""
+    """No pair passed the threshold: say where the most alike pair is, so the slider can go.
+
+    ``pair`` is ``(i, j, score)`` as :class:`core.engine.PairSummary` gives it (a distance for
+    euclidean), or None when the collection has fewer than two documents.
+    """
     if method == "euclidean":
         head = f"No pairs within {threshold:.2f}"
         if pair is None:
             return head + "."
-        i, j, score = pair
-        return f"{head}; the closest pair (#{i} and #{j}) is {format_score(-score)} apart."
+        i, j, distance = pair
+        return f"{head}; the closest pair (#{i} and #{j}) is {format_score(distance)} apart."
     head = f"No pairs above {threshold:.2f}"
     if pair is None:
         return head + "."
     i, j, score = pair
     return f"{head}; the most similar pair (#{i} and #{j}) scores {format_score(score)}."
+
+
+def pairs_heading(method: str, threshold: float, found: PairSummary) -> str:
+    """How many pairs pass, and which of them the table lists."""
+    where = "within" if method == "euclidean" else "above"
+    head = f"**{found.n_passing:,} pair(s)** {where} {threshold:.2f}"
+    if not found.truncated:
+        return f"{head}, most alike first."
+    return f"{head}; the {len(found.pairs):,} most alike are listed, most alike first."
+
+
+def too_many_pairs_note(method: str, found: PairSummary) -> str | None:
+    """When the list is cut: which way the slider narrows it (a distance goes down, a
+    similarity up), and where the listed pairs end."""
+    if not found.truncated:
+        return None
+    last = found.pairs[-1][2]
+    if method == "euclidean":
+        return (
+            f"The listed pairs are at most {format_score(last)} apart: lower the distance to "
+            "list only the closest pairs."
+        )
+    return (
+        f"The listed pairs score at least {format_score(last)}: raise the similarity to list "
+        "only the most similar pairs."
+    )
+
+
+# Key in a search result: a later search did not run, so what is shown is the previous one.
+_PREVIOUS = "previous"
+
+
+def as_previous(result: dict) -> dict:
+    """``result`` marked as no longer the current request's (a later search failed or was
+    empty); a successful search stores a fresh, unmarked result."""
+    return {**result, _PREVIOUS: True}
+
+
+def is_previous(result: dict, box_text: str) -> bool:
+    """Whether the results on screen are not those of the last submitted request: a later
+    search failed (any parameter), or the box holds other queries than the ones shown."""
+    return bool(result.get(_PREVIOUS)) or parse_queries(box_text) != result["queries"]
 
 
 def show_summary(result: dict) -> None:

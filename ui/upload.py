@@ -3,6 +3,7 @@ and load a saved collection file."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core.collection import Collection, CollectionError
@@ -12,16 +13,26 @@ from core.parsing import ParsedDocuments, ParseError, columns_of, parse_files
 from core.pricing import CostEstimate, estimate_cost
 from core.providers import ProviderInfo
 from ui import state
+from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
 
 UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
 AUTO_COLUMN = "(automatic)"
 EMBED_LABEL = "Embed"
 REBUILD_LABEL = "Rebuild collection"  # the Embed button when every text is already embedded
-# Tooltips of the Embed button by label.
+# Tooltips of the Embed button by label (UP_TO_DATE_LABEL and NOTHING_TO_EMBED_LABEL, from
+# ui.jobs, draw it disabled: pressing it would change nothing).
 BUTTON_HELP = {
     EMBED_LABEL: None,
     REBUILD_LABEL: "Nothing is sent: the collection is built from the vectors this session has.",
+    UP_TO_DATE_LABEL: "These texts, from these sources, already are the current collection.",
+    NOTHING_TO_EMBED_LABEL: "Every text is blank.",
 }
+
+
+# Session-state key (private to this page's helpers): the documents parse_uploads returned last,
+# so render_estimate can compare their sources with the current collection's (the page passes
+# it the texts only).
+_PARSED = "upload_parsed"
 
 
 def max_upload_bytes() -> int:
@@ -63,8 +74,16 @@ def parse_uploads(files, *, split, text_column, chunk_size, chunk_overlap) -> Pa
     :func:`core.parsing.parse_files`).
     """
     data = [(f.name, f.getvalue()) for f in files]
-    return _parse(signature(files), data, split, text_column, chunk_size, chunk_overlap,
-                  max_upload_bytes())  # fmt: skip
+    parsed = _parse(signature(files), data, split, text_column, chunk_size, chunk_overlap,
+                    max_upload_bytes())  # fmt: skip
+    st.session_state[_PARSED] = parsed
+    return parsed
+
+
+def _metadata_of(texts: list[str]):
+    """The metadata parsed with ``texts`` in this run (see :data:`_PARSED`), or None."""
+    parsed = st.session_state.get(_PARSED)
+    return parsed.metadata if parsed is not None and parsed.texts is texts else None
 
 
 def text_columns(files) -> list[str]:
@@ -167,30 +186,70 @@ def render_request_options(info: ProviderInfo, embedder) -> tuple[int, int]:
     return int(batch_size), int(concurrency)
 
 
-def holds(collection: Collection | None, texts: list[str], spec: EmbedderSpec) -> bool:
-    """Whether ``collection`` is already ``texts`` embedded with ``spec``."""
-    return collection is not None and collection.spec == spec and collection.texts == texts
+def holds(
+    collection: Collection | None,
+    texts: list[str],
+    metadata: pd.DataFrame | None,
+    spec: EmbedderSpec,
+) -> bool:
+    """Whether ``collection`` is already ``texts`` with ``metadata`` (sources, lines, chunks),
+    embedded with ``spec``: the same texts from other files are another collection.
+
+    ``metadata=None`` stands for none: an empty table of ``len(texts)`` rows.
+    """
+    if collection is None or collection.spec != spec or collection.texts != texts:
+        return False
+    if metadata is None:
+        metadata = pd.DataFrame(index=range(len(texts)))
+    return collection.metadata.reset_index(drop=True).equals(metadata.reset_index(drop=True))
 
 
-def render_estimate(est: CostEstimate, texts: list[str], spec: EmbedderSpec, remote: bool) -> str:
+def render_estimate(
+    est: CostEstimate,
+    texts: list[str],
+    spec: EmbedderSpec,
+    remote: bool,
+    metadata: pd.DataFrame | None = None,
+) -> str:
     """What pressing the button would send and cost, and what it replaces; returns the label
-    the button should carry (:data:`EMBED_LABEL`, or :data:`REBUILD_LABEL` if nothing is sent)."""
+    the button should carry: :data:`EMBED_LABEL`, :data:`REBUILD_LABEL` if nothing is sent, or
+    a label that draws it disabled when pressing would change nothing (the texts, with their
+    ``metadata``, already are the current collection; every text is blank)."""
     current = state.collection()
-    is_current = holds(current, texts, spec)
-    if est.n_texts == 0:
-        then = (
-            "they are the current collection"
-            if is_current
-            else f"**{REBUILD_LABEL}** makes them the current collection without any request"
+    if metadata is None:
+        metadata = _metadata_of(texts)
+    is_current = holds(current, texts, metadata, spec)
+    n_blank = sum(1 for t in texts if not t.strip())  # never sent: they get zero vectors
+    n_real = len(texts) - n_blank
+    blanks = f" {n_blank:,} blank text(s) get zero vectors." if n_blank else ""
+    if n_real == 0:
+        st.warning(
+            f"All {len(texts):,} texts are blank — there is nothing to embed. Check the text "
+            "column and the reading options."
         )
-        st.info(f"All {len(texts):,} texts are already embedded — nothing to send; {then}.")
+        return NOTHING_TO_EMBED_LABEL
+    if est.n_texts == 0:
+        if is_current:
+            st.info(
+                f"All {n_real:,} texts are already embedded and are the current collection — "
+                f"nothing to send or rebuild.{blanks}"
+            )
+            st.caption(
+                f"**{REBUILD_LABEL}** is off: it would build the same collection again. Upload "
+                "other files, or change the reading options or the model, to embed."
+            )
+            return UP_TO_DATE_LABEL
+        st.info(
+            f"All {n_real:,} texts are already embedded — nothing to send; **{REBUILD_LABEL}** "
+            f"makes them the current collection without any request.{blanks}"
+        )
     else:
         if remote:
             bound = "" if est.exact else " (an upper bound)"
             cost = f"{est.tokens:,} tokens{bound} · ${est.usd:,.4f}"
         else:
             cost = "runs locally: no tokens billed, $0"
-        st.info(f"Estimate: {est.n_texts:,} texts to embed · {cost}")
+        st.info(f"Estimate: {est.n_texts:,} texts to embed · {cost}{blanks and '.' + blanks}")
     if current is not None and not is_current:
         m = current.manifest
         st.caption(
