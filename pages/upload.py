@@ -64,7 +64,7 @@ if ready:
     store = cache.session_store()
     key = (signature(files), tuple(options.items()), spec.key, len(store))
     est = estimate(*key, parsed.texts, embedder, store)
-    label = render_estimate(est, parsed.texts, spec, info.remote)
+    label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
     if warning := language_warning(parsed.texts, embedder):
         st.warning(warning)
 

@@ -170,7 +170,7 @@ def _estimate_page():
 
     texts, to_send = st.session_state["texts"], st.session_state["to_send"]
     est = CostEstimate(0, 0.0, True, "model", to_send)
-    label = render_estimate(est, texts, EmbedderSpec("use-multilingual", "model"), False)
+    label = render_estimate(est, texts, EmbedderSpec("use-multilingual", "model"), False, None)
     render_job_buttons(True, label, help=BUTTON_HELP[label])
 
 

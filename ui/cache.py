@@ -21,7 +21,6 @@ import streamlit as st
 
 from core.batching import embed_texts
 from core.embedding_types import EmbedderSpec
-from core.engine import near_duplicates
 from core.projection import Projection, fit_projection
 from core.providers import get_embedder, provider_info
 from core.sample_data import sample_texts
@@ -117,11 +116,3 @@ def quant_index(content_hash: str, mode: str, _embeddings: np.ndarray):
     from core.quant import build_index
 
     return build_index(_embeddings, mode)
-
-
-@st.cache_data(scope="session", show_spinner=False, max_entries=8)
-def duplicate_pairs(
-    content_hash: str, method: str, threshold: float, _embeddings: np.ndarray
-) -> list[tuple[int, int, float]]:
-    """Near-duplicate pairs of this session's collection above ``threshold``."""
-    return near_duplicates(_embeddings, threshold, method, max_pairs=20_000)

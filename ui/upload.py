@@ -32,9 +32,6 @@ BUTTON_HELP = {
 # Session-state key (private to this page's helpers): the documents parse_uploads returned last,
 # so render_estimate can compare their sources with the current collection's (the page passes
 # it the texts only).
-_PARSED = "upload_parsed"
-
-
 def max_upload_bytes() -> int:
     """The per-file limit: ``server.maxUploadSize`` from .streamlit/config.toml, in bytes."""
     return int(st.get_option("server.maxUploadSize")) * 2**20
@@ -76,14 +73,7 @@ def parse_uploads(files, *, split, text_column, chunk_size, chunk_overlap) -> Pa
     data = [(f.name, f.getvalue()) for f in files]
     parsed = _parse(signature(files), data, split, text_column, chunk_size, chunk_overlap,
                     max_upload_bytes())  # fmt: skip
-    st.session_state[_PARSED] = parsed
     return parsed
-
-
-def _metadata_of(texts: list[str]):
-    """The metadata parsed with ``texts`` in this run (see :data:`_PARSED`), or None."""
-    parsed = st.session_state.get(_PARSED)
-    return parsed.metadata if parsed is not None and parsed.texts is texts else None
 
 
 def text_columns(files) -> list[str]:
@@ -209,15 +199,13 @@ def render_estimate(
     texts: list[str],
     spec: EmbedderSpec,
     remote: bool,
-    metadata: pd.DataFrame | None = None,
+    metadata: pd.DataFrame | None,
 ) -> str:
     """What pressing the button would send and cost, and what it replaces; returns the label
     the button should carry: :data:`EMBED_LABEL`, :data:`REBUILD_LABEL` if nothing is sent, or
     a label that draws it disabled when pressing would change nothing (the texts, with their
     ``metadata``, already are the current collection; every text is blank)."""
     current = state.collection()
-    if metadata is None:
-        metadata = _metadata_of(texts)
     is_current = holds(current, texts, metadata, spec)
     n_blank = sum(1 for t in texts if not t.strip())  # never sent: they get zero vectors
     n_real = len(texts) - n_blank
