@@ -9,8 +9,9 @@ Streamlit. The tutorial-compatible names are here too::
 from core.collection import Collection, CollectionError, Manifest
 from core.embed_cache import EmbeddingCache
 from core.embedding_types import EmbedderSpec, Progress
-from core.engine import Metric, as_matrix, near_duplicates, normalize, search, similarity_matrix
+from core.engine import Metric, as_matrix, normalize, search
 from core.memory import bytes_per_vector, matrix_nbytes, memory_table
+from core.pairs import near_duplicates, similarity_matrix
 from core.parsing import ParsedDocuments, ParseError, parse_file, parse_files
 from core.providers import ProviderInfo, available_providers, default_provider, get_embedder
 from core.quant import MODES, build_index, recall_at_k

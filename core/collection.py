@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from core.embedding_types import EmbedderSpec
-from core.engine import Metric, PairSummary, as_matrix, row_norms, search, strongest_pairs
+from core.engine import Metric, as_matrix, row_norms, search
+from core.pairs import PairSummary, strongest_pairs
 from core.quant import QuantIndex, build_index
 
 FORMAT_VERSION = 1
@@ -182,7 +183,7 @@ class Collection:
         self, threshold: float, method: str | Metric = "cosine", *, limit: int = 500, **options
     ) -> PairSummary:
         """The most alike pairs of documents passing ``threshold``, their count and the closest
-        pair overall; see :func:`core.engine.strongest_pairs`.
+        pair overall; see :func:`core.pairs.strongest_pairs`.
 
         The vectors were checked when the collection was made or loaded, so they are not checked
         again; cosine reuses the kept row norms.

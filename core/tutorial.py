@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import engine
+from core import engine, pairs
 
 
 class BatchEmbeddingProcessor:
@@ -110,17 +110,17 @@ class SimilarityCalculator:
 
         A zero vector on either side gives 0.
         """
-        return engine.similarity_matrix(_one_query(query), documents, "cosine")[0]
+        return pairs.similarity_matrix(_one_query(query), documents, "cosine")[0]
 
     @staticmethod
     def euclidean_distance(query, documents) -> np.ndarray:
         """Euclidean distance of ``query`` (d,) to each row of ``documents`` (n, d) -> (n,)."""
-        return engine.similarity_matrix(_one_query(query), documents, "euclidean")[0]
+        return pairs.similarity_matrix(_one_query(query), documents, "euclidean")[0]
 
     @staticmethod
     def dot_product(query, documents) -> np.ndarray:
         """Dot product of ``query`` (d,) with each row of ``documents`` (n, d) -> (n,)."""
-        return engine.similarity_matrix(_one_query(query), documents, "dot")[0]
+        return pairs.similarity_matrix(_one_query(query), documents, "dot")[0]
 
 
 class TopKRetriever:

@@ -5,8 +5,8 @@ import numpy as np
 import streamlit as st
 
 from core.batching import EmbeddingJobError
-from core.engine import similarity_matrix
 from core.figures import similarity_heatmap
+from core.pairs import similarity_matrix
 from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.collection import Collection
-from core.engine import normalize, similarity_matrix
+from core.engine import normalize
+from core.pairs import similarity_matrix
 from core.sample_data import SAMPLE_QUERIES
 from tests.app_support import (
     assert_ok,

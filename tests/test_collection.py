@@ -14,7 +14,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from core.collection import Collection, CollectionError
 from core.embedding_types import EmbedderSpec
-from core.engine import normalize, search, strongest_pairs
+from core.engine import normalize, search
+from core.pairs import strongest_pairs
 
 SPEC = EmbedderSpec("use-multilingual", "universal-sentence-encoder-multilingual-3")
 

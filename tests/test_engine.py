@@ -1,4 +1,5 @@
-"""The numeric engine against a float64 brute-force reference, its errors and properties."""
+"""The numeric engine (core.engine, and the pairwise functions of core.pairs built on its
+scoring) against a float64 brute-force reference, its errors and properties."""
 
 from __future__ import annotations
 
@@ -12,18 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.engine import (
-    Metric,
-    as_matrix,
-    near_duplicates,
-    normalize,
-    plan_chunks,
-    row_cosines,
-    row_norms,
-    search,
-    similarity_matrix,
-    strongest_pairs,
-)
+from core.engine import Metric, as_matrix, normalize, plan_chunks, row_norms, search
+from core.pairs import near_duplicates, row_cosines, similarity_matrix, strongest_pairs
 
 METHODS = [m.value for m in Metric]
 DTYPES = [np.float64, np.float32, np.float16]

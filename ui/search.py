@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core.collection import Collection
-from core.engine import PairSummary, row_cosines
+from core.pairs import PairSummary, row_cosines
 from core.quant import recall_at_k
 from core.timing import measure
 from ui import cache
@@ -239,7 +239,7 @@ def previous_note(result: dict, max_chars: int = 200) -> str:
 def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float] | None) -> str:
     """No pair passed the threshold: say where the most alike pair is, so the slider can go.
 
-    ``pair`` is ``(i, j, score)`` as :class:`core.engine.PairSummary` gives it (a distance for
+    ``pair`` is ``(i, j, score)`` as :class:`core.pairs.PairSummary` gives it (a distance for
     euclidean), or None when the collection has fewer than two documents.
     """
     if method == "euclidean":
