@@ -8,6 +8,7 @@ a large collection are found block by block, never through an ``n x n`` matrix.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,36 +92,27 @@ def near_duplicates(
     x = as_matrix(x, "vectors")
     budget = _check_budget(memory_budget_mb)
     n = x.shape[0]
-    scorer = _Scorer(x, x, metric)
-    # One block holds float32 scores, a temporary and two boolean masks: about 10 bytes a cell.
-    rows_per_block = max(1, min(n, budget // (10 * n)))
+    euclidean = metric is Metric.EUCLIDEAN
+    cut = np.float32(-threshold if euclidean else threshold)
     found_i, found_j, found_s = [], [], []
     total = 0
-    for q in _blocks(n, rows_per_block):
-        cols = slice(q.start, n)  # upper triangle only: j >= i
-        scores = scorer.finish(q, scorer.block(q, cols))
-        if metric is Metric.EUCLIDEAN:
-            scores = -scores
-            hit = scores <= threshold
-        else:
-            hit = scores >= threshold
-        np.fill_diagonal(hit, False)
-        rows_local, cols_local = np.nonzero(np.triu(hit))
+    for offset, scores in _upper_triangle(_Scorer(x, x, metric), n, budget):
+        rows_local, cols_local = np.nonzero(scores >= cut)
         total += rows_local.size
         if total > max_pairs:
             raise ValueError(
                 f"more than {max_pairs:,} pairs pass threshold {threshold} ({metric.value}); "
                 "use a stricter threshold"
             )
-        found_i.append(rows_local + q.start)
-        found_j.append(cols_local + q.start)
+        found_i.append(rows_local + offset)
+        found_j.append(cols_local + offset)
         found_s.append(scores[rows_local, cols_local])
     if not found_i:
         return []
     i, j, s = (np.concatenate(v) for v in (found_i, found_j, found_s))
-    key = s if metric is Metric.EUCLIDEAN else -s
-    order = np.lexsort((j, i, key))
-    return [(int(i[o]), int(j[o]), float(s[o])) for o in order]
+    order = np.lexsort((j, i, -s))
+    sign = -1.0 if euclidean else 1.0
+    return [(int(i[o]), int(j[o]), sign * float(s[o])) for o in order]
 
 
 @dataclass(frozen=True)
@@ -200,24 +192,20 @@ def strongest_pairs(
     # Work in "higher is better" (euclidean: -distance); negating is exact, so the pairs that
     # pass are exactly near_duplicates'.
     cut = np.float32(-threshold if euclidean else threshold)
-    # Scores, a temporary, the below-diagonal mask and the hit mask: about 12 bytes a cell.
-    rows_per_block = max(1, min(n, budget // (12 * max(n, 1))))
     kept_i = np.empty(0, np.int64)
     kept_j = np.empty(0, np.int64)
     kept_s = np.empty(0, np.float32)
     n_passing = 0
     best: tuple[int, int, float] | None = None
-    for q in _blocks(n, rows_per_block):
-        scores = scorer.finish(q, scorer.block(q, slice(q.start, n)))
-        scores[np.tri(*scores.shape, dtype=bool)] = -np.inf  # lower triangle and diagonal
+    for offset, scores in _upper_triangle(scorer, n, budget):
         flat = int(np.argmax(scores))
         r, c = divmod(flat, scores.shape[1])
         if np.isfinite(scores[r, c]) and (best is None or scores[r, c] > best[2]):
-            best = (q.start + r, q.start + c, float(scores[r, c]))
+            best = (offset + r, offset + c, float(scores[r, c]))
         rows_local, cols_local = np.nonzero(scores >= cut)
         n_passing += rows_local.size
-        kept_i = np.concatenate([kept_i, rows_local + q.start])
-        kept_j = np.concatenate([kept_j, cols_local + q.start])
+        kept_i = np.concatenate([kept_i, rows_local + offset])
+        kept_j = np.concatenate([kept_j, cols_local + offset])
         kept_s = np.concatenate([kept_s, scores[rows_local, cols_local]])
         kept_i, kept_j, kept_s = _strongest(kept_i, kept_j, kept_s, limit)
     order = np.lexsort((kept_j, kept_i, -kept_s))
@@ -226,6 +214,19 @@ def strongest_pairs(
     if best is not None:
         best = (best[0], best[1], sign * best[2])
     return PairSummary(pairs, n_passing, best)
+
+
+def _upper_triangle(scorer: _Scorer, n: int, budget: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Blocks of the pairwise scores above the diagonal, higher is better (euclidean:
+    -distance): ``(offset, scores)`` where ``scores[r, c]`` compares rows ``offset + r`` and
+    ``offset + c``, and the diagonal and everything below it are -inf. Rows per block are sized
+    so a block (scores, a temporary and two masks: about 12 bytes a cell) fits ``budget``.
+    """
+    rows_per_block = max(1, min(n, budget // (12 * max(n, 1))))
+    for q in _blocks(n, rows_per_block):
+        scores = scorer.finish(q, scorer.block(q, slice(q.start, n)))
+        scores[np.tri(*scores.shape, dtype=bool)] = -np.inf
+        yield q.start, scores
 
 
 def _strongest(i: np.ndarray, j: np.ndarray, s: np.ndarray, limit: int):
