@@ -4,14 +4,25 @@ never into files, logs or the URL. Keys from the environment work too."""
 
 from __future__ import annotations
 
+import http.server
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from tests.app_support import assert_ok, load_sample, new_app, open_page, texts_on_page
+from tests.app_support import (
+    APP,
+    TIMEOUT_S,
+    assert_ok,
+    load_sample,
+    new_app,
+    open_page,
+    texts_on_page,
+)
 from tests.fixtures_openai import TEST_API_KEY, isolated_embedding_cache, openai_server
 
 __all__ = ["isolated_embedding_cache", "openai_server"]  # fixtures used by this module
@@ -23,6 +34,48 @@ REPO = Path(__file__).resolve().parents[1]
 def no_openai_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    # The project's server listens on 127.0.0.1, which a hosted app refuses by default.
+    monkeypatch.setenv("WORKBENCH_CUSTOM_ENDPOINTS", "any")
+
+
+OPERATOR_KEY = "sk-operator-secret-9876543210"
+
+
+class HeaderCapture:
+    """A real HTTP listener on 127.0.0.1 that records every request's headers and answers 401."""
+
+    def __init__(self):
+        seen = self.headers = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                seen.append(dict(self.headers))
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = b'{"error": {"message": "no", "type": "invalid_request_error"}}'
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    capture = HeaderCapture()
+    yield capture
+    capture.close()
 
 
 def use_openai(at, *, key: str | None, base_url: str):
@@ -86,10 +139,19 @@ def test_sidebar_key_embeds_and_searches_through_openai(
 
     # A second visitor's session sees neither the key nor the first session's collection.
     other = use_openai(new_app(), key=None, base_url=openai_server.base_url)
-    assert "This provider needs an API key." in [w.value for w in other.sidebar.warning]
+    assert "only a key typed above is sent to it (none typed)" in texts_on_page(other)
     assert other.session_state["collection"] is None
     other.button(key="load_sample").click().run()
-    assert "OpenAI needs an API key" in other.error[0].value
+    assert other.error[0].value.startswith(
+        "Embedding the sample failed: OpenAI request failed (401"
+    )
+    assert other.session_state["collection"] is None
+    # And with neither a key nor an endpoint of its own, it is told to provide a key.
+    third = new_app()
+    third.sidebar.selectbox(key="w_provider").set_value("openai").run()
+    assert "This provider needs an API key." in [w.value for w in third.sidebar.warning]
+    third.button(key="load_sample").click().run()
+    assert "OpenAI needs an API key" in third.error[0].value
 
 
 def test_wrong_key_is_reported_and_nothing_is_lost(openai_server):
@@ -107,9 +169,85 @@ def test_wrong_key_is_reported_and_nothing_is_lost(openai_server):
     assert not at.get("progress")
 
 
-def test_key_from_the_environment_is_used_without_typing(openai_server, monkeypatch):
+def test_operator_key_drives_the_operators_endpoint_without_typing(openai_server, monkeypatch):
+    # The operator's key and endpoint both come from the environment: used together.
     monkeypatch.setenv("OPENAI_API_KEY", TEST_API_KEY)
-    at = use_openai(new_app(), key=None, base_url=openai_server.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    at = new_app()
+    at.sidebar.selectbox(key="w_provider").set_value("openai").run()
+    at.sidebar.selectbox(key="w_dimensions").set_value(256).run()
     assert "Using the key from the app's environment." in texts_on_page(at)
     load_sample(at)
     assert at.session_state["collection"].manifest.provider == "openai"
+    assert len(openai_server.embedding_requests) > 0
+
+
+@pytest.mark.parametrize("where", ["environment", "secrets"])
+def test_operator_key_never_goes_to_a_visitor_typed_endpoint(listener, monkeypatch, where):
+    """The leak: a visitor types a Base URL; the operator's key must not reach that listener."""
+    if where == "environment":
+        monkeypatch.setenv("OPENAI_API_KEY", OPERATOR_KEY)
+        at = new_app()
+    else:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+        at.secrets["OPENAI_API_KEY"] = OPERATOR_KEY
+        at.run()
+    at = use_openai(at, key=None, base_url=listener.base_url)
+    assert "the app's own key never is" in texts_on_page(at)
+    at.button(key="load_sample").click().run()
+    assert_ok(at)
+    assert listener.headers, "the visitor's endpoint was not called at all"
+    for headers in listener.headers:
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        assert OPERATOR_KEY not in auth
+        assert auth == "Bearer no-key"
+    assert at.session_state["collection"] is None
+    assert OPERATOR_KEY not in texts_on_page(at)
+
+
+def test_visitor_typed_key_goes_to_the_visitors_endpoint(listener, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", OPERATOR_KEY)
+    at = use_openai(new_app(), key="sk-visitor-own", base_url=listener.base_url)
+    at.button(key="load_sample").click().run()
+    assert_ok(at)
+    auths = {h.get("Authorization") or h.get("authorization") for h in listener.headers}
+    assert auths == {"Bearer sk-visitor-own"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/v1",
+        "http://localhost:9/v1",
+        "http://169.254.169.254/latest",
+        "http://[::1]:9/v1",
+        "http://10.1.2.3/v1",
+        "file:///etc/passwd",
+        "http://user:pw@example.com/v1",
+    ],
+)
+def test_hosted_app_refuses_internal_visitor_endpoints(listener, monkeypatch, url):
+    """SSRF: by default (policy "public") a visitor's Base URL cannot reach internal addresses."""
+    monkeypatch.delenv("WORKBENCH_CUSTOM_ENDPOINTS")
+    monkeypatch.setenv("OPENAI_API_KEY", OPERATOR_KEY)
+    at = use_openai(new_app(), key="sk-visitor-own", base_url=url)
+    at.button(key="load_sample").click().run()
+    assert_ok(at)
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("The Base URL in the sidebar is refused:")
+    assert at.session_state["collection"] is None
+    assert listener.headers == []
+
+
+def test_refused_endpoint_names_the_setting_that_allows_it(listener, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_CUSTOM_ENDPOINTS")
+    at = use_openai(new_app(), key="sk-visitor-own", base_url=listener.base_url)
+    at.button(key="load_sample").click().run()
+    (error,) = [e.value for e in at.error]
+    assert "is an internal address (127.0.0.1)" in error
+    assert "WORKBENCH_CUSTOM_ENDPOINTS=any" in error
+    assert listener.headers == []
+    # The operator allows it (an app run on one's own machine): the same URL now works.
+    monkeypatch.setenv("WORKBENCH_CUSTOM_ENDPOINTS", "any")
+    at.button(key="load_sample").click().run()
+    assert len(listener.headers) >= 1

@@ -23,14 +23,20 @@ from core.batching import embed_texts
 from core.embedding_types import EmbedderSpec
 from core.projection import Projection, fit_projection
 from core.providers import get_embedder, provider_info
+from core.providers.endpoints import EndpointRefusedError, public_only_http_client
+from core.providers.openai import DEFAULT_TIMEOUT_S
 from core.sample_data import sample_texts
 from ui import state
-from ui.secrets import configured_api_key, configured_base_url
+from ui.secrets import credentials
 from ui.session_store import SessionVectorStore
+
+# Sent as the bearer token to a visitor's own endpoint when the visitor typed no key (servers
+# that need no key ignore it; the operator's key is never sent there).
+NO_KEY = "no-key"
 
 
 class MissingKeyError(RuntimeError):
-    """A provider needs an API key and none is configured."""
+    """A provider needs an API key and none is configured, or the endpoint is refused."""
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…", max_entries=4)
@@ -56,25 +62,37 @@ def embedder_for(spec: EmbedderSpec):
     info = provider_info(spec.provider)
     if not info.remote:
         return local_embedder(spec.provider, spec.model, spec.dimensions)
-    key = configured_api_key()
-    if info.needs_key and not key:
+    try:
+        creds = credentials()
+    except EndpointRefusedError as exc:
+        raise MissingKeyError(f"The Base URL in the sidebar is refused: {exc}.") from exc
+    key = creds.api_key
+    if info.needs_key and not key and not creds.visitor_endpoint:
         raise MissingKeyError(
             f"{info.label} needs an API key: paste one in the sidebar (kept only in this browser "
             "session), set OPENAI_API_KEY in .streamlit/secrets.toml or the environment, or "
             "choose the offline provider."
         )
-    base_url = configured_base_url()
-    fingerprint = (spec.key, hashlib.sha256(key.encode()).hexdigest(), base_url)
+    # A visitor's own endpoint without a typed key gets a placeholder, never the operator's key
+    # (the client would otherwise fall back to OPENAI_API_KEY from the environment).
+    key = key or NO_KEY
+    base_url = creds.base_url
+    fingerprint = (spec.key, hashlib.sha256(key.encode()).hexdigest(), base_url, creds.policy)
     held = st.session_state.get(state.REMOTE_EMBEDDER)
     if held is not None and held[0] == fingerprint:
         return held[1]
+    options = {}
+    if creds.visitor_endpoint and creds.policy == "public":
+        # Checked again on every connection (DNS may change), no redirects followed.
+        options["http_client"] = public_only_http_client(DEFAULT_TIMEOUT_S)
     embedder = get_embedder(
         provider=spec.provider,
         model=spec.model,
         dimensions=spec.dimensions,
-        api_key=key or None,
+        api_key=key,
         base_url=base_url,
         cache=None,  # never the shared disk cache: this session's store is passed per job
+        **options,
     )
     st.session_state[state.REMOTE_EMBEDDER] = (fingerprint, embedder)
     return embedder

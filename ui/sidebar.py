@@ -79,10 +79,16 @@ def render_sidebar() -> None:
             "URLs. Leave empty to use the app's secrets or the offline model.",
         )
         source = key_source()
+        custom = bool(str(st.session_state.get(state.BASE_URL) or "").strip())
         if source == "sidebar":
             st.caption("Using the key typed above (this session only).")
         elif source:
             st.caption(f"Using the key from the app's {source}.")
+        elif custom and info.remote:
+            st.caption(
+                "Custom endpoint: only a key typed above is sent to it (none typed); "
+                "the app's own key never is."
+            )
         elif info.needs_key:
             st.warning("This provider needs an API key.")
         with st.expander("OpenAI-compatible endpoint"):
@@ -92,7 +98,8 @@ def render_sidebar() -> None:
                 on_change=state.store,
                 args=(state.BASE_URL,),
                 placeholder="https://api.openai.com/v1",
-                help="For a self-hosted, OpenAI-compatible embeddings server. This session only.",
+                help="For a self-hosted, OpenAI-compatible embeddings server. This session only; "
+                "it is used only with a key typed above, never with the app's own key.",
             )
         st.divider()
         collection = state.collection()

@@ -158,6 +158,9 @@ class OpenAIEmbedder(Embeddings):
         Cache used by ``embed_documents`` / ``embed_query``.
     concurrency : int, optional
         Requests in flight for ``embed_documents`` (engine default 4).
+    http_client : httpx.Client, optional
+        The HTTP client for requests (for example
+        :func:`core.providers.endpoints.public_only_http_client` for a visitor's endpoint).
     """
 
     def __init__(
@@ -171,6 +174,7 @@ class OpenAIEmbedder(Embeddings):
         tokens_per_minute: int | None = None,
         cache="default",
         concurrency: int | None = None,
+        http_client=None,
     ) -> None:
         self._dimension = check_model(model, dimensions)
         key = resolve_api_key(api_key)
@@ -201,6 +205,7 @@ class OpenAIEmbedder(Embeddings):
             timeout=self.timeout,
             max_retries=0,
             check_embedding_ctx_length=False,
+            http_client=http_client,
         )
         self._client = self.langchain.client
 
