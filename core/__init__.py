@@ -1,21 +1,55 @@
 """Embedding Workbench core: batch text embedding, normalisation and exact search with NumPy.
 
-Usable from a notebook, a script or the command line (``python -m core --help``); it never imports
-Streamlit. The tutorial-compatible names are here too::
+Usable from a notebook, a script or the command line (``embedding-workbench --help``, or
+``python -m core``); it never imports Streamlit. The sub-packages, each with its own table of
+contents:
+
+- :mod:`core.search` — arrays in, ``(ids, scores)`` out (callable: ``core.search(C, Q, k)``)
+- :mod:`core.embedding` — texts in, vectors out (batch engine, cache, tokens, providers)
+- :mod:`core.data` — documents and collections
+- :mod:`core.viz` — Plotly figures and projections
+- :mod:`core.services` — workflows the dashboard and the CLI share
+- :mod:`core.bench`, :mod:`core.server`, :mod:`core.cli`, :mod:`core.errors`
+
+The tutorial-compatible names are here too::
 
     from core import BatchEmbeddingProcessor, SimilarityCalculator, TopKRetriever
 """
 
-from core.collection import Collection, CollectionError, Manifest
-from core.embed_cache import EmbeddingCache
-from core.embedding_types import EmbedderSpec, Progress
-from core.engine import Metric, as_matrix, normalize, search
-from core.memory import bytes_per_vector, matrix_nbytes, memory_table
-from core.pairs import near_duplicates, similarity_matrix
-from core.parsing import ParsedDocuments, ParseError, parse_file, parse_files
-from core.providers import ProviderInfo, available_providers, default_provider, get_embedder
-from core.quant import MODES, build_index, recall_at_k
+from core import search
+from core.data import (
+    Collection,
+    CollectionError,
+    Manifest,
+    ParsedDocuments,
+    ParseError,
+    parse_file,
+    parse_files,
+)
+from core.embedding import EmbedderSpec, EmbeddingCache, Progress
+from core.embedding.providers import (
+    ProviderInfo,
+    available_providers,
+    default_provider,
+    get_embedder,
+)
+from core.errors import WorkbenchError
+from core.search import (
+    MODES,
+    Metric,
+    as_matrix,
+    build_index,
+    bytes_per_vector,
+    matrix_nbytes,
+    memory_table,
+    near_duplicates,
+    normalize,
+    recall_at_k,
+    similarity_matrix,
+)
 from core.tutorial import BatchEmbeddingProcessor, SimilarityCalculator, TopKRetriever
+
+__version__ = "0.2.0"
 
 __all__ = [
     "MODES",
@@ -32,6 +66,8 @@ __all__ = [
     "ProviderInfo",
     "SimilarityCalculator",
     "TopKRetriever",
+    "WorkbenchError",
+    "__version__",
     "as_matrix",
     "available_providers",
     "build_index",

@@ -1,7 +1,7 @@
-"""``python -m core``: the command-line interface (see core.cli)."""
+"""``python -m core``: the command-line interface (see core.cli._main)."""
 
 import sys
 
-from core.cli import main
+from core.cli._main import main
 
 sys.exit(main())

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import engine, pairs
+from core.errors import InvalidInputError
+from core.search import _engine as engine
+from core.search import _pairs as pairs
 
 
 class BatchEmbeddingProcessor:
@@ -29,7 +31,7 @@ class BatchEmbeddingProcessor:
     api_key, base_url : str, optional
         OpenAI key and an OpenAI-compatible server; default from the environment / ``.env``.
     cache : "default", cache object or None
-        The persistent embedding cache (see ``core.embed_cache``); ``None`` disables it.
+        The persistent embedding cache (see ``core.embedding._cache``); ``None`` disables it.
     concurrency : int, optional
         Requests in flight for remote providers.
 
@@ -39,7 +41,7 @@ class BatchEmbeddingProcessor:
         The provider, usable anywhere LangChain takes embeddings.
     dimension : int
         The real output dimension.
-    last_result : core.batching.EmbeddingResult or None
+    last_result : core.embedding._batching.EmbeddingResult or None
         Counts, tokens and timing of the last :meth:`generate_embeddings` call.
     """
 
@@ -54,7 +56,7 @@ class BatchEmbeddingProcessor:
         cache="default",
         concurrency: int | None = None,
     ):
-        from core.providers import get_embedder
+        from core.embedding.providers import get_embedder
 
         self.embedder = get_embedder(
             provider=provider,
@@ -80,10 +82,12 @@ class BatchEmbeddingProcessor:
         ndarray of shape (len(texts), dimension), float32
             In input order. Empty or whitespace-only texts get a zero vector.
         """
-        from core.batching import embed_texts
+        from core.embedding._batching import embed_texts
 
         if isinstance(texts, str):
-            raise ValueError("texts must be a list of strings, got one string; wrap it in [...]")
+            raise InvalidInputError(
+                "texts must be a list of strings, got one string; wrap it in [...]"
+            )
         result = embed_texts(
             list(texts),
             self.embedder,
@@ -137,7 +141,7 @@ class TopKRetriever:
         self.embeddings = engine.as_matrix(embeddings, "embeddings")
         self.texts = list(texts)
         if len(self.texts) != self.embeddings.shape[0]:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{len(self.texts)} texts but {self.embeddings.shape[0]} embeddings; "
                 "they must match one to one"
             )
@@ -171,5 +175,5 @@ class TopKRetriever:
 def _one_query(query) -> np.ndarray:
     q = engine.as_matrix(query, "query")
     if q.shape[0] != 1:
-        raise ValueError(f"expected one query vector (d,), got shape {q.shape}")
+        raise InvalidInputError(f"expected one query vector (d,), got shape {q.shape}")
     return q

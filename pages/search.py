@@ -3,8 +3,8 @@ the corpus where a click shows a document's nearest neighbours."""
 
 import streamlit as st
 
-from core.batching import EmbeddingJobError
-from core.figures import points_to_draw, projection_figure, selected_document
+from core.embedding._batching import EmbeddingJobError
+from core.viz._figures import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame

@@ -4,9 +4,9 @@ and near-duplicate pairs above a threshold."""
 import numpy as np
 import streamlit as st
 
-from core.batching import EmbeddingJobError
-from core.figures import similarity_heatmap
-from core.pairs import similarity_matrix
+from core.embedding._batching import EmbeddingJobError
+from core.search._pairs import similarity_matrix
+from core.viz._figures import similarity_heatmap
 from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from core.sample_data import SAMPLE_DOCUMENTS, SAMPLE_QUERIES, document_index
+from core.data._sample import SAMPLE_DOCUMENTS, SAMPLE_QUERIES, document_index
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 # A page that loads the offline model or embeds can take seconds on a busy 2-core machine.

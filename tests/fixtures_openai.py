@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.embed_cache import CACHE_DIR_ENV, EmbeddingCache
-from core.openai_server import OpenAICompatibleServer
-from core.providers.openai import OpenAIEmbedder, make_openai_embedder
+from core.embedding._cache import CACHE_DIR_ENV, EmbeddingCache
+from core.embedding.providers._openai import OpenAIEmbedder, make_openai_embedder
+from core.server._server import OpenAICompatibleServer
 
 __all__ = [
     "TEST_API_KEY",

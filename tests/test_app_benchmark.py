@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import kernels, live_bench
+from core.bench import _live as live_bench
+from core.search import _kernels as kernels
 from tests.app_support import assert_ok, charts, load_sample, new_app, open_page, trace_names
 
 RUN = "FormSubmitter:bench_form-Run benchmarks"

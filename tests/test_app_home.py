@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.providers.local import USE_MODEL
+from core.embedding.providers._local import USE_MODEL
 from tests.app_support import assert_ok, load_sample, new_app, open_page, texts_on_page
 
 

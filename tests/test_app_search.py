@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from core.engine import normalize
-from core.quant import build_index
+from core.search._engine import normalize
+from core.search._modes import build_index
 from tests.app_support import (
     assert_ok,
     charts,

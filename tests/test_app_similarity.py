@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.collection import Collection
-from core.engine import normalize
-from core.pairs import similarity_matrix
-from core.sample_data import SAMPLE_QUERIES
+from core.data._collection import Collection
+from core.data._sample import SAMPLE_QUERIES
+from core.search._engine import normalize
+from core.search._pairs import similarity_matrix
 from tests.app_support import (
     assert_ok,
     charts,

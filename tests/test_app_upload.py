@@ -9,9 +9,9 @@ import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from core.collection_io import to_npz_bytes, to_parquet_bytes
+from core.data._formats import to_npz_bytes, to_parquet_bytes
 from tests.app_support import assert_ok, new_app, open_page, texts_on_page
-from tests.test_parsing import make_pdf
+from tests.data.test_parsing import make_pdf
 
 NOTES = "\n".join(
     [
@@ -163,8 +163,8 @@ def _estimate_page():
     """render_estimate and the Embed button for texts and a cost estimate put in the state."""
     import streamlit as st
 
-    from core.embedding_types import EmbedderSpec
-    from core.pricing import CostEstimate
+    from core.embedding._pricing import CostEstimate
+    from core.embedding._types import EmbedderSpec
     from ui.jobs import render_job_buttons
     from ui.upload import BUTTON_HELP, render_estimate
 

@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from core.batching import embed_texts
-from core.embed_cache import text_key
-from core.providers.local import UseMultilingualEmbedder
+from core.embedding._batching import embed_texts
+from core.embedding._cache import text_key
+from core.embedding.providers._local import UseMultilingualEmbedder
 from ui.session_store import SessionVectorStore
 
 SPEC = "use-multilingual|model|native"

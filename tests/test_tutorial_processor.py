@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from core import BatchEmbeddingProcessor, TopKRetriever
-from core.openai_server import Fault
+from core.server._server import Fault
 from tests.fixtures_openai import TEST_API_KEY
 
 TEXTS = [

@@ -1,7 +1,7 @@
-"""The benchmark page's suites: what each runs (``core.live_bench``) and how it is drawn.
+"""The benchmark page's suites: what each runs (``core.bench._live``) and how it is drawn.
 
 Kept out of the page so the page only lays out widgets; each suite is a runner returning a tidy
-table and a list of figure builders over that table (pure functions from ``core.figures``).
+table and a list of figure builders over that table (pure functions from ``core.viz._figures``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ from functools import partial
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import charts, kernels, live_bench, live_bench_checks, timing
+from core.bench import _live as live_bench
+from core.bench import _live_checks as live_bench_checks
+from core.bench import _timing as timing
+from core.search import _kernels as kernels
+from core.viz import _charts as charts
 
 # Largest synthetic corpus, in cells (n_docs * dim): 400 MB as float64, the biggest copy made.
 MAX_CELLS = 50_000_000

@@ -19,13 +19,14 @@ from datetime import timedelta
 import numpy as np
 import streamlit as st
 
-from core.batching import embed_texts
-from core.embedding_types import EmbedderSpec
-from core.projection import Projection, fit_projection
-from core.providers import get_embedder, provider_info
-from core.providers.endpoints import EndpointRefusedError, public_only_http_client
-from core.providers.openai import DEFAULT_TIMEOUT_S
-from core.sample_data import sample_texts
+from core.data._sample import sample_texts
+from core.embedding._batching import embed_texts
+from core.embedding._types import EmbedderSpec
+from core.embedding.providers import get_embedder, provider_info
+from core.embedding.providers._endpoints import public_only_http_client
+from core.embedding.providers._openai import DEFAULT_TIMEOUT_S
+from core.errors import EndpointRefusedError, MissingAPIKeyError
+from core.viz._projection import Projection, fit_projection
 from ui import state
 from ui.secrets import credentials
 from ui.session_store import SessionVectorStore
@@ -35,8 +36,8 @@ from ui.session_store import SessionVectorStore
 NO_KEY = "no-key"
 
 
-class MissingKeyError(RuntimeError):
-    """A provider needs an API key and none is configured, or the endpoint is refused."""
+# One "missing key" error for the whole project; pages catch it to show its message.
+MissingKeyError = MissingAPIKeyError
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…", max_entries=4)
@@ -130,7 +131,7 @@ def projection(content_hash: str, method: str, _embeddings: np.ndarray) -> Proje
 
 @st.cache_resource(scope="session", show_spinner=False, max_entries=4)
 def quant_index(content_hash: str, mode: str, _embeddings: np.ndarray):
-    """A ``core.quant`` index of this session's collection in one memory mode."""
-    from core.quant import build_index
+    """A ``core.search`` index of this session's collection in one memory mode."""
+    from core.search._modes import build_index
 
     return build_index(_embeddings, mode)

@@ -16,7 +16,7 @@ def show_figure(fig: go.Figure, *, key: str | None = None, selectable: bool = Fa
     Parameters
     ----------
     fig : plotly.graph_objects.Figure
-        Built by a pure function in ``core.figures``.
+        Built by a pure function in ``core.viz._figures``.
     key : str, optional
         Widget key; required when ``selectable``.
     selectable : bool

@@ -18,10 +18,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.batching import EmbeddingJobError, EmbeddingResult, embed_texts
-from core.collection import Collection
-from core.embedding_types import Progress
-from core.engine import row_norms
+from core.data._collection import Collection
+from core.embedding._batching import EmbeddingJobError, EmbeddingResult, embed_texts
+from core.embedding._types import Progress
+from core.search._engine import row_norms
 from ui import state
 from ui.cache import session_store
 
@@ -150,7 +150,7 @@ def disable_stop(slot: DeltaGenerator) -> None:
 def embed_queries(queries: Sequence[str], embedder) -> EmbeddingResult:
     """Embed queries through this session's store (a query embedded before is not sent again).
 
-    Returns the whole :class:`~core.batching.EmbeddingResult`: ``.vectors`` (float32
+    Returns the whole :class:`~core.embedding._batching.EmbeddingResult`: ``.vectors`` (float32
     (n_queries, dim)) and ``.n_cached`` (queries served from the store), for the Search and
     Similarity pages alike.
     """

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.collection import Collection
-from core.embedding_types import EmbedderSpec
-from core.providers import provider_info
-from core.sample_data import SAMPLE_QUERIES, sample_metadata, sample_texts
+from core.data._collection import Collection
+from core.data._sample import SAMPLE_QUERIES, sample_metadata, sample_texts
+from core.embedding._types import EmbedderSpec
+from core.embedding.providers import provider_info
 from ui import cache, state
 from ui.jobs import run_embedding
 

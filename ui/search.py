@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from core.collection import Collection
-from core.pairs import PairSummary, row_cosines
-from core.quant import recall_at_k
-from core.timing import measure
+from core.bench._timing import measure
+from core.data._collection import Collection
+from core.search._modes import recall_at_k
+from core.search._pairs import PairSummary, row_cosines
 from ui import cache
 from ui.jobs import embed_queries
 from ui.tables import format_score, score_column
@@ -239,7 +239,7 @@ def previous_note(result: dict, max_chars: int = 200) -> str:
 def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float] | None) -> str:
     """No pair passed the threshold: say where the most alike pair is, so the slider can go.
 
-    ``pair`` is ``(i, j, score)`` as :class:`core.pairs.PairSummary` gives it (a distance for
+    ``pair`` is ``(i, j, score)`` as :class:`core.search.PairSummary` gives it (a distance for
     euclidean), or None when the collection has fewer than two documents.
     """
     if method == "euclidean":

@@ -5,7 +5,7 @@ operator). The rule that keeps the operator's key safe on a shared, hosted app:
 
 - **a Base URL typed in the sidebar is used only with a key typed in the sidebar** — never with
   the operator's key, which would otherwise go to any listener a visitor names; and the URL must
-  pass :func:`core.providers.endpoints.check_visitor_endpoint` (no internal addresses unless the
+  pass ``check_visitor_endpoint`` (no internal addresses unless the
   operator allows them), so the box cannot make the server call its own network;
 - with no typed Base URL, the operator's endpoint (secrets, environment, else api.openai.com)
   is used with the typed key, else the operator's key.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.providers.endpoints import POLICY_NAME, check_visitor_endpoint, parse_policy
+from core.embedding.providers._endpoints import POLICY_NAME, check_visitor_endpoint, parse_policy
 from ui import state
 
 KEY_NAME = "OPENAI_API_KEY"
@@ -66,7 +66,7 @@ def credentials() -> Credentials:
 
     Raises
     ------
-    core.providers.endpoints.EndpointRefusedError
+    core.embedding.providers._endpoints.EndpointRefusedError
         The typed Base URL is refused by the operator's endpoint policy.
     """
     typed_key = _typed(state.API_KEY)

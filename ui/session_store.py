@@ -1,7 +1,7 @@
 """This session's embedding store: where the dashboard keeps vectors it has already computed.
 
 Choice: a per-session, in-memory store — not the shared persistent cache
-(``core.embed_cache.EmbeddingCache``, one SQLite file on the server) that the CLI and the library
+(``core.embedding.EmbeddingCache``, one SQLite file on the server) that the CLI and the library
 use by default. Why:
 
 * **Privacy.** The dashboard is meant to be deployed for many visitors. A shared disk cache
@@ -18,7 +18,7 @@ use by default. Why:
 The built-in sample corpus is public text, so its vectors are shared between sessions through
 ``st.cache_data`` instead (see ``ui.cache``).
 
-The class is a ``core.embed_cache.VectorByteStore`` (a LangChain ``ByteStore`` plus the vector
+The class is a ``core.embedding._cache.VectorByteStore`` (a LangChain ``ByteStore`` plus the vector
 methods the batch engine uses), with the same keys and value format as the disk cache; it never
 imports Streamlit.
 """
@@ -29,7 +29,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
-from core.embed_cache import VectorByteStore
+from core.embedding._cache import VectorByteStore
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.providers import available_providers, default_provider
+from core.embedding.providers import available_providers, default_provider
 from ui import state
 from ui.secrets import configured_api_key, key_source
 

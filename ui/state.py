@@ -18,7 +18,7 @@ API_KEY = "api_key"  # typed in the sidebar; session only
 BASE_URL = "base_url"  # optional OpenAI-compatible endpoint; session only
 
 # Data of this session.
-COLLECTION = "collection"  # core.collection.Collection, or None
+COLLECTION = "collection"  # core.data._collection.Collection, or None
 EMBED_SUMMARY = "embed_summary"  # dict shown after an embedding run
 EMBED_JOB = "embed_job"  # dict describing the running (or interrupted) job
 EMBED_STORE = "embed_store"  # ui.session_store.SessionVectorStore: this session's vectors

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.collection import Collection
+from core.data._collection import Collection
 
 SCORE_DECIMALS = 3  # scores and distances on every page: tables, top-result lines, captions
 

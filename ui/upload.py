@@ -6,12 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.collection import Collection, CollectionError
-from core.collection_io import from_bytes, to_npz_bytes, to_parquet_bytes
-from core.embedding_types import EmbedderSpec
-from core.parsing import ParsedDocuments, ParseError, columns_of, parse_files
-from core.pricing import CostEstimate, estimate_cost
-from core.providers import ProviderInfo
+from core.data._collection import Collection, CollectionError
+from core.data._formats import from_bytes, to_npz_bytes, to_parquet_bytes
+from core.data._parsing import ParsedDocuments, ParseError, columns_of, parse_files
+from core.embedding._pricing import CostEstimate, estimate_cost
+from core.embedding._types import EmbedderSpec
+from core.embedding.providers import ProviderInfo
 from ui import state
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
 
@@ -68,7 +68,7 @@ def parse_uploads(files, *, split, text_column, chunk_size, chunk_overlap) -> Pa
     """Parse the uploads; a rerun with the same files and options reuses the result.
 
     Bad files do not stop the others: they are listed in ``errors`` (see
-    :func:`core.parsing.parse_files`).
+    :func:`core.data._parsing.parse_files`).
     """
     data = [(f.name, f.getvalue()) for f in files]
     parsed = _parse(signature(files), data, split, text_column, chunk_size, chunk_overlap,
@@ -96,7 +96,7 @@ def load_collection_file(uploaded) -> Collection | None:
 
     Raises
     ------
-    core.collection.CollectionError
+    core.data._collection.CollectionError
         The file is not a readable, consistent collection (the message names it).
     """
     sig = (uploaded.file_id, uploaded.name, uploaded.size)

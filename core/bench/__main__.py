@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from core.bench import claims, modes
-from core.bench.data import Moments, recall_set
-from core.bench.env import describe
-from core.bench.grid import GridSpec, log, run_grid
-from core.bench.report import markdown, write_atomic, write_json
-from core.bench.targets import evaluate
+from core.bench import _claims as claims
+from core.bench import _modes as modes
+from core.bench._data import Moments, recall_set
+from core.bench._env import describe
+from core.bench._grid import GridSpec, log, run_grid
+from core.bench._report import markdown, write_atomic, write_json
+from core.bench._targets import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "--recall-source",
         choices=("real", "synthetic"),
         default="real",
-        help="real: docstring corpus embedded by benchmarks/recall_corpus.py (cached); "
+        help="real: docstring corpus embedded by core/bench/_recall_corpus.py (cached); "
         "synthetic: clustered vectors, for smoke tests only",
     )
     p.add_argument("--sizes", type=int, nargs="+", help="override corpus sizes")

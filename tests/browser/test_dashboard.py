@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from core.sample_data import SAMPLE_DOCUMENTS, SAMPLE_QUERIES, document_index
+from core.data._sample import SAMPLE_DOCUMENTS, SAMPLE_QUERIES, document_index
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "screenshots" / "search.png"

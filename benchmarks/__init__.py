@@ -1,1 +1,0 @@
-"""Benchmarks: scripts that measure and write numbers to benchmarks/results/, never tests."""

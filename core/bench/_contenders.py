@@ -1,0 +1,148 @@
+"""The search implementations compared: the tutorial's approach, this engine, FAISS exact search.
+
+Each contender has an untimed ``prepare(x)`` (what a real application does once: FAISS copies the
+vectors into its index, the engine's collection path validates the corpus and keeps its norms) and
+a timed ``run(state, queries, k, method)``. ``extra_bytes`` estimates the memory a contender needs
+beyond the corpus matrix so the grid can skip cells that would not fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.search._engine import row_norms, search
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    prepare: Callable[[np.ndarray, str], object]
+    run: Callable[[object, np.ndarray, int, str], object]
+    extra_bytes: Callable[[int, int, int, str], int]
+    per_query_loop: bool = False  # time grows linearly with the number of queries
+
+
+# ------------------------------------------------------------------ the tutorial's approach
+
+
+def tutorial_one_query(documents: np.ndarray, query: np.ndarray, k: int, method: str):
+    """As the tutorial writes it: score every document, full ``argsort``, broadcast euclidean."""
+    if method == "euclidean":
+        distances = np.linalg.norm(documents - query, axis=1)
+        return np.argsort(distances)[:k]
+    scores = np.dot(documents, query)
+    if method == "cosine":
+        scores = scores / (np.linalg.norm(documents, axis=1) * np.linalg.norm(query))
+    return np.argsort(scores)[::-1][:k]
+
+
+def tutorial_loop_one_query(documents: np.ndarray, query: np.ndarray, k: int, method: str):
+    """The tutorial's Python loop: one ``np.dot`` (or norm) per document."""
+    scores = []
+    query_norm = np.linalg.norm(query)
+    for doc in documents:
+        if method == "euclidean":
+            scores.append(-np.linalg.norm(doc - query))
+        elif method == "cosine":
+            scores.append(np.dot(doc, query) / (np.linalg.norm(doc) * query_norm))
+        else:
+            scores.append(np.dot(doc, query))
+    return np.argsort(scores)[::-1][:k]
+
+
+def pure_python_cosine_one_query(rows: list[list[float]], query: list[float], k: int):
+    """Cosine with Python lists and arithmetic only: the loop a vectorised version replaces."""
+    q_norm = sum(v * v for v in query) ** 0.5
+    scores = []
+    for doc in rows:
+        dot = sum(a * b for a, b in zip(doc, query, strict=True))
+        norm = sum(a * a for a in doc) ** 0.5
+        scores.append(dot / (norm * q_norm) if norm and q_norm else 0.0)
+    return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:k]
+
+
+def _per_query(fn):
+    def run(x, queries, k, method):
+        return [fn(x, q, k, method) for q in queries]
+
+    return run
+
+
+def _tutorial_extra(n, d, m, method):
+    full = n * d * 4
+    return {"euclidean": 2 * full, "cosine": full}.get(method, 0) + 16 * n
+
+
+# ------------------------------------------------------------------ this engine
+
+
+def _engine_prepare(x, method):
+    return x, row_norms(x)
+
+
+def _engine_run(state, queries, k, method):
+    x, norms = state
+    return search(x, queries, k, method, check_finite=False, corpus_norms=norms)
+
+
+def _engine_one_shot(x, queries, k, method):
+    return search(x, queries, k, method)
+
+
+# ------------------------------------------------------------------ FAISS
+
+
+def _faiss_prepare(x, method):
+    import faiss
+
+    index = (
+        faiss.IndexFlatL2(x.shape[1]) if method == "euclidean" else faiss.IndexFlatIP(x.shape[1])
+    )
+    # The benchmark rows are unit vectors, so cosine is inner product on the stored rows.
+    index.add(x)
+    return index
+
+
+def _faiss_run(index, queries, k, method):
+    import faiss
+
+    if method == "cosine":
+        queries = queries.copy()
+        faiss.normalize_L2(queries)
+    scores, ids = index.search(queries, k)
+    if method == "euclidean":
+        scores = -np.sqrt(np.maximum(scores, 0))
+    return ids, scores
+
+
+def faiss_index_key(method: str) -> str:
+    """FAISS needs one index per metric family; cosine and dot share the inner-product one."""
+    return "l2" if method == "euclidean" else "ip"
+
+
+CONTENDERS = {
+    "engine": Contender("engine", _engine_prepare, _engine_run, lambda n, d, m, meth: 0),
+    "engine one-shot": Contender(
+        "engine one-shot", lambda x, meth: x, _engine_one_shot, lambda n, d, m, meth: 4 * n
+    ),
+    "faiss": Contender(
+        "faiss", _faiss_prepare, _faiss_run, lambda n, d, m, meth: n * d * 4 + 8 * n
+    ),
+    "tutorial": Contender(
+        "tutorial",
+        lambda x, meth: x,
+        _per_query(tutorial_one_query),
+        _tutorial_extra,
+        per_query_loop=True,
+    ),
+    "tutorial loop": Contender(
+        "tutorial loop",
+        lambda x, meth: x,
+        _per_query(tutorial_loop_one_query),
+        lambda n, d, m, meth: 40 * n,
+        per_query_loop=True,
+    ),
+}

@@ -1,0 +1,145 @@
+"""Memory modes (core.search): bytes per vector, speed against float32, recall@10 on real text."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import numpy as np
+
+from core.bench._data import Moments, draw
+from core.bench._grid import K, log, timed
+from core.bench._memory import peak_extra_bytes
+from core.search._engine import row_norms, search
+from core.search._modes import MODES, build_index, recall_at_k
+
+# Variants measured for recall: the defaults plus the knobs worth knowing about.
+RECALL_VARIANTS = (
+    ("float32", {}),
+    ("float16", {}),
+    ("int8", {}),
+    ("int8", {"clip_quantile": 1e-4}),
+    ("binary", {"rescore_factor": 5}),
+    ("binary", {"rescore_factor": 10}),
+    ("binary", {}),
+    ("binary", {"rescore_factor": 50}),
+)
+METHODS = ("cosine", "dot", "euclidean")
+
+
+def _label(mode: str, options: dict) -> str:
+    if not options:
+        return mode
+    return mode + " (" + ", ".join(f"{k}={v}" for k, v in options.items()) + ")"
+
+
+def recall(data: dict) -> list[dict]:
+    """recall@10 of each variant against exact float32 search (core.search), every method."""
+    corpus, queries = data["corpus"], data["queries"]
+    exact = {me: search(corpus, queries, K, me)[0] for me in METHODS}
+    rows = []
+    for mode, options in RECALL_VARIANTS:
+        started = time.perf_counter()
+        index = build_index(corpus, mode, **options)
+        build_s = time.perf_counter() - started
+        row = {
+            "variant": _label(mode, options),
+            "mode": mode,
+            "options": options,
+            "bytes_per_vector": index.bytes_per_vector,
+            "build_s": build_s,
+        }
+        for me in METHODS:
+            row[f"recall_{me}"] = recall_at_k(index.search(queries, K, me)[0], exact[me])
+        rows.append(row)
+        log(f"recall {row['variant']:34s} cosine {row['recall_cosine']:.4f}")
+    return rows
+
+
+def speed(moments: Moments, *, n: int, d: int, queries=(1, 10, 100), repeats=5) -> dict:
+    """Search time of every mode at ``n`` rows (drawn to match the real corpus), vs float32."""
+    x = draw(moments, n, d, seed=21)
+    q_all = draw(moments, max(queries), d, seed=22)
+    norms = row_norms(x)
+    rows, memory = [], []
+    for mode in MODES:
+        started = time.perf_counter()
+        index = build_index(x, mode)
+        build_s = time.perf_counter() - started
+        for me in METHODS:
+            for m in queries:
+                q = q_all[:m]
+                t = timed(lambda q=q, me=me, ix=index: ix.search(q, K, me), repeats)
+                rows.append(
+                    {"mode": mode, "method": me, "m": m, "n": n, "d": d, "build_s": build_s, **t}
+                )
+                log(f"mode {mode:8s} {me:9s} m={m:<3d} {t['median_s'] * 1e3:9.2f} ms")
+        for m in (min(queries), max(queries)):
+            peak = peak_extra_bytes(lambda m=m, ix=index: ix.search(q_all[:m], K, "cosine"))
+            memory.append(
+                {
+                    "mode": mode,
+                    "m": m,
+                    "peak_extra_bytes": peak,
+                    "fraction_of_float32_matrix": peak / x.nbytes,
+                    "index_bytes": index.nbytes,
+                    "bytes_per_vector": index.bytes_per_vector,
+                }
+            )
+        del index
+        gc.collect()
+    engine = {}
+    for me in METHODS:
+        for m in queries:
+            t = timed(
+                lambda m=m, me=me, x=x: search(
+                    x, q_all[:m], K, me, check_finite=False, corpus_norms=norms
+                ),
+                repeats,
+            )
+            engine[f"{me}/{m}"] = t["median_s"]
+    for r in rows:
+        r["engine_s"] = engine[f"{r['method']}/{r['m']}"]
+    del x
+    gc.collect()
+    result = {"n": n, "d": d, "rows": rows, "memory": memory}
+    rebase(result)
+    return result
+
+
+def rebase(speed_result: dict) -> None:
+    """Set each row's ``vs_float32``: its time over the faster float32 search measured for the
+    same method and query count (the float32 index or ``engine.search``), so no mode gains
+    from an unlucky float32 timing."""
+    rows = speed_result["rows"]
+    index32 = {(r["method"], r["m"]): r["median_s"] for r in rows if r["mode"] == "float32"}
+    for r in rows:
+        base = min(index32[(r["method"], r["m"])], r["engine_s"])
+        r["float32_baseline_s"] = base
+        r["vs_float32"] = r["median_s"] / base
+
+
+def modes_summary(recall_rows: list[dict], speed_result: dict) -> list[dict]:
+    """One line per default mode: bytes/vector, time ratio (one query and a batch), recall."""
+    out = []
+    defaults = {r["mode"]: r for r in recall_rows if not r["options"]}
+    for mode in MODES:
+        timing = {(r["method"], r["m"]): r for r in speed_result["rows"] if r["mode"] == mode}
+        ms = sorted({m for _, m in timing})
+        out.append(
+            {
+                "mode": mode,
+                "bytes_per_vector": next(
+                    r["bytes_per_vector"] for r in speed_result["memory"] if r["mode"] == mode
+                ),
+                "ms_one_query_cosine": timing[("cosine", ms[0])]["median_s"] * 1e3,
+                "vs_float32_one_query": timing[("cosine", ms[0])]["vs_float32"],
+                "vs_float32_batch": timing[("cosine", ms[-1])]["vs_float32"],
+                "batch": ms[-1],
+                "recall_cosine": defaults[mode]["recall_cosine"],
+                "recall_min_method": float(
+                    np.min([defaults[mode][f"recall_{me}"] for me in METHODS])
+                ),
+            }
+        )
+    return out

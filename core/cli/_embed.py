@@ -1,0 +1,203 @@
+"""``python -m core embed FILE... --out COLLECTION``: parse files, embed them in batches, save.
+
+The job shows what it will send (documents, tokens, dollars) before it starts, a progress bar
+while it runs, and a summary at the end. Every finished request lands in the embedding cache
+first, so after a crash, Ctrl-C or an exhausted quota the same command resumes and pays only for
+what is missing.
+
+Exit codes (see :mod:`core.cli`): 0 done, 2 bad input (files, arguments), 1 the provider failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.data._parsing import DEFAULT_MAX_MB, SPLIT_MODES, SUPPORTED_EXTENSIONS, ParsedDocuments
+from core.errors import InvalidInputError
+
+EXIT_BAD_INPUT = 2
+EXIT_PROVIDER_FAILED = 1
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``embed`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    p = subparsers.add_parser(
+        "embed",
+        help="embed text files into a searchable collection",
+        description=(
+            "Parse FILE(s) (" + ", ".join(SUPPORTED_EXTENSIONS) + "), embed every document "
+            "in batches and save a collection. Rerunning after an interruption resumes: cached "
+            "vectors are not paid for twice."
+        ),
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="input files")
+    p.add_argument("--out", "-o", required=True, metavar="COLLECTION", help="output directory")
+    p.add_argument("--provider", help="openai, use-multilingual or sentence-transformers")
+    p.add_argument("--model", help="model name (default: the provider's default)")
+    p.add_argument("--dimensions", type=int, help="shorter vectors (OpenAI -3 models only)")
+    p.add_argument("--batch-size", type=int, help="texts per request (default: provider's max)")
+    p.add_argument("--concurrency", type=int, help="requests in flight (remote providers)")
+    p.add_argument("--split", choices=SPLIT_MODES, default="line", help="unit for .txt/.md")
+    p.add_argument("--text-column", help="CSV column / JSONL key holding the text")
+    p.add_argument("--chunk-size", type=int, help="cut documents into chunks of N characters")
+    p.add_argument("--chunk-overlap", type=int, default=0, help="characters shared by chunks")
+    p.add_argument(
+        "--max-mb",
+        type=float,
+        default=DEFAULT_MAX_MB,
+        help=f"largest file accepted, in MB (default {DEFAULT_MAX_MB:g})",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
+    p.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
+    p.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    p.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="embed the readable files even if some cannot be parsed (default: stop)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="parse and estimate only")
+    p.set_defaults(run=run_embed)
+    return p
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("batch_size", "concurrency", "chunk_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise InvalidInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.chunk_overlap and args.chunk_size is None:
+        raise InvalidInputError("--chunk-overlap needs --chunk-size")
+    if args.max_mb <= 0:
+        raise InvalidInputError(f"--max-mb must be positive, got {args.max_mb}")
+    if args.no_cache and args.cache_dir:
+        raise InvalidInputError("--no-cache and --cache-dir contradict each other; pick one")
+
+
+def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
+    """Read and parse every FILE; bad files are reported (and fatal unless --skip-bad-files)."""
+    from core.data._parsing import ParseError, check_file_size, parse_files
+
+    max_bytes = int(args.max_mb * 1_000_000)
+    files, too_large = [], []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            what = "is a directory" if path.is_dir() else "does not exist"
+            raise InvalidInputError(f"{name}: {what}; give the path of a file to embed")
+        try:
+            check_file_size(name, path.stat().st_size, max_bytes)  # before reading it all
+        except ParseError as exc:
+            too_large.append(exc)
+            continue
+        files.append((name, path.read_bytes()))
+    parsed = parse_files(
+        files,
+        split=args.split,
+        text_column=args.text_column,
+        chunk_size=args.chunk_size,
+        chunk_overlap=args.chunk_overlap,
+        max_bytes=max_bytes,
+    )
+    errors = too_large + parsed.errors
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors and not args.skip_bad_files:
+        raise InvalidInputError(
+            f"{len(errors)} of {len(args.files)} file(s) could not be read (see above); "
+            "fix them, or pass --skip-bad-files to embed the others. Nothing was sent."
+        )
+    if not parsed.texts:
+        raise InvalidInputError("no text to embed in the given files. Nothing was sent.")
+    return parsed
+
+
+def _cache(args: argparse.Namespace):
+    if args.no_cache:
+        return None
+    from core.embedding._cache import EmbeddingCache
+
+    return EmbeddingCache(args.cache_dir) if args.cache_dir else EmbeddingCache()
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    """Run the ``embed`` subcommand; returns the exit code (bad input raises ValueError)."""
+    from tqdm import tqdm
+
+    from core.data._collection import Collection, check_save_target
+    from core.embedding._batching import EmbeddingJobError, embed_texts, estimate_cost
+    from core.embedding._language import language_warning
+    from core.embedding.providers import get_embedder
+    from core.errors import RetriesExhaustedError
+
+    _check_args(args)
+    if not args.dry_run:
+        check_save_target(args.out)  # before reading, embedding or paying for anything
+    parsed = read_inputs(args)
+    embedder = get_embedder(
+        provider=args.provider,
+        model=args.model,
+        dimensions=args.dimensions,
+        api_key=args.api_key,
+        base_url=args.base_url,
+    )
+    spec = embedder.spec
+    warning = language_warning(parsed.texts, embedder)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    cache = _cache(args)
+    estimate = estimate_cost(parsed.texts, embedder, cache=cache)
+    n_files = parsed.metadata["source"].nunique()
+    if embedder.limits.remote:
+        bound = "" if estimate.exact else " (upper bound)"
+        cost = f"{estimate.tokens:,} tokens{bound}, about ${estimate.usd:.4f}"
+    else:
+        cost = "local model, no cost"
+    print(
+        f"{len(parsed.texts):,} documents from {n_files} file(s) for {spec.provider} / "
+        f"{spec.model}; not cached: {estimate.n_texts:,} distinct texts; {cost}"
+    )
+    if args.dry_run:
+        return 0
+    bar = tqdm(total=len(parsed.texts), unit="text", desc="embedding", file=sys.stderr)
+
+    def on_progress(p) -> None:
+        bar.update(p.texts_done - bar.n)
+        bar.set_postfix(batch=f"{p.batch_index}/{p.n_batches}", tokens=f"{p.tokens:,}")
+
+    try:
+        result = embed_texts(
+            parsed.texts,
+            embedder,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            cache=cache,
+            progress=on_progress,
+        )
+    except EmbeddingJobError as exc:
+        bar.close()  # before the message, so it is not printed onto the bar's line
+        print(f"error: {exc}", file=sys.stderr)
+        if cache is not None:
+            transient = isinstance(exc.__cause__, RetriesExhaustedError)
+            first = "the server kept failing" if transient else "fix what is said above"
+            print(
+                f"{first}, then rerun the same command to resume: finished batches are cached",
+                file=sys.stderr,
+            )
+        return EXIT_PROVIDER_FAILED
+    finally:
+        bar.close()
+    collection = Collection.create(
+        parsed.texts, result.vectors, spec, metadata=parsed.metadata, normalized=True
+    )
+    collection.save(args.out)
+    print(
+        f"saved {len(collection):,} vectors ({embedder.dimension}-d) to {args.out}: "
+        f"{result.n_requests} request(s), {result.n_cached:,} from cache, "
+        f"{result.tokens_used:,} tokens, {result.elapsed_s:.1f} s"
+    )
+    return 0

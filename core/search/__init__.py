@@ -1,0 +1,70 @@
+"""Exact and compressed vector search: arrays in, ``(ids, scores)`` out.
+
+Knows no texts, files or providers. The package is also callable: ``core.search(corpus,
+queries, k)`` is :func:`search`.
+
+- validation and norms: :func:`as_matrix`, :func:`normalize`, :func:`row_norms`,
+  :func:`first_nonfinite_row`
+- exact top-k search: :func:`search`, :class:`Metric`; :func:`merge_topk` merges partial
+  results (the reduce step of a blocked or sharded search)
+- memory modes (float32 / float16 / int8 / binary): :func:`build_index`, :data:`MODES`,
+  :func:`recall_at_k`, :class:`QuantIndex`
+- pairs: :func:`similarity_matrix`, :func:`near_duplicates`, :func:`strongest_pairs`,
+  :func:`row_cosines`, :class:`PairSummary`
+- memory tables: :func:`bytes_per_vector`, :func:`matrix_nbytes`, :func:`memory_table`
+"""
+
+import sys
+import types
+
+from core.search._engine import (
+    Metric,
+    as_matrix,
+    first_nonfinite_row,
+    normalize,
+    row_norms,
+    search,
+)
+from core.search._memory import STORAGE_TYPES, bytes_per_vector, matrix_nbytes, memory_table
+from core.search._merge import merge_topk
+from core.search._modes import MODES, QuantIndex, build_index, recall_at_k
+from core.search._pairs import (
+    PairSummary,
+    near_duplicates,
+    row_cosines,
+    similarity_matrix,
+    strongest_pairs,
+)
+
+__all__ = [
+    "MODES",
+    "STORAGE_TYPES",
+    "Metric",
+    "PairSummary",
+    "QuantIndex",
+    "as_matrix",
+    "build_index",
+    "bytes_per_vector",
+    "first_nonfinite_row",
+    "matrix_nbytes",
+    "memory_table",
+    "merge_topk",
+    "near_duplicates",
+    "normalize",
+    "recall_at_k",
+    "row_cosines",
+    "row_norms",
+    "search",
+    "similarity_matrix",
+    "strongest_pairs",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``core.search`` be both this package and the search function."""
+
+    def __call__(self, *args, **kwargs):
+        return search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

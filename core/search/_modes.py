@@ -1,0 +1,399 @@
+"""Memory modes for search: float32, float16, int8 and binary indexes behind one API.
+
+Every mode has a kernel that reads less memory than float32, not a slow NumPy cast:
+
+* ``float16`` stores IEEE half floats (2 bytes per value). A cache-sized block of rows is decoded
+  by three integer passes (sign-extending widen, shift the half's bits into float32 position,
+  mask the copied sign bits); the decoded values are the true values times 2**-112, a factor
+  folded into the queries, then one float32 GEMM scores the block. NumPy's own float16 cast is a
+  scalar loop on CPUs without AVX512-FP16, about 5x slower.
+* ``int8`` stores ``codes = round((x - lo) / scale) - 128`` with per-dimension ``lo``/``scale``
+  calibrated on the data. Scores are ``codes @ (q * scale) + q @ offset``; the second term is
+  constant per query, so ranking needs only the int8 -> float32 block cast (fast in NumPy) and a
+  GEMM with the scale folded into the query.
+* ``binary`` keeps one bit per dimension (sign of ``x - mean``) packed in uint64 words. Hamming
+  distance (XOR + ``np.bitwise_count``; for 8+ queries an unpack + GEMM, as NumPy has no
+  popcount matrix product) picks ``rescore_factor * k`` candidates per query, which are rescored
+  exactly with the float vectors the index was built from (kept by reference, so a
+  memory-mapped matrix stays on disk).
+
+Scores follow ``core.search.search``: cosine similarity, dot product, or ``-distance`` for
+euclidean; ids best first, ties broken by the lower index.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from core.errors import InvalidInputError
+from core.search import _kernels as kernels
+from core.search._codecs import (
+    Binary,
+    Float16,
+    Int8,
+    as_matrix,
+    check_method,
+    exact_scores,
+)
+
+MODES = ("float32", "float16", "int8", "binary")
+_UNIT_TOL = 1e-5  # rows this close to unit norm rank the same by dot product and by cosine
+
+
+class QuantIndex:
+    """Base class: a searchable, possibly compressed, copy of an embedding matrix.
+
+    Attributes
+    ----------
+    mode : str
+        One of ``MODES``.
+    n, d : int
+        Rows and dimension of the indexed matrix.
+    """
+
+    mode: ClassVar[str] = ""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.n, self.d = x.shape
+
+    def _set_norms(self, rows) -> None:
+        """Norms of the vectors the index scores (decoded ones for float16/int8)."""
+        norms = np.empty(self.n, dtype=np.float32)
+        step = 1 << 16
+        for lo in range(0, self.n, step):
+            block = rows(lo, min(self.n, lo + step))
+            norms[lo : lo + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        self.norms = norms
+        self.unit = bool(self.n) and bool(np.all(np.abs(norms - 1) <= _UNIT_TOL))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this index holds in memory (codes, norms and calibration).
+
+        For ``binary`` this leaves out the float vectors read to rescore candidates; see
+        :attr:`rescore_nbytes`.
+        """
+        raise NotImplementedError
+
+    @property
+    def bytes_per_vector(self) -> float:
+        """``nbytes / n``: memory per indexed vector, including per-vector norms."""
+        return self.nbytes / max(self.n, 1)
+
+    @property
+    def rescore_nbytes(self) -> int:
+        """Bytes of float vectors a search reads besides :attr:`nbytes` (0 unless ``binary``).
+
+        They are the caller's matrix, kept by reference: a memory-mapped one stays on disk and
+        only the candidate rows are paged in.
+        """
+        return 0
+
+    def rescore_pool(self, k: int) -> int | None:
+        """Candidates per query rescored with the float vectors for a top-``k`` search.
+
+        ``None`` for modes that rank every row with their own kernel (no candidate pool). The
+        search rescores ``min(n, pool)`` rows; when ``pool >= n`` every row is rescored, so the
+        result is the float search's and recall is trivially 1.
+        """
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, d={self.d}, nbytes={self.nbytes})"
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        method: str = "cosine",
+        *,
+        memory_budget_mb: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows of the index for each query.
+
+        Parameters
+        ----------
+        queries : array_like of shape (m, d) or (d,)
+            Query vectors; 1-D means one query.
+        k : int
+            Results per query; more than ``n`` returns ``n``.
+        method : {"cosine", "dot", "euclidean"}
+            Similarity; euclidean scores are ``-distance``.
+        memory_budget_mb : float, optional
+            Cap on scratch memory; default: cache-sized blocks only.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (m, min(k, n))
+        scores : ndarray of float32, shape (m, min(k, n))
+            Best first, ties by lower index. Quantised modes score their decoded vectors
+            (binary rescoring scores the float vectors).
+        """
+        method = check_method(method)
+        q = as_matrix(queries, "queries")
+        if q.shape[1] != self.d:
+            raise InvalidInputError(
+                f"queries have dimension {q.shape[1]} but the index has dimension {self.d}; "
+                "embed the queries with the model that built the index"
+            )
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        k = min(int(k), self.n)
+        m = q.shape[0]
+        if k == 0 or m == 0:
+            return np.zeros((m, k), np.int64), np.zeros((m, k), np.float32)
+        budget = None if memory_budget_mb is None else memory_budget_mb * 2**20
+        ids = self._candidates(q, k, method, budget)
+        return self._finish(q, ids, k, method)
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _candidates(self, q: np.ndarray, k: int, method: str, budget) -> np.ndarray:
+        """Ids of shape (m, >= k) containing each query's top k by this mode's ranking."""
+        raise NotImplementedError
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Decoded float32 rows for an id array of any shape -> shape ids.shape + (d,)."""
+        raise NotImplementedError
+
+    def _finish(self, q, ids, k, method):
+        scores = np.empty(ids.shape, dtype=np.float32)
+        group = max(1, (32 << 20) // max(1, ids.shape[1] * self.d * 4))
+        for lo in range(0, q.shape[0], group):
+            hi = lo + group
+            rows = self._rows(ids[lo:hi])
+            scores[lo:hi] = exact_scores(q[lo:hi], rows, self._row_norms(ids[lo:hi], rows), method)
+        order = np.lexsort((ids, -scores), axis=1)[:, :k]
+        return (
+            np.take_along_axis(ids, order, axis=1),
+            np.take_along_axis(scores, order, axis=1),
+        )
+
+    def _row_norms(self, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.norms[ids]
+
+    # -- ranking by a linear kernel ----------------------------------------------------------
+    def _linear_scan(self, q, k, method, budget, decode_row_bytes, block_product):
+        """Scan with ``block_product(lo, hi, qt, scratch) -> c * (x[lo:hi] @ q.T)``.
+
+        ``c`` is a positive factor (the same for every query) returned by ``self._qt``.
+        """
+        qt, c, shift = self._qt(q, method)
+        m = q.shape[0]
+        rows = kernels.block_rows(
+            self.n,
+            m,
+            row_bytes=decode_row_bytes,
+            budget_bytes=budget,
+            workers=kernels.n_workers(),
+        )
+        # Per-row terms, derived per search (one pass over n floats) rather than stored.
+        inv_norms, sub = None, None
+        if method == "cosine" and not self.unit:
+            norms = self.norms
+            inv_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        elif method == "euclidean":
+            sub = self.norms * self.norms
+            if c != 1.0:
+                sub *= np.float32(c)
+
+        def score_block(lo, hi, scratch):
+            out = block_product(lo, hi, qt, scratch)
+            if shift is not None:
+                out += shift
+            if inv_norms is not None:
+                out *= inv_norms[lo:hi, None]
+            elif sub is not None:
+                out -= sub[lo:hi, None]
+            return out
+
+        ids, _ = kernels.scan(
+            self.n, m, k, score_block, rows_per_block=rows, work=self.n * m * self.d
+        )
+        return ids
+
+    def _qt(self, q, method):
+        """(m, d) queries -> (d, m) operand, positive factor c, optional per-query shift."""
+        factor = 2.0 if method == "euclidean" else 1.0
+        return np.ascontiguousarray((q * np.float32(factor)).T), 1.0, None
+
+
+class Float32Index(QuantIndex):
+    """Exact search over float32 rows (kept by reference when already float32 C-contiguous)."""
+
+    mode = "float32"
+
+    def __init__(self, x: np.ndarray) -> None:
+        super().__init__(x)
+        self.x = x if isinstance(x, np.memmap) else np.ascontiguousarray(x, dtype=np.float32)
+        self._set_norms(lambda lo, hi: np.asarray(self.x[lo:hi], dtype=np.float32))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.x.nbytes + self.norms.nbytes)
+
+    def _candidates(self, q, k, method, budget):
+        x = self.x
+
+        def product(lo, hi, qt, scratch):
+            out = kernels.buffer(scratch, "scores", (hi - lo, qt.shape[1]), np.float32)
+            return np.matmul(x[lo:hi], qt, out=out)
+
+        return self._linear_scan(q, k, method, budget, 0, product)
+
+    def _rows(self, ids):
+        return np.asarray(self.x[ids.ravel()], dtype=np.float32).reshape(*ids.shape, self.d)
+
+
+class Float16Index(QuantIndex):
+    """IEEE float16 storage (half the bytes of float32) with a bit-level decode kernel."""
+
+    mode = "float16"
+
+    def __init__(self, x: np.ndarray) -> None:
+        super().__init__(x)
+        self.codec = Float16.fit(x)
+        self._set_norms(self.codec.decode_range)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codec.nbytes + self.norms.nbytes)
+
+    def _qt(self, q, method):
+        qt, _, _ = super()._qt(q, method)
+        scaled, c = self.codec.scale_queries(qt)
+        return scaled, c, None
+
+    def _candidates(self, q, k, method, budget):
+        return self._linear_scan(q, k, method, budget, 4 * self.d, self.codec.block_product)
+
+    def _rows(self, ids):
+        return self.codec.decode(ids)
+
+
+class Int8Index(QuantIndex):
+    """Scalar quantisation to int8 with per-dimension ranges calibrated on the data."""
+
+    mode = "int8"
+
+    def __init__(self, x: np.ndarray, *, clip_quantile: float = 0.0) -> None:
+        super().__init__(x)
+        self.codec = Int8.fit(x, clip_quantile=clip_quantile)
+        self._set_norms(self.codec.decode_range)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codec.nbytes + self.norms.nbytes)
+
+    def _qt(self, q, method):
+        factor = np.float32(2.0 if method == "euclidean" else 1.0)
+        qt = np.ascontiguousarray((q * (self.codec.scale * factor)).T)
+        # x @ q = codes @ (q * scale) + q @ offset: the offset term only matters for ranking
+        # when the per-row cosine division would scale it differently for each row.
+        shift = None
+        if method == "cosine" and not self.unit:
+            shift = (q @ self.codec.offset).astype(np.float32)[None, :]
+        return qt, 1.0, shift
+
+    def _candidates(self, q, k, method, budget):
+        return self._linear_scan(q, k, method, budget, 4 * self.d, self.codec.block_product)
+
+    def _rows(self, ids):
+        return self.codec.decode(ids)
+
+
+class BinaryIndex(QuantIndex):
+    """One bit per dimension; Hamming candidates rescored with the float vectors."""
+
+    mode = "binary"
+
+    def __init__(self, x: np.ndarray, *, rescore_factor: int = 20) -> None:
+        super().__init__(x)
+        if rescore_factor < 1:
+            raise InvalidInputError(f"rescore_factor must be at least 1, got {rescore_factor}")
+        self.rescore_factor = int(rescore_factor)
+        self.vectors = x  # float rows for rescoring, by reference (may be a memmap)
+        self._set_norms(lambda lo, hi: np.asarray(x[lo:hi], dtype=np.float32))
+        self.codec = Binary.fit(x)
+
+    @property
+    def nbytes(self) -> int:
+        """Packed bits, row norms and calibration; the rescoring vectors are counted apart, in
+        :attr:`rescore_nbytes` (they are the caller's, maybe memory-mapped on disk)."""
+        return int(self.codec.nbytes + self.norms.nbytes)
+
+    @property
+    def rescore_nbytes(self) -> int:
+        """Bytes of the float vectors candidates are rescored with (``vectors.nbytes``)."""
+        return int(self.vectors.nbytes)
+
+    def rescore_pool(self, k: int) -> int:
+        """``max(k, rescore_factor * k)``: Hamming candidates rescored per query (at most n)."""
+        return max(int(k), self.rescore_factor * int(k))
+
+    def _candidates(self, q, k, method, budget):
+        n_cand = min(self.n, self.rescore_pool(k))
+        return self.codec.candidates(q, n_cand, budget)
+
+    def _rows(self, ids):
+        rows = self.vectors[ids.ravel()]
+        return np.asarray(rows, dtype=np.float32).reshape(*ids.shape, self.d)
+
+
+_INDEXES = {cls.mode: cls for cls in (Float32Index, Float16Index, Int8Index, BinaryIndex)}
+
+
+def build_index(embeddings: np.ndarray, mode: str = "float32", **options) -> QuantIndex:
+    """Build a searchable index of ``embeddings`` in one memory mode.
+
+    Parameters
+    ----------
+    embeddings : array_like of shape (n, d)
+        Finite vectors; float32 C-contiguous input (or a memmap) is used without a copy where
+        the mode keeps float vectors (float32 search, binary rescoring).
+    mode : {"float32", "float16", "int8", "binary"}
+        Storage and kernel.
+    **options
+        ``clip_quantile`` (int8: fraction clipped at each end of a dimension's range, default 0)
+        or ``rescore_factor`` (binary: candidates per result rescored exactly, default 20).
+
+    Returns
+    -------
+    QuantIndex
+        With ``.search(queries, k, method)``, ``.nbytes``, ``.bytes_per_vector`` and ``.mode``.
+    """
+    if mode not in _INDEXES:
+        raise InvalidInputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    x = embeddings if isinstance(embeddings, np.memmap) else as_matrix(embeddings, "embeddings")
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise InvalidInputError(
+            f"embeddings must be a non-empty (n, d) matrix, got shape {x.shape}"
+        )
+    return _INDEXES[mode](x, **options)
+
+
+def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
+    """Mean fraction of each query's exact top-k ids found in its approximate top-k.
+
+    Parameters
+    ----------
+    approx_ids, exact_ids : array_like of int, shape (m, k)
+        Ids per query from the approximate and the exact search (same k).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1.0 when every exact neighbour was found.
+    """
+    approx = np.atleast_2d(np.asarray(approx_ids))
+    exact = np.atleast_2d(np.asarray(exact_ids))
+    if approx.shape != exact.shape:
+        raise InvalidInputError(
+            f"approx_ids has shape {approx.shape} but exact_ids has shape {exact.shape}; "
+            "search both with the same queries and k"
+        )
+    if exact.size == 0:
+        raise InvalidInputError("recall needs at least one query and k >= 1")
+    hits = sum(np.intersect1d(a, e).size for a, e in zip(approx, exact, strict=True))
+    return hits / exact.size

@@ -1,0 +1,231 @@
+"""An OpenAI-compatible embeddings server on 127.0.0.1, for tests, benchmarks and offline demos.
+
+It speaks the real API's shapes (``POST /v1/embeddings``, ``GET /v1/models``, OpenAI error JSON,
+Bearer auth) and its limits (2,048 inputs and 300,000 tokens per request, 8,191 tokens per input,
+no empty strings). Vectors are deterministic functions of model and text
+(:func:`reference_embedding`), unit-norm, with each model's dimension; ``dimensions`` shortens a
+``text-embedding-3-*`` vector and renormalises it, as OpenAI does.
+
+Tests script its failures (:meth:`OpenAICompatibleServer.inject`): each queued :class:`Fault`
+applies to one upcoming request — 429 with or without Retry-After, 500, 503, a hang longer than
+the client's timeout, shuffled ``data``, a missing vector, 401. A per-request latency and a
+tokens-per-minute limit (sliding 60 s window, 429 + Retry-After) make it behave like a loaded
+service. Every request is logged (:class:`RequestRecord`) with its inputs, tokens and server-clock
+timestamps, and the highest number of requests in flight is tracked; ``GET /_workbench/stats``
+returns the counts to a client in another process (the benchmark).
+
+Run it for a demo: ``python -m core.server --port 8000 --latency-ms 200 --tpm 1000000``,
+then point the app at ``OPENAI_BASE_URL=http://127.0.0.1:8000/v1`` with any key it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import threading
+
+from core.errors import InvalidInputError, WorkbenchError
+from core.server._handler import Server
+from core.server._types import (
+    DEFAULT_API_KEY,
+    MAX_INPUTS,
+    MAX_TOKENS_PER_INPUT,
+    MAX_TOKENS_PER_REQUEST,
+    MODEL_DIMENSIONS,
+    Fault,
+    RequestRecord,
+    ServerState,
+    reference_embedding,
+)
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "MAX_INPUTS",
+    "MAX_TOKENS_PER_INPUT",
+    "MAX_TOKENS_PER_REQUEST",
+    "MODEL_DIMENSIONS",
+    "Fault",
+    "OpenAICompatibleServer",
+    "RequestRecord",
+    "main",
+    "reference_embedding",
+]
+
+
+class OpenAICompatibleServer:
+    """The server, started and stopped as a context manager.
+
+    Parameters
+    ----------
+    api_key : str
+        The only Bearer key accepted.
+    latency_ms : float
+        Added to every accepted embeddings request.
+    tokens_per_minute : int, optional
+        Tokens accepted per sliding ``window_s`` window; over it, 429 with Retry-After.
+    port : int
+        0 picks a free ephemeral port.
+    window_s : float
+        Length of the rate-limit window (60 s like the real API).
+    models : iterable of str, optional
+        Models this account may use (others get 404); default all three.
+
+    Examples
+    --------
+    >>> with OpenAICompatibleServer() as server:  # doctest: +SKIP
+    ...     server.inject(Fault.rate_limit(retry_after=1))
+    ...     client = openai.OpenAI(api_key=server.api_key, base_url=server.base_url)
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        latency_ms: float = 0.0,
+        tokens_per_minute: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        window_s: float = 60.0,
+        models=None,
+    ) -> None:
+        allowed = frozenset(MODEL_DIMENSIONS if models is None else models)
+        unknown = allowed - set(MODEL_DIMENSIONS)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown models {sorted(unknown)}; known: {sorted(MODEL_DIMENSIONS)}"
+            )
+        self._state = ServerState(api_key, latency_ms / 1000, tokens_per_minute, window_s, allowed)
+        self._address = (host, port)
+        self._httpd: Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> OpenAICompatibleServer:
+        """Bind and serve on a background thread; returns self."""
+        if self._httpd is not None:
+            raise WorkbenchError("the server is already running")
+        self._state.stopping.clear()
+        self._httpd = Server(self._address, self._state)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: hanging handlers wake up and open connections are closed."""
+        if self._httpd is None:
+            return
+        self._state.stopping.set()
+        self._httpd.shutdown()
+        with self._httpd.sockets_lock:
+            open_sockets = list(self._httpd.sockets)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):  # already closed by its handler
+                sock.shutdown(socket.SHUT_RDWR)  # idle keep-alive handlers return at once
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> OpenAICompatibleServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- addresses and settings ----------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise WorkbenchError("the server is not running: call start() or use `with`")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``: give it to the client as ``base_url``."""
+        return f"http://{self._address[0]}:{self.port}/v1"
+
+    @property
+    def api_key(self) -> str:
+        return self._state.api_key
+
+    @property
+    def latency_ms(self) -> float:
+        return self._state.latency_s * 1000
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self._state.latency_s = value / 1000
+
+    @property
+    def tokens_per_minute(self) -> int | None:
+        return self._state.tokens_per_minute
+
+    @tokens_per_minute.setter
+    def tokens_per_minute(self, value: int | None) -> None:
+        with self._state.lock:
+            self._state.tokens_per_minute = value
+            self._state.window.clear()
+
+    # --- scripting and inspection --------------------------------------------------------------
+    def inject(self, *faults: Fault | None) -> None:
+        """Queue faults for the next requests, one each; ``None`` lets one request through."""
+        with self._state.lock:
+            self._state.faults.extend(faults)
+
+    @property
+    def pending_faults(self) -> int:
+        with self._state.lock:
+            return len(self._state.faults)
+
+    @property
+    def log(self) -> list[RequestRecord]:
+        """A snapshot of every request so far, in arrival order."""
+        with self._state.lock:
+            return list(self._state.log)
+
+    @property
+    def embedding_requests(self) -> list[RequestRecord]:
+        """The ``/v1/embeddings`` requests of :attr:`log`."""
+        return [r for r in self.log if r.path.rstrip("/").endswith("/embeddings")]
+
+    @property
+    def max_in_flight(self) -> int:
+        """Most requests the server was handling at once."""
+        with self._state.lock:
+            return self._state.max_in_flight
+
+    def stats(self) -> dict:
+        """Requests, status counts, accepted inputs and tokens, most in flight (see the log)."""
+        return self._state.stats()
+
+    def reset_log(self) -> None:
+        """Forget the log and the in-flight maximum (the rate-limit window is kept)."""
+        with self._state.lock:
+            self._state.log.clear()
+            self._state.max_in_flight = 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m core.server``: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--tpm", type=int, default=None, help="tokens-per-minute limit")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    args = parser.parse_args(argv)
+    server = OpenAICompatibleServer(
+        api_key=args.api_key, latency_ms=args.latency_ms, tokens_per_minute=args.tpm, port=args.port
+    )
+    with server:
+        print(f"OPENAI_BASE_URL={server.base_url}", flush=True)
+        print(f"OPENAI_API_KEY={server.api_key}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Data types of :mod:`core.server._server`: model table, reference vectors, faults, log, state.
+
+Import them from :mod:`core.server`, which re-exports the public names.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MODEL_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+MAX_INPUTS = 2048
+MAX_TOKENS_PER_INPUT = 8191
+MAX_TOKENS_PER_REQUEST = 300_000
+DEFAULT_API_KEY = "sk-workbench-local"
+
+
+def reference_embedding(text: str, model: str, dimensions: int | None = None) -> np.ndarray:
+    """The vector this server returns for ``text``: seeded by a hash, unit-norm, float32.
+
+    Returns
+    -------
+    ndarray of shape (dimensions or the model's dimension,)
+    """
+    native = MODEL_DIMENSIONS[model]
+    seed = int.from_bytes(hashlib.sha256(f"{model}\0{text}".encode()).digest()[:8], "little")
+    # The first d draws of a seeded generator are the first d of the native-length vector, so a
+    # shortened vector is the native one's prefix, renormalised (what OpenAI's dimensions does).
+    vec = np.random.default_rng(seed).standard_normal(dimensions or native)
+    return (vec / np.linalg.norm(vec)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour; use the constructors below."""
+
+    kind: str
+    retry_after: float | None = None
+    retry_after_ms: bool = False
+    hang_s: float = 30.0
+
+    @classmethod
+    def rate_limit(cls, retry_after: float | None = None, *, as_ms: bool = False) -> Fault:
+        """429; ``retry_after`` seconds in ``Retry-After`` (or ``retry-after-ms`` if ``as_ms``)."""
+        return cls("429", retry_after, as_ms)
+
+    @classmethod
+    def quota_exceeded(cls) -> Fault:
+        """429 ``insufficient_quota``: retrying cannot help."""
+        return cls("quota")
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        """500 or 503."""
+        return cls(str(status))
+
+    @classmethod
+    def timeout(cls, hang_s: float = 30.0) -> Fault:
+        """Hang ``hang_s`` seconds (or until the server stops) before closing without a reply."""
+        return cls("timeout", hang_s=hang_s)
+
+    @classmethod
+    def shuffled(cls) -> Fault:
+        """A correct answer whose ``data`` items come out of order (their ``index`` is right)."""
+        return cls("shuffle")
+
+    @classmethod
+    def wrong_count(cls) -> Fault:
+        """A 200 answer missing its last vector."""
+        return cls("wrong_count")
+
+    @classmethod
+    def unauthorized(cls) -> Fault:
+        """401 as for a revoked key."""
+        return cls("401")
+
+
+@dataclass
+class RequestRecord:
+    """One request as the server saw it (server ``time.monotonic()`` clock)."""
+
+    t_start: float
+    path: str
+    status: int = 0
+    t_end: float | None = None
+    model: str | None = None
+    inputs: tuple[str, ...] = ()
+    tokens: int = 0
+    fault: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.inputs)
+
+
+@dataclass
+class ServerState:
+    api_key: str
+    latency_s: float
+    tokens_per_minute: int | None
+    window_s: float
+    models: frozenset[str] = frozenset(MODEL_DIMENSIONS)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    faults: collections.deque = field(default_factory=collections.deque)
+    log: list[RequestRecord] = field(default_factory=list)
+    window: collections.deque = field(default_factory=collections.deque)  # (t, tokens)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def stats(self) -> dict:
+        """Counts over the ``/v1/embeddings`` requests so far (``GET /_workbench/stats``)."""
+        with self.lock:
+            done = [r for r in self.log if r.path.rstrip("/").endswith("/embeddings")]
+            ok = [r for r in done if r.status == 200]
+            return {
+                "requests": len(done),
+                "by_status": dict(collections.Counter(str(r.status) for r in done)),
+                "inputs_accepted": sum(r.n_inputs for r in ok),
+                "tokens_accepted": sum(r.tokens for r in ok),
+                "max_in_flight": self.max_in_flight,
+            }
