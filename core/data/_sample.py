@@ -181,6 +181,41 @@ SAMPLE_QUERIES: tuple[SampleQuery, ...] = (
     SampleQuery("什么是复利？", "zh", "finance-03"),
 )
 
+# More labelled queries for evaluating models (``core.eval``): the twelve above plus twenty,
+# mostly cross-lingual, so that a comparison of a multilingual and an English-only model has
+# enough queries to tell them apart.
+_EVAL_ONLY_QUERIES: tuple[SampleQuery, ...] = (
+    SampleQuery("怎样烤出外皮酥脆的面包？", "zh", "cooking-01"),
+    SampleQuery("做新鲜意大利面需要什么材料？", "zh", "cooking-03"),
+    SampleQuery("土星的光环是由什么组成的？", "zh", "astronomy-05"),
+    SampleQuery("光年是距离单位还是时间单位？", "zh", "astronomy-09"),
+    SampleQuery("指数基金为什么费用低？", "zh", "finance-01"),
+    SampleQuery("篮球比赛中三分球怎么算分？", "zh", "sports-01"),
+    SampleQuery("成年人每天晚上应该睡几个小时？", "zh", "health-01"),
+    SampleQuery("怎样让程序在任何电脑上都以同样的方式运行？", "zh", "programming-09"),
+    SampleQuery("威尼斯没有汽车，游客怎么出行？", "zh", "travel-09"),
+    SampleQuery("钢琴一共有多少个琴键？", "zh", "music-01"),
+    SampleQuery(
+        "How do I cook braised pork belly with rock sugar and soy sauce?", "en", "cooking-02"
+    ),
+    SampleQuery("Why can't light escape from a black hole?", "en", "astronomy-02"),
+    SampleQuery("Why do central banks raise interest rates?", "en", "finance-02"),
+    SampleQuery("How many lines does a Go board have?", "en", "sports-08"),
+    SampleQuery("How much water should an adult drink every day?", "en", "health-02"),
+    SampleQuery(
+        "What happens when threads change a shared variable without a lock?", "en", "programming-08"
+    ),
+    SampleQuery(
+        "Which rail pass lets tourists ride the bullet train around Japan?", "en", "travel-02"
+    ),
+    SampleQuery("How many strings does a traditional Chinese zither have?", "en", "music-02"),
+    SampleQuery("What does a database index make faster?", "en", "programming-03"),
+    SampleQuery("发烧几天不退就应该去医院？", "zh", "health-06"),
+)
+
+#: Every labelled sample query (``SAMPLE_QUERIES`` first), for retrieval evaluation.
+SAMPLE_EVAL_QUERIES: tuple[SampleQuery, ...] = SAMPLE_QUERIES + _EVAL_ONLY_QUERIES
+
 
 def sample_texts() -> list[str]:
     """The sample documents' texts, in ``SAMPLE_DOCUMENTS`` order."""
