@@ -76,8 +76,8 @@ class LabelledQueries:
         return len(self.texts)
 
     def relevant_ids(self, corpus: EvalCorpus, q: int) -> list[str]:
-        """Labels of query ``q``'s relevant documents, most relevant first."""
-        rel = sorted(((g, i) for i, g in self.relevance[q].items() if g > 0), key=lambda t: -t[0])
+        """Labels of query ``q``'s relevant documents, most relevant first (then by index)."""
+        rel = sorted((-g, i) for i, g in self.relevance[q].items() if g > 0)
         return [corpus.label(i) for _, i in rel]
 
     def subset(self, group: str) -> list[int]:

@@ -54,19 +54,30 @@ def trec_eval(scores, relevance, k: int) -> dict[str, np.ndarray]:
         for q, rel in enumerate(relevance)
         if any(g > 0 for g in rel.values())
     }
-    run = {f"q{q}": {doc_name(d, n): float(s) for d, s in enumerate(row)} for q, row in enumerate(scores)}
+    run = {
+        f"q{q}": {doc_name(d, n): float(s) for d, s in enumerate(row)}
+        for q, row in enumerate(scores)
+    }
     measures = {m.format(k=k) for m in TREC_MEASURES.values()}
     full = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
     # trec_eval's recip_rank has no cut-off: give it the run cut to the top k.
     top = rank_scores(scores, k)
-    cut = {f"q{q}": {doc_name(int(d), n): float(k - r) for r, d in enumerate(row)} for q, row in enumerate(top)}
+    cut = {
+        f"q{q}": {doc_name(int(d), n): float(k - r) for r, d in enumerate(row)}
+        for q, row in enumerate(top)
+    }
     rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
     out = {}
     for name, measure in TREC_MEASURES.items():
         out[name] = np.array(
-            [full[f"q{q}"][measure.format(k=k)] if f"q{q}" in full else np.nan for q in range(len(relevance))]
+            [
+                full[f"q{q}"][measure.format(k=k)] if f"q{q}" in full else np.nan
+                for q in range(len(relevance))
+            ]
         )
-    out["mrr@k"] = np.array([rr[f"q{q}"]["recip_rank"] if f"q{q}" in rr else np.nan for q in range(len(relevance))])
+    out["mrr@k"] = np.array(
+        [rr[f"q{q}"]["recip_rank"] if f"q{q}" in rr else np.nan for q in range(len(relevance))]
+    )
     return out
 
 
@@ -91,7 +102,9 @@ def test_ties_rank_the_lower_index_first():
     assert rank_scores(scores, 4).tolist() == [[1, 2, 4, 0]]
     ours = per_query_metrics(rank_scores(scores, 2), [{4: 1}], 2)
     assert ours["mrr@k"][0] == 0.0  # doc 4 ties with 1 and 2 but ranks third
-    assert per_query_metrics(rank_scores(scores, 3), [{4: 1}], 3)["mrr@k"][0] == pytest.approx(1 / 3)
+    assert per_query_metrics(rank_scores(scores, 3), [{4: 1}], 3)["mrr@k"][0] == pytest.approx(
+        1 / 3
+    )
 
 
 def test_padded_rankings_and_bad_arguments():
@@ -101,5 +114,7 @@ def test_padded_rankings_and_bad_arguments():
         per_query_metrics(np.zeros((1, 3), int), [{}], 0)
     with pytest.raises(InvalidInputError, match=r"2 rankings but relevance for 1 queries"):
         per_query_metrics(np.zeros((2, 3), int), [{}], 3)
-    with pytest.raises(InvalidInputError, match=r"scores must be \(n_queries, n_docs\), got shape \(3,\)"):
+    with pytest.raises(
+        InvalidInputError, match=r"scores must be \(n_queries, n_docs\), got shape \(3,\)"
+    ):
         rank_scores(np.zeros(3), 2)
