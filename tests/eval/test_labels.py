@@ -84,7 +84,8 @@ BAD = [
         "q.csv",
         "query,relevant\ncats,a1\nrugs,a9\n",
         r"q\.csv, line 3: 'a9' matches no document: no document has the id 'a9' \(ids"
-        r" look like 'a1', 'a2'\); nor is it SOURCE#ROW of a file given \(docs\.csv, notes\.txt\)\. Fix or remove it\.",
+        r" look like 'a1', 'a2'\); nor is it SOURCE#ROW of a file given"
+        r" \(docs\.csv, notes\.txt\)\. Fix or remove it\.",
     ),
     (
         "q.csv",

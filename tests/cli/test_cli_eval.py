@@ -1,0 +1,135 @@
+"""``embedding-workbench eval``: the issue's command line with both real offline models, a
+collection directory as DOCS, the sample, and bad input with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.cli import _main as cli
+from core.data import SAMPLE_DOCUMENTS
+from core.data._collection import Collection
+from core.embedding.providers import get_embedder
+
+DOCS = (
+    "id,text\n"
+    "cat,The cat sat on the mat\n"
+    "stocks,Stock prices fell sharply today\n"
+    "mao,猫坐在垫子上\n"
+    "bread,How do I bake bread at home?\n"
+)
+QUERIES = "query,relevant\na cat on a rug,cat;mao\n股市大跌,stocks\nbaking a loaf,bread\n"
+KEYS = {"config", "recall@k", "mrr@k", "ndcg@k", "map@k", "per_query"}
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (tmp_path / "docs.csv").write_text(DOCS, encoding="utf-8")
+    (tmp_path / "q.csv").write_text(QUERIES, encoding="utf-8")
+    return tmp_path
+
+
+def test_the_issue_command_prints_one_object_per_configuration(files, capsys):
+    code = cli.main(
+        [
+            "eval", "docs.csv", "--id-column", "id", "--text-column", "text",
+            "--queries", "q.csv", "--config", "use-multilingual",
+            "--config", "sentence-transformers:all-MiniLM-L6-v2", "-k", "10", "--json",
+        ]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    records = json.loads(out)
+    assert [r["config"] for r in records] == [
+        "use-multilingual",
+        "sentence-transformers:all-MiniLM-L6-v2",
+    ]
+    for record in records:
+        assert set(record) >= KEYS and record["k"] == 10
+        assert [q["query"] for q in record["per_query"]] == [
+            "a cat on a rug",
+            "股市大跌",
+            "baking a loaf",
+        ]
+        assert record["per_query"][0]["relevant"] == ["cat", "mao"]
+        assert 0 <= record["ndcg@k"] <= 1
+    use = records[0]["per_query"]
+    assert use[1]["ranked"][0] == "stocks"  # the Chinese query finds the English document
+    assert "local model, no cost" in err
+
+
+def test_a_collection_directory_and_memory_modes_in_the_table(files, capsys):
+    embedder = get_embedder("use-multilingual")
+    texts = [d.text for d in SAMPLE_DOCUMENTS[:9]]
+    import pandas as pd
+
+    meta = pd.DataFrame({"id": [d.id for d in SAMPLE_DOCUMENTS[:9]]})
+    Collection.create(texts, embedder.embed_batch(texts).vectors, embedder.spec, meta).save("kb")
+    (files / "kq.csv").write_text("query,relevant\n怎样烤面包？,cooking-01\n", encoding="utf-8")
+    code = cli.main(["eval", "kb", "--queries", "kq.csv", "--mode", "int8", "-k", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "use-multilingual,mode=int8" in out and "recall@3" in out
+    assert "9 documents, 1 labelled queries, 2 configuration(s), k=3" in err
+
+
+def test_the_sample_dry_run_sends_nothing(files, capsys):
+    assert cli.main(["eval", "--sample", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "72 documents, 32 labelled queries" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["eval", "docs.csv", "--id-column", "id"],
+            r"give the labelled queries with --queries FILE",
+        ),
+        (
+            ["eval", "--queries", "q.csv"],
+            r"give the document files \(or one collection directory\)",
+        ),
+        (
+            ["eval", "docs.csv", "--id-column", "key", "--queries", "q.csv"],
+            r"docs\.csv: no id column 'key'; columns besides the text: id",
+        ),
+        (
+            ["eval", "docs.csv", "--id-column", "id", "-q", "q.csv", "-c", "bert"],
+            r"unknown provider 'bert'",
+        ),
+        (
+            ["eval", "docs.csv", "--id-column", "id", "-q", "q.csv", "-k", "0"],
+            r"-k must be at least 1, got 0",
+        ),
+        (
+            [
+                "eval",
+                "docs.csv",
+                "--id-column",
+                "id",
+                "-q",
+                "q.csv",
+                "-c",
+                "openai:text-embedding-3-small",
+            ],
+            r"OPENAI_API_KEY",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_the_reason(files, capsys, argv, message):
+    import re
+
+    assert cli.main(argv) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_reference_to_no_document_names_the_line(files, capsys):
+    (files / "bad.csv").write_text("query,relevant\nok,cat\nhmm,dog\n", encoding="utf-8")
+    code = cli.main(["eval", "docs.csv", "--id-column", "id", "--queries", "bad.csv"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: bad.csv, line 3: 'dog' matches no document: no document has the id 'dog'" in err
