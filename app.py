@@ -21,5 +21,6 @@ pages = [
     st.Page("pages/search.py", title="Search"),
     st.Page("pages/benchmark.py", title="Benchmark"),
     st.Page("pages/similarity.py", title="Similarity matrix"),
+    st.Page("pages/evaluate.py", title="Evaluate"),
 ]
 st.navigation(pages).run()

@@ -30,6 +30,7 @@ SIM_QUERIES = "sim_queries"  # text of the similarity page's query box (None: fo
 SEARCH_QUERIES = "search_queries"  # text of the search page's query box
 LOADED_SIGNATURE = "loaded_collection_signature"  # the saved-collection upload already loaded
 FLASH = "flash"  # (kind, message) shown once after a rerun, e.g. "collection loaded"
+EVAL_RESULT = "eval_result"  # core.eval.Comparison of the Evaluate page
 
 DEFAULTS: dict[str, Any] = {
     BASE_URL: "",
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     FLASH: None,
     SEARCH_QUERIES: "",
     SIM_QUERIES: None,
+    EVAL_RESULT: None,
 }
 
 

@@ -4,9 +4,11 @@
 - figures: :func:`projection_figure`, :func:`similarity_heatmap`, :func:`selected_document`,
   :func:`points_to_draw`, :func:`hover_text`, :func:`truncate_label`
 - benchmark charts: :func:`bar_figure`, :func:`line_figure`, :func:`recall_memory_figure`
+- retrieval evaluation: :func:`metric_bars_figure`
 """
 
 from core.viz._charts import bar_figure, line_figure, recall_memory_figure
+from core.viz._eval import metric_bars_figure
 from core.viz._figures import (
     hover_text,
     points_to_draw,
@@ -24,6 +26,7 @@ __all__ = [
     "format_share",
     "hover_text",
     "line_figure",
+    "metric_bars_figure",
     "points_to_draw",
     "projection_figure",
     "recall_memory_figure",
