@@ -78,3 +78,34 @@ def test_without_sentence_transformers_the_page_says_so(monkeypatch):
     at = open_page(new_app(), "evaluate")
     assert at.multiselect(key="eval_models").value == [USE]
     assert "MiniLM (sentence-transformers) is not installed" in texts_on_page(at)
+
+
+def test_openai_cost_is_shown_before_anything_is_sent_and_paid_once(openai_server, monkeypatch):
+    from tests.fixtures_openai import TEST_API_KEY
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    at = open_page(new_app(), "evaluate")
+    assert "openai:text-embedding-3-small" in at.multiselect(key="eval_models").options
+    at.multiselect(key="eval_models").set_value([USE, "openai:text-embedding-3-small"]).run()
+    at.multiselect(key="eval_modes").set_value(["float32"]).run()
+    at.number_input(key="eval_dim").set_value(64).run()
+    assert_ok(at)
+    estimate = next(c.value for c in at.caption if c.value.startswith("text-embedding-3-small:"))
+    assert estimate.startswith("text-embedding-3-small: 104 texts to send,")
+    assert "tokens, about $" in estimate
+    assert openai_server.embedding_requests == []  # nothing sent before the click
+
+    at.button(key="eval_run").click().run()
+    assert_ok(at)
+    labels = at.session_state[state.EVAL_RESULT].labels
+    assert labels == [USE, "openai:text-embedding-3-small", "openai:text-embedding-3-small,dim=64"]
+    assert sum(r.n_inputs for r in openai_server.embedding_requests) == 104  # once for both dims
+    table = at.dataframe[0].value
+    assert list(table["dimension"]) == [512, 1536, 64]
+    assert list(table["$ per 1M tokens"]) == [0.0, 0.02, 0.02]
+
+    openai_server.reset_log()
+    at.button(key="eval_run").click().run()
+    assert_ok(at)
+    assert openai_server.embedding_requests == []  # this session's store already holds them

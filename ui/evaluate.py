@@ -31,7 +31,7 @@ from core.eval import (
     to_json,
 )
 from core.viz._eval import metric_bars_figure
-from ui import cache
+from ui import cache, state
 from ui.display import show_figure
 from ui.secrets import configured_api_key
 
@@ -46,7 +46,7 @@ def model_choices() -> tuple[list[str], list[str]]:
     choices = [USE_CHOICE]
     if sentence_transformers_installed():
         choices.append(MINILM_CHOICE)
-    if configured_api_key() or st.session_state.get("base_url"):
+    if configured_api_key() or st.session_state.get(state.BASE_URL):
         choices.extend(OPENAI_CHOICES)
     return choices, choices[:2]
 

@@ -142,9 +142,10 @@ class EvalCorpus:
             places = [
                 loc for s, loc in zip(self.sources, self.locations, strict=True) if s == source
             ]
+            span = f"it has {places[0]} to {places[-1]}" if places[0] else "its places are unknown"
             return (
                 f"{reference!r} matches no document: {source.strip()} has no {place.strip()!r} "
-                f"(it has {places[0]} to {places[-1]})"
+                f"({span})"
             )
         parts = []
         if self.ids is not None:

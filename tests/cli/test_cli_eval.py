@@ -133,3 +133,34 @@ def test_a_reference_to_no_document_names_the_line(files, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "error: bad.csv, line 3: 'dog' matches no document: no document has the id 'dog'" in err
+
+
+def test_an_openai_compatible_server_estimate_first_one_run_for_two_dimensions_then_cache(
+    files, capsys, openai_server
+):
+    from tests.fixtures_openai import TEST_API_KEY
+
+    argv = [
+        "eval", "docs.csv", "--id-column", "id", "-q", "q.csv",
+        "-c", "openai:text-embedding-3-small", "-c", "openai:text-embedding-3-small,dim=64",
+        "--api-key", TEST_API_KEY, "--base-url", openai_server.base_url,
+        "--cache-dir", str(files / "cache"), "--json",
+    ]  # fmt: skip
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    estimate = err.splitlines()[1]
+    assert "text-embedding-3-small: 7 distinct texts not cached;" in estimate
+    assert "tokens to send, about $" in estimate
+    sent = openai_server.embedding_requests
+    assert sum(r.n_inputs for r in sent) == 7  # 4 documents + 3 queries, once for both dimensions
+    full, short = json.loads(out)
+    assert (full["dimension"], short["dimension"]) == (1536, 64)
+    assert full["usd_per_million_tokens"] == 0.02 and full["corpus_tokens"] > 0
+    assert full["cached_texts"] == 0
+
+    openai_server.reset_log()
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "0 distinct texts not cached; 0 tokens to send, about $0.0000" in err
+    assert openai_server.embedding_requests == []
+    assert json.loads(out)[0]["cached_texts"] == 7
