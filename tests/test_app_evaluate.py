@@ -48,6 +48,8 @@ def test_one_click_compares_both_models_in_three_memory_modes(compared):
     assert trace_names(figure) == EXPECTED
     assert all(t["error_y"]["type"] == "data" for t in figure["data"])
     assert "32 labelled queries on 72 documents" in texts_on_page(compared)
+    groups = compared.dataframe[1].value.set_index("config")
+    assert groups.loc[USE, "cross-lingual"] > groups.loc[MINILM, "cross-lingual"]
 
 
 def test_paired_test_and_disagreements_are_shown_as_text(compared):
@@ -55,7 +57,7 @@ def test_paired_test_and_disagreements_are_shown_as_text(compared):
     assert compared.selectbox(key="eval_b").value == MINILM
     verdict = compared.text[0].value
     assert verdict.startswith("nDCG@10: A ") and "significant at 0.05" in verdict
-    table = compared.dataframe[1].value
+    table = compared.dataframe[2].value
     assert set(table["winner"]) <= {USE, MINILM} and len(table) > 0
     assert table.iloc[0][f"first by {USE}"].startswith(table.iloc[0]["relevant"])
 

@@ -26,6 +26,7 @@ from core.eval import (
     EvalConfig,
     disagreements,
     estimate_costs,
+    group_table,
     paired,
     summary_table,
     to_json,
@@ -128,6 +129,10 @@ def show_results(comparison: Comparison) -> None:
         metric_bars_figure(summary_table(comparison), CHART_METRICS, k=k, confidence=0.95),
         key="eval_chart",
     )
+    groups = group_table(comparison, "ndcg@k")
+    if not groups.empty:
+        st.caption(f"nDCG@{k} by query group (mean over the queries of each group):")
+        st.dataframe(groups.round(3), hide_index=True, width="stretch", key="eval_groups")
     for note in comparison.notes:
         st.caption(f"Note — {note}.")
     left, right = st.columns(2)

@@ -207,6 +207,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def format_comparison(comparison) -> str:
     """A readable table: one row per configuration, metrics with their confidence intervals."""
+    from core.eval import group_table
+
     k = comparison.k
     head = ["config", f"recall@{k}", f"mrr@{k}", f"ndcg@{k}", f"map@{k}"]
     head += ["embed s", "ms/query", "index MB", "$/1M tok", "corpus $"]
@@ -228,6 +230,10 @@ def format_comparison(comparison) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    groups = group_table(comparison, "ndcg@k")
+    if not groups.empty:
+        lines.append(f"\nndcg@{k} by query group:")
+        lines.extend("  " + line for line in groups.round(3).to_string(index=False).splitlines())
     level = round(100 * comparison.confidence)
     lines.append(
         f"\n{len(comparison.queries)} queries; [low, high] is a {level}% bootstrap interval over "

@@ -7,7 +7,8 @@
 - statistics over queries: :func:`bootstrap_ci`, :func:`paired_test` -> :class:`PairedTest`
 - the comparison: :class:`EvalConfig`, :func:`parse_config`, :func:`estimate_costs`,
   :func:`compare` -> :class:`Comparison` of :class:`ConfigResult`
-- reports: :func:`summary_table`, :func:`to_records`, :func:`to_json`, :func:`disagreements`,
+- reports: :func:`summary_table`, :func:`to_records`, :func:`to_json`, :func:`group_table`,
+  :func:`disagreements`,
   :func:`paired`
 """
 
@@ -23,6 +24,7 @@ from core.eval._metrics import METRICS, mean_metrics, per_query_metrics, rank_sc
 from core.eval._report import (
     METRIC_LABELS,
     disagreements,
+    group_table,
     paired,
     summary_table,
     to_json,
@@ -54,6 +56,7 @@ __all__ = [
     "compare",
     "disagreements",
     "estimate_costs",
+    "group_table",
     "mean_metrics",
     "paired",
     "paired_test",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInputError
@@ -20,7 +21,15 @@ from core.eval._metrics import METRICS
 from core.eval._runner import Comparison, ConfigResult
 from core.eval._stats import PairedTest, paired_test
 
-__all__ = ["METRIC_LABELS", "disagreements", "paired", "summary_table", "to_json", "to_records"]
+__all__ = [
+    "METRIC_LABELS",
+    "disagreements",
+    "group_table",
+    "paired",
+    "summary_table",
+    "to_json",
+    "to_records",
+]
 
 METRIC_LABELS = {
     "recall@k": "Recall@k",
@@ -73,6 +82,31 @@ def summary_table(comparison: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _mean_defined(values: np.ndarray) -> float | None:
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else None
+
+
+def _group_means(comparison: Comparison, r: ConfigResult) -> dict[str, dict[str, float | None]]:
+    groups = comparison.queries.groups
+    out = {}
+    for group in dict.fromkeys(g for g in groups if g):
+        rows = comparison.queries.subset(group)
+        out[group] = {name: _mean_defined(r.per_query[name][rows]) for name in METRICS}
+    return out
+
+
+def group_table(comparison: Comparison, metric: str = "ndcg@k") -> pd.DataFrame:
+    """Mean ``metric`` per configuration (rows) and query group (columns, e.g.
+    ``cross-lingual``); empty when the queries have no groups."""
+    rows = []
+    for r in comparison.results:
+        means = _group_means(comparison, r)
+        if means:
+            rows.append({"config": r.label, **{g: m[metric] for g, m in means.items()}})
+    return pd.DataFrame(rows)
+
+
 def _per_query(comparison: Comparison, r: ConfigResult) -> list[dict]:
     corpus, queries = comparison.corpus, comparison.queries
     out = []
@@ -93,7 +127,8 @@ def to_records(comparison: Comparison) -> list[dict]:
     ``n_queries``, ``n_documents``; each metric (``recall@k``, ``precision@k``, ``hit_rate@k``,
     ``mrr@k``, ``ndcg@k``, ``map@k``; averaged over queries) and ``ci`` (metric -> [low, high]);
     ``embed_s``, ``cached_texts``, ``search_ms_per_query``, ``index_bytes``,
-    ``usd_per_million_tokens``, ``corpus_tokens``, ``corpus_usd``; and ``per_query`` (per query:
+    ``usd_per_million_tokens``, ``corpus_tokens``, ``corpus_usd``; ``groups`` (query group ->
+    metric -> mean, e.g. ``cross-lingual``; empty without groups); and ``per_query`` (per query:
     ``query``, ``relevant``, each metric, ``ranked`` — the top-k document ids).
     """
     records = []
@@ -121,6 +156,7 @@ def to_records(comparison: Comparison) -> list[dict]:
                 "usd_per_million_tokens": r.usd_per_million_tokens,
                 "corpus_tokens": r.corpus_tokens,
                 "corpus_usd": r.corpus_usd,
+                "groups": _group_means(comparison, r),
                 "per_query": _per_query(comparison, r),
             }
         )

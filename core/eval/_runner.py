@@ -158,7 +158,7 @@ class ConfigResult:
         Document indices each query retrieved, best first.
     embed_s : float
         Seconds to embed the documents and queries (shared by the configurations of one model;
-        near 0 when every vector came from the cache).
+        near 0 when every vector came from the cache; loading a local model is not counted).
     n_cached : int
         Texts served from the cache.
     search_ms_per_query : float
@@ -358,6 +358,8 @@ def compare(
                 f"with {spec.model}"
             )
             full = estimate_cost(texts, embedder)  # the list price, cached or not
+            if not embedder.limits.remote:
+                embedder.embed_batch(["warm-up"])  # load a local model outside the timing
             docs = embed_texts(corpus.texts, embedder, cache=cache)
             asked = embed_texts(queries.texts, embedder, cache=cache)
             embedded[source] = (

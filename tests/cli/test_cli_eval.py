@@ -76,6 +76,17 @@ def test_a_collection_directory_and_memory_modes_in_the_table(files, capsys):
     assert "9 documents, 1 labelled queries, 2 configuration(s), k=3" in err
 
 
+def test_the_sample_table_has_intervals_and_query_groups(files, capsys):
+    assert cli.main(["eval", "--sample", "--resamples", "200", "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == [
+        "config", "recall@10", "mrr@10", "ndcg@10", "map@10",
+        "embed", "s", "ms/query", "index", "MB", "$/1M", "tok", "corpus", "$",
+    ]  # fmt: skip
+    assert "ndcg@10 by query group:" in out and "cross-lingual" in out
+    assert "95% bootstrap interval over queries (200 resamples)" in out
+
+
 def test_the_sample_dry_run_sends_nothing(files, capsys):
     assert cli.main(["eval", "--sample", "--dry-run"]) == 0
     out, err = capsys.readouterr()

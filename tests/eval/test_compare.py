@@ -18,6 +18,7 @@ from core.eval import (
     EvalCorpus,
     compare,
     disagreements,
+    group_table,
     paired,
     paired_test,
     parse_config,
@@ -75,6 +76,11 @@ def test_reports_table_json_and_disagreements(sample_comparison):
     assert first["ndcg@k"] == pytest.approx(sample_comparison.result(USE).means["ndcg@k"])
     assert first["per_query"][0]["relevant"] == ["astronomy-01"]
     assert len(first["per_query"][0]["ranked"]) == 10
+    assert set(first["groups"]) == {"cross-lingual", "same language"}
+    groups = group_table(sample_comparison).set_index("config")
+    cross = sample_comparison.queries.subset("cross-lingual")
+    expected = sample_comparison.result(MINILM).per_query["ndcg@k"][cross].mean()
+    assert groups.loc[MINILM, "cross-lingual"] == pytest.approx(expected)
     table = disagreements(sample_comparison, USE, MINILM)
     assert len(table) > 0 and set(table["winner"]) <= {USE, MINILM}
     top = table.iloc[0]
