@@ -235,8 +235,8 @@ def _check_configs(configs: Sequence[EvalConfig], k: int) -> list[EvalConfig]:
     if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
         raise InvalidInputError(f"k must be a positive integer, got {k!r}")
     for c in configs:
-        if c.dimensions and c.model in MATRYOSHKA_MODELS:
-            continue
+        # Without a model name the default model would be asked for shorter vectors by the API
+        # instead of cut from full ones here: ask for the model to be named.
         if c.dimensions and c.provider == "openai" and c.model is None:
             raise InvalidInputError(
                 f"configuration {c.label!r}: name the model to shorten (dim= applies to "

@@ -148,3 +148,10 @@ def test_config_strings_and_their_errors():
         compare(EvalCorpus.sample(), sample_labels(), [USE, USE])
     with pytest.raises(InvalidInputError, match=r"k must be a positive integer, got 0"):
         compare(EvalCorpus.sample(), sample_labels(), [USE], k=0)
+
+
+def test_dimensions_need_a_named_matryoshka_model():
+    with pytest.raises(InvalidInputError, match=r"'openai,dim=256': name the model to shorten"):
+        compare(EvalCorpus.sample(), sample_labels(), ["openai,dim=256"])
+    with pytest.raises(InvalidInputError, match=r"have a fixed dimension; dimensions=256"):
+        compare(EvalCorpus.sample(), sample_labels(), [f"{USE},dim=256"], cache=None)
