@@ -5,6 +5,7 @@
 - collections: :class:`Collection`, :class:`Manifest`, :func:`check_save_target`
 - one-file formats: :func:`to_parquet_bytes`, :func:`to_npz_bytes`, :func:`from_bytes`
 - the bilingual sample corpus: :data:`SAMPLE_DOCUMENTS`, :data:`SAMPLE_QUERIES`,
+  :data:`SAMPLE_EVAL_QUERIES` (the labelled queries of ``core.eval``),
   :func:`sample_texts`, :func:`sample_metadata`
 """
 
@@ -29,6 +30,7 @@ from core.data._parsing import (
 from core.data._readers import SUPPORTED_EXTENSIONS, ParseError
 from core.data._sample import (
     SAMPLE_DOCUMENTS,
+    SAMPLE_EVAL_QUERIES,
     SAMPLE_QUERIES,
     document_index,
     sample_metadata,
@@ -38,6 +40,7 @@ from core.data._sample import (
 __all__ = [
     "FORMATS",
     "SAMPLE_DOCUMENTS",
+    "SAMPLE_EVAL_QUERIES",
     "SAMPLE_QUERIES",
     "SPLIT_MODES",
     "SUPPORTED_EXTENSIONS",
