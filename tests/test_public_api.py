@@ -34,16 +34,16 @@ PUBLIC = {
         "estimate_cost", "language_warning", "price_per_million", "text_key", "token_counter",
     },
     "core.data": {
-        "FORMATS", "SAMPLE_DOCUMENTS", "SAMPLE_QUERIES", "SPLIT_MODES", "SUPPORTED_EXTENSIONS",
-        "TEXT_COLUMN", "Collection", "CollectionError", "Manifest", "ParseError",
-        "ParsedDocuments", "check_file_size", "check_save_target", "chunk_text", "columns_of",
-        "content_hash", "document_index", "from_bytes", "parse_file", "parse_files",
+        "FORMATS", "SAMPLE_DOCUMENTS", "SAMPLE_EVAL_QUERIES", "SAMPLE_QUERIES", "SPLIT_MODES",
+        "SUPPORTED_EXTENSIONS", "TEXT_COLUMN", "Collection", "CollectionError", "Manifest",
+        "ParseError", "ParsedDocuments", "check_file_size", "check_save_target", "chunk_text",
+        "columns_of", "content_hash", "document_index", "from_bytes", "parse_file", "parse_files",
         "sample_metadata", "sample_texts", "to_npz_bytes", "to_parquet_bytes",
     },
     "core.viz": {
         "Projection", "bar_figure", "fit_projection", "format_share", "hover_text",
-        "line_figure", "points_to_draw", "projection_figure", "recall_memory_figure",
-        "selected_document", "similarity_heatmap", "truncate_label",
+        "line_figure", "metric_bars_figure", "points_to_draw", "projection_figure",
+        "recall_memory_figure", "selected_document", "similarity_heatmap", "truncate_label",
     },
     "core.services": {
         "EXACT", "LOW_COSINE", "MEMORY_MODES", "RECALL_K", "SCORE_DECIMALS", "EmbedOutcome",
@@ -52,6 +52,14 @@ PUBLIC = {
         "neighbours", "no_match_note", "no_pairs_message", "pairs_heading", "parse_queries",
         "plan_embedding", "previous_note", "recall_note", "recall_value", "run_search",
         "summarise", "too_many_pairs_note", "top_cosines",
+    },
+    "core.eval": {
+        "LABEL_EXTENSIONS", "MATRYOSHKA_MODELS", "METRICS", "METRIC_LABELS", "Comparison",
+        "ConfigResult", "EvalConfig", "EvalCorpus", "LabelledQueries", "PairedTest",
+        "bootstrap_ci", "compare", "disagreements", "estimate_costs", "group_table",
+        "mean_metrics", "paired", "paired_test", "parse_config", "parse_labels",
+        "per_query_metrics", "rank_scores", "read_labels", "sample_labels", "summary_table",
+        "to_json", "to_records",
     },
     "core.server": {
         "MODEL_DIMENSIONS", "Fault", "OpenAICompatibleServer", "RequestRecord", "main",
@@ -98,7 +106,7 @@ def test_core_never_imports_streamlit():
 
     code = (
         "import sys, core, core.search, core.embedding, core.data, core.viz, core.services, "
-        "core.server, core.cli, core.bench; print('streamlit' in sys.modules)"
+        "core.eval, core.server, core.cli, core.bench; print('streamlit' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
