@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.bench._timing import measure
 from core.data._collection import Collection
+from core.search import get_metric
 from core.search._modes import recall_at_k
 from core.search._pairs import PairSummary, row_cosines
 from ui import cache
@@ -69,7 +70,7 @@ def run_search(
         def searcher(n: int):
             return collection.search(vectors, n, method)
     else:
-        index = cache.quant_index(collection.manifest.content_hash, mode, collection.embeddings)
+        index = collection.index(mode)
         memory_bytes, rescore_bytes = int(index.nbytes), int(index.rescore_nbytes)
         pool, search_pool = index.rescore_pool(RECALL_K), index.rescore_pool(k)
 
@@ -242,7 +243,7 @@ def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float]
     ``pair`` is ``(i, j, score)`` as :class:`core.search.PairSummary` gives it (a distance for
     euclidean), or None when the collection has fewer than two documents.
     """
-    if method == "euclidean":
+    if get_metric(method).is_distance:
         head = f"No pairs within {threshold:.2f}"
         if pair is None:
             return head + "."
@@ -257,7 +258,7 @@ def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float]
 
 def pairs_heading(method: str, threshold: float, found: PairSummary) -> str:
     """How many pairs pass, and which of them the table lists."""
-    where = "within" if method == "euclidean" else "above"
+    where = "within" if get_metric(method).is_distance else "above"
     head = f"**{found.n_passing:,} pair(s)** {where} {threshold:.2f}"
     if not found.truncated:
         return f"{head}, most alike first."
@@ -270,7 +271,7 @@ def too_many_pairs_note(method: str, found: PairSummary) -> str | None:
     if not found.truncated:
         return None
     last = found.pairs[-1][2]
-    if method == "euclidean":
+    if get_metric(method).is_distance:
         return (
             f"The listed pairs are at most {format_score(last)} apart: lower the distance to "
             "list only the closest pairs."

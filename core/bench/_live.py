@@ -36,6 +36,7 @@ import pandas as pd
 from core.bench._timing import DEFAULT_MIN_SAMPLES, TIME_BUDGET_S, timed, timing_columns
 from core.errors import InvalidInputError
 from core.search._engine import as_matrix, normalize, search
+from core.search._metrics import metric_names
 
 ProgressFn = Callable[[float, str], None]
 
@@ -372,7 +373,7 @@ def collection_search_times(
     corpus = as_matrix(corpus, "corpus")
     queries = as_matrix(queries, "queries")
     records = []
-    for method in ("cosine", "dot", "euclidean"):
+    for method in metric_names():
         timing = timed(
             partial(search, corpus, queries, k, method), min_samples=min_samples, budget_s=budget_s
         )

@@ -8,9 +8,10 @@ import time
 import numpy as np
 
 from core.bench._data import Moments, draw
-from core.bench._grid import K, log, timed
+from core.bench._grid import K, log, time_cell
 from core.bench._memory import peak_extra_bytes
 from core.search._engine import row_norms, search
+from core.search._metrics import metric_names
 from core.search._modes import MODES, build_index, recall_at_k
 
 # Variants measured for recall: the defaults plus the knobs worth knowing about.
@@ -24,7 +25,7 @@ RECALL_VARIANTS = (
     ("binary", {}),
     ("binary", {"rescore_factor": 50}),
 )
-METHODS = ("cosine", "dot", "euclidean")
+METHODS = metric_names()  # the built-in metrics (nothing else is registered at import)
 
 
 def _label(mode: str, options: dict) -> str:
@@ -69,7 +70,7 @@ def speed(moments: Moments, *, n: int, d: int, queries=(1, 10, 100), repeats=5) 
         for me in METHODS:
             for m in queries:
                 q = q_all[:m]
-                t = timed(lambda q=q, me=me, ix=index: ix.search(q, K, me), repeats)
+                t = time_cell(lambda q=q, me=me, ix=index: ix.search(q, K, me), repeats)
                 rows.append(
                     {"mode": mode, "method": me, "m": m, "n": n, "d": d, "build_s": build_s, **t}
                 )
@@ -91,7 +92,7 @@ def speed(moments: Moments, *, n: int, d: int, queries=(1, 10, 100), repeats=5) 
     engine = {}
     for me in METHODS:
         for m in queries:
-            t = timed(
+            t = time_cell(
                 lambda m=m, me=me, x=x: search(
                     x, q_all[:m], K, me, check_finite=False, corpus_norms=norms
                 ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from core.search._metrics import get_metric
+
 
 def _index(cells):
     by = defaultdict(dict)
@@ -94,7 +96,7 @@ def evaluate(grid: dict, memory_rows: list, summary: list, speed_rows: list) -> 
     eu = _index(grid["cells"])
     pairs = []
     for (n, d, m, method), times in eu.items():
-        if method == "euclidean" and "engine" in times:
+        if get_metric(method).is_distance and "engine" in times:
             cos = eu.get((n, d, m, "cosine"), {}).get("engine")
             if cos:
                 pairs.append(((n, d, m), times["engine"] / cos))

@@ -13,8 +13,8 @@ import textwrap
 
 from core.data._collection import Collection, CollectionError
 from core.errors import EmbeddingJobError, InvalidInputError
-from core.search._engine import Metric
 from core.search._memory import memory_table
+from core.search._metrics import metric_names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument(
         "--method",
         default="cosine",
-        choices=[m.value for m in Metric],
-        help="similarity (default cosine; euclidean scores are negative distances)",
+        choices=metric_names(),
+        help="metric (default cosine; a distance's scores are its negatives)",
     )
     find.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
     find.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")

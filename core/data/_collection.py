@@ -31,6 +31,7 @@ import pandas as pd
 from core.embedding._types import EmbedderSpec
 from core.errors import CollectionError, InvalidInputError
 from core.search._engine import Metric, as_matrix, row_norms, search
+from core.search._metrics import get_metric
 from core.search._modes import QuantIndex, build_index
 from core.search._pairs import PairSummary, strongest_pairs
 
@@ -186,7 +187,7 @@ class Collection:
         again; cosine reuses the kept row norms.
         """
         norms = None
-        if Metric.parse(method) is Metric.COSINE:
+        if get_metric(method).scorer.uses_norms == "norms":
             if self._norms is None:
                 self._norms = row_norms(self.embeddings)
             norms = self._norms
