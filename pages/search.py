@@ -13,6 +13,7 @@ from ui.search import (
     MEMORY_MODES,
     as_previous,
     is_previous,
+    mode_label,
     neighbours,
     parse_queries,
     previous_note,
@@ -41,7 +42,7 @@ with st.form("search_form"):
         "Memory mode",
         MEMORY_MODES,
         key="s_mode",
-        format_func=lambda x: "float32 (exact)" if x == "float32" else f"{x} (compressed)",
+        format_func=mode_label,
     )
     submitted = st.form_submit_button(
         "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)

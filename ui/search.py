@@ -12,6 +12,7 @@ import streamlit as st
 from core.bench._timing import measure
 from core.data._collection import Collection
 from core.search import get_metric
+from core.search._hnsw import available as hnsw_available
 from core.search._modes import recall_at_k
 from core.search._pairs import PairSummary, row_cosines
 from ui import cache
@@ -19,7 +20,8 @@ from ui.jobs import embed_queries
 from ui.tables import format_score, score_column
 
 EXACT = "float32"  # the collection's own vectors, exact search
-MEMORY_MODES = ("float32", "float16", "int8", "binary")
+MEMORY_MODES = ("float32", "float16", "int8", "binary") + (("hnsw",) if hnsw_available() else ())
+_MODE_KINDS = {"float32": "exact", "hnsw": "approximate"}  # the others: compressed
 RECALL_K = 10
 # Below this cosine the best hit is unrelated to the query: unrelated texts score about 0.05-0.18
 # with the default model, real answers in the sample from 0.24 up (OpenAI's models run higher,
@@ -31,7 +33,14 @@ _MEMORY_LABELS = {
     "float16": "Index memory (float16 codes)",
     "int8": "Index memory (int8 codes)",
     "binary": "Index memory (binary codes)",
+    "hnsw": "Index memory (HNSW graph)",
 }
+_COSINE = get_metric("cosine")
+
+
+def mode_label(mode: str) -> str:
+    """How the mode picker names a mode: "float32 (exact)", "int8 (compressed)", ..."""
+    return f"{mode} ({_MODE_KINDS.get(mode, 'compressed')})"
 
 
 def parse_queries(text: str) -> list[str]:
@@ -123,7 +132,7 @@ def top_cosines(
     """
     if ids.shape[1] == 0:
         return np.zeros(len(vectors), dtype=np.float32)
-    if method == "cosine" and mode == EXACT:
+    if get_metric(method) is _COSINE and mode == EXACT:
         return np.asarray(scores[:, 0], dtype=np.float32)
     return row_cosines(vectors, embeddings[ids[:, 0]])
 
@@ -180,6 +189,14 @@ def memory_note(result: dict) -> str:
             f"{rescored} per query (they can stay on disk, memory-mapped: only the rows rescored "
             "are read)."
         )
+    if mode == "hnsw":
+        return (
+            f"HNSW: {size} of graph (it holds its own copy of the vectors) and row norms; the "
+            f"graph proposes {result['search_pool']:,} candidates per query, rescored exactly "
+            f"with the float32 vectors ({format_bytes(result['rescore_bytes'])}). Approximate: "
+            "recall against exact search is shown beside it. Built once per collection, then "
+            "saved with it."
+        )
     what = "half-precision codes" if mode == "float16" else "8-bit codes, calibration"
     return (
         f"{mode}: {size} of {what} and row norms, against {exact} for float32; ranked and "
@@ -195,7 +212,7 @@ def recall_value(result: dict) -> str:
 def recall_note(result: dict) -> str | None:
     """Why recall is 1 when the binary rescoring pool covers the whole collection."""
     pool = result.get("rescore_pool")
-    if pool is None or pool < result["n_docs"]:
+    if result["mode"] != "binary" or pool is None or pool < result["n_docs"]:
         return None
     return (
         f"Recall is exact here: the rescoring pool ({pool:,}) covers all {result['n_docs']:,} "
@@ -220,7 +237,7 @@ def no_match_note(result: dict, q: int) -> str | None:
         return None
     what = (
         "the best cosine score is"
-        if result["method"] == "cosine"
+        if get_metric(result["method"]) is _COSINE
         else "the top result's cosine similarity is"
     )
     return (

@@ -85,7 +85,7 @@ def recall_set(source: str) -> dict:
     """``{"corpus", "queries", "meta"}`` from the cached real corpus or a synthetic stand-in."""
     if source == "synthetic":
         return synthetic_recall_set(4_000, 200)
-    from benchmarks import recall_corpus  # run from the repository root
+    from core.bench import _recall_corpus as recall_corpus
 
     data = recall_corpus.load_or_build()
     data["meta"] = {**data["meta"], "source": "docstrings of installed packages (real text)"}

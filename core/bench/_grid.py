@@ -27,6 +27,7 @@ class GridSpec:
     contenders: tuple[str, ...] = (
         "engine",
         "engine one-shot",
+        "numpy",
         "faiss",
         "tutorial",
         "tutorial loop",

@@ -103,10 +103,11 @@ def search(
         row at no extra cost); pass False only for queries validated before.
     corpus_norms : ndarray of shape (n_docs,), optional
         Precomputed row norms of the corpus (cosine, euclidean), to save computing them.
-    mode : {"float32", "float16", "int8", "binary"}
-        ``"float32"`` is exact. The others search a ``core.search`` index built from the corpus
-        for this call; to search one corpus many times, build it once with
-        ``core.search.build_index`` (or use ``Collection.search(..., mode=...)``, which keeps it).
+    mode : {"float32", "float16", "int8", "binary", "hnsw"}
+        ``"float32"`` is exact; ``"hnsw"`` approximate (measure its recall). The others search
+        a ``core.search`` index built from the corpus for this call; to search one corpus many
+        times, build it once with ``core.search.build_index`` (or use
+        ``Collection.search(..., mode=...)``, which keeps it).
     executor : concurrent.futures.Executor, optional
         Runs the workers that scan parts of the corpus; default a process-wide thread pool.
 

@@ -24,8 +24,9 @@ import numpy as np
 from core.errors import InvalidInputError
 from core.search._validation import _safe_inverse, row_norms
 
-MODES = ("float32", "float16", "int8", "binary")
-ALL_MODES = frozenset(MODES)
+MODES = ("float32", "float16", "int8", "binary")  # exact and compressed: every row is scored
+APPROXIMATE_MODES = ("hnsw",)  # a graph proposes candidates: recall below 1 is possible
+ALL_MODES = frozenset(MODES + APPROXIMATE_MODES)
 # Products are kept below 2**100 (float32 overflows at 2**128): a rescaled search has room for
 # a d-term sum and the corpus-norm terms.
 _SAFE_LOG2 = 100
@@ -188,6 +189,7 @@ class LinearScorer(Scorer):
 
 class DotScorer(LinearScorer):
     ranking_is_final = True
+    ann_space = "ip"  # the HNSW graph's space (core.search._hnsw)
 
     def finish(self, q, scores):
         if self.scale == 1.0:
@@ -205,6 +207,7 @@ class CosineScorer(LinearScorer):
     exceeds the row's norm (no overflow for any finite row)."""
 
     uses_norms = "norms"
+    ann_space = "cos"
 
     def __init__(self, corpus, queries, **kwargs):
         unit = queries * _safe_inverse(row_norms(queries))[:, None]
@@ -245,6 +248,7 @@ class EuclideanScorer(LinearScorer):
     the survivors become ``-sqrt(|q|^2 + |x|^2 - 2 x . q)``, clamped at 0."""
 
     uses_norms = "squared"
+    ann_space = "l2"
     query_factor = 2.0
     scale_power = 2
 
@@ -348,7 +352,8 @@ class MetricSpec:
     def check_mode(self, mode: str) -> None:
         """Refuse a memory mode this metric has no kernel for, naming those it has."""
         if mode not in ALL_MODES:
-            raise InvalidInputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+            valid = ", ".join(MODES + APPROXIMATE_MODES)
+            raise InvalidInputError(f"unknown mode {mode!r}; choose one of {valid}")
         if mode not in self.modes:
             valid = ", ".join(sorted(self.modes))
             raise InvalidInputError(

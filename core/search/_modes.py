@@ -30,10 +30,9 @@ import numpy as np
 from core.errors import InvalidInputError
 from core.search import _kernels as kernels
 from core.search._codecs import Binary, Float16, Int8
-from core.search._metrics import MetricSpec, get_metric, safe_scale
+from core.search._metrics import APPROXIMATE_MODES, MODES, MetricSpec, get_metric, safe_scale
 from core.search._validation import _check_budget, as_matrix, row_blocks, row_norms
 
-MODES = ("float32", "float16", "int8", "binary")
 _UNIT_TOL = 1e-5  # rows this close to unit norm rank the same by dot product and by cosine
 
 
@@ -362,19 +361,26 @@ def build_index(embeddings: np.ndarray, mode: str = "float32", **options) -> Qua
     embeddings : array_like of shape (n, d)
         Finite vectors; float32 C-contiguous input (or a memmap) is used without a copy where
         the mode keeps float vectors (float32 search, binary rescoring).
-    mode : {"float32", "float16", "int8", "binary"}
-        Storage and kernel.
+    mode : {"float32", "float16", "int8", "binary", "hnsw"}
+        Storage and kernel; ``"hnsw"`` is approximate (a FAISS HNSW graph, candidates rescored
+        exactly; see ``core.search._hnsw``).
     **options
-        ``clip_quantile`` (int8: fraction clipped at each end of a dimension's range, default 0)
-        or ``rescore_factor`` (binary: candidates per result rescored exactly, default 20).
+        ``clip_quantile`` (int8: fraction clipped at each end of a dimension's range, default 0),
+        ``rescore_factor`` (binary: candidates per result rescored exactly, default 20) or
+        ``m`` / ``ef_construction`` / ``ef_search`` (hnsw).
 
     Returns
     -------
     QuantIndex
         With ``.search(queries, k, method)``, ``.nbytes``, ``.bytes_per_vector`` and ``.mode``.
     """
+    if mode == "hnsw":
+        from core.search._hnsw import HnswIndex  # the approximate mode builds on this module
+
+        _INDEXES.setdefault("hnsw", HnswIndex)
     if mode not in _INDEXES:
-        raise InvalidInputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        valid = ", ".join(MODES + APPROXIMATE_MODES)
+        raise InvalidInputError(f"unknown mode {mode!r}; choose one of {valid}")
     x = embeddings if isinstance(embeddings, np.memmap) else as_matrix(embeddings, "embeddings")
     if x.ndim != 2 or x.shape[0] == 0:
         raise InvalidInputError(
