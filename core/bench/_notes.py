@@ -85,6 +85,33 @@ EXPLAIN = {
         "disturbed by other work: compare the cosine and dot cells of the same matrix and "
         "query count, which share the code path."
     ),
+    "one-shot search": (
+        "The one-shot call does the prepared path's work plus what a collection did once: "
+        "the row norms (computed per block with np.vecdot while the block is in cache, inside "
+        "the same workers) and the NaN/inf check (free: a bad row shows as non-finite scores, "
+        "so only the score block is summed). What is left is the norms pass itself: for one "
+        "query the scan is memory-bound and the norms read every value once more from cache, "
+        "which costs about as much as the matrix-vector product on a cached block. A fused "
+        "dot-and-norm kernel (SimSIMD's cosine, or numba) would read each value once; compare "
+        "the dot rows, which need no norms."
+    ),
+    "one query, prepared": (
+        "The bare line is one BLAS call with BLAS's own threads plus argpartition: no "
+        "validation, no ties by index, no per-block work. The engine runs the same product "
+        "block by block on its own workers (single-threaded BLAS each), checks every score "
+        "block, and keeps a running top-k; on a machine shared with other jobs (see the load "
+        "average above) the two thread pools also compete differently for the cores, so "
+        "single cells move by more than the 10 % the target allows. Compare the same cell "
+        "across methods; a miss repeated in all three is the engine's, a miss in one is noise."
+    ),
+    "hnsw": (
+        "Measured on the recall set (its size is in the HNSW table), not at 1M: building an "
+        "HNSW graph of 1M x 384 vectors takes tens of minutes on two cores "
+        "(FAISS built 20k random 384-d rows in 31 s on this machine while it was shared), too "
+        "long for this run. Graph search cost grows with log n while exact search grows with "
+        "n, so the speed-up at 1M is larger than at the size measured; recall at a fixed "
+        "efSearch falls slowly with n (raise ef_search to keep it)."
+    ),
     "peak extra memory": (
         "Scratch is sized from the cache (score block, decode buffer per worker), so it is a "
         "fixed few MiB: a large fraction only of small matrices."

@@ -79,7 +79,13 @@ def markdown(result: dict) -> str:
         if not t["met"] or t["detail"]:
             out.append(f"- **{t['target']}** — {target_note(t)}")
     out += ["", *_grid_tables(grid), *_claims(result["claims"]), *_memory(result["memory"])]
-    out += [*_modes(result["modes"]), *_hnsw(result["modes"].get("hnsw"))]
+    out += [
+        *_modes(result["modes"]),
+        *_hnsw(
+            result["modes"].get("hnsw"),
+            result["modes"]["recall_meta"].get("source", "the recall set"),
+        ),
+    ]
     out += [*_kernel_table(result["modes"].get("kernels")), "## Notes", ""]
     out += [f"- {note}" for note in NOTES]
     if grid["skipped"]:
@@ -219,7 +225,7 @@ def _kernel_table(kernels: dict | None) -> list[str]:
     ]
 
 
-def _hnsw(hnsw: dict | None) -> list[str]:
+def _hnsw(hnsw: dict | None, source: str = "the recall set") -> list[str]:
     """The approximate mode's table: recall, build time, memory, speed against exact."""
     if not hnsw:
         return []
@@ -231,7 +237,7 @@ def _hnsw(hnsw: dict | None) -> list[str]:
     out = [
         "## Approximate mode (HNSW, `core.search._hnsw`, FAISS `IndexHNSWFlat`)",
         "",
-        f"On the real corpus (n = {rows[0]['n']:,}, d = {rows[0]['d']}), graph degree "
+        f"On {source} (n = {rows[0]['n']:,}, d = {rows[0]['d']}), graph degree "
         f"M = {p['m']}, efConstruction = {p['ef_construction']}, efSearch = {p['ef_search']}; "
         "candidates rescored exactly with the float vectors. One graph per metric space "
         f"({hnsw['bytes_per_vector']:,.0f} bytes per vector each: the graph keeps its own copy "
