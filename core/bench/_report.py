@@ -10,7 +10,7 @@ from pathlib import Path
 from core.bench._notes import NOTES, target_note
 from core.bench._targets import cell_ratios
 
-CONTENDER_ORDER = ("engine", "engine one-shot", "faiss", "tutorial", "tutorial loop")
+CONTENDER_ORDER = ("engine", "engine one-shot", "numpy", "faiss", "tutorial", "tutorial loop")
 
 
 def write_atomic(path: Path, text: str) -> None:
