@@ -4,7 +4,8 @@ the corpus where a click shows a document's nearest neighbours."""
 import streamlit as st
 
 from core.errors import EmbeddingJobError
-from core.services import MEMORY_MODES, neighbours, parse_queries, previous_note
+from core.search import metric_names
+from core.services import MEMORY_MODES, mode_label, neighbours, parse_queries, previous_note
 from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
@@ -25,15 +26,13 @@ st.caption(f"Searching {m.count:,} documents × {m.dimension} dimensions embedde
 with st.form("search_form"):
     st.text_area("Queries, one per line", key=state.bind(state.SEARCH_QUERIES), height=110)
     cols = st.columns([2, 1, 2])
-    method = cols[0].radio(
-        "Method", ["cosine", "euclidean", "dot"], horizontal=True, key="s_method"
-    )
+    method = cols[0].radio("Method", metric_names(), horizontal=True, key="s_method")
     k = cols[1].number_input("k", 1, min(100, len(collection)), min(5, len(collection)), key="s_k")
     mode = cols[2].selectbox(
         "Memory mode",
         MEMORY_MODES,
         key="s_mode",
-        format_func=lambda x: "float32 (exact)" if x == "float32" else f"{x} (compressed)",
+        format_func=mode_label,
     )
     submitted = st.form_submit_button(
         "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)

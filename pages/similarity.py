@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import EmbeddingJobError
-from core.search import similarity_matrix
+from core.search import get_metric, metric_names, similarity_matrix
 from core.services import (
     format_score,
     no_pairs_message,
@@ -22,7 +22,6 @@ from ui.search import duplicate_pairs
 from ui.tables import pairs_table, results_table, score_config
 
 MAX_DOCS = 60
-METHODS = ["cosine", "dot", "euclidean"]
 
 page_frame()
 st.title("Similarity matrix")
@@ -54,7 +53,7 @@ with left:
             height=110,
         )
 with right:
-    method = st.radio("Method", METHODS, horizontal=True, key="sim_method")
+    method = st.radio("Method", metric_names(), horizontal=True, key="sim_method")
     n_docs = st.slider(
         "Documents shown",
         2,
@@ -90,7 +89,8 @@ else:
 show_figure(fig, key="sim_heatmap")
 st.caption(
     f"{matrix.shape[0]} × {matrix.shape[1]} {method} "
-    f"{'distances' if method == 'euclidean' else 'similarities'}; hover a cell for both texts. "
+    f"{'distances' if get_metric(method).is_distance else 'similarities'}; "
+    "hover a cell for both texts. "
     f"Values range from {format_score(np.min(matrix))} to {format_score(np.max(matrix))}."
 )
 
@@ -109,7 +109,7 @@ st.subheader("Near-duplicate pairs")
 # Near-duplicates sit near 1 (distance near 0); the full range lets a collection of merely
 # related texts be explored too. A loose threshold lists the strongest pairs (the count says
 # how many pass) instead of failing; when none pass, the message says where the closest is.
-if method == "euclidean":
+if get_metric(method).is_distance:
     threshold = st.slider("Distance at most", 0.0, 2.0, 0.35, 0.01, key="sim_dup_dist")
 else:
     threshold = st.slider("Similarity at least", 0.0, 1.0, 0.9, 0.01, key="sim_dup_sim")

@@ -17,6 +17,7 @@ from core.bench import _live as live_bench
 from core.bench import _live_checks as live_bench_checks
 from core.bench import _timing as timing
 from core.search import _kernels as kernels
+from core.search._hnsw import available as hnsw_available
 from core.viz import _charts as charts
 
 # Largest synthetic corpus, in cells (n_docs * dim): 400 MB as float64, the biggest copy made.
@@ -134,7 +135,8 @@ SUITES: dict[str, Suite] = {
     "scaling": Suite(
         "Scaling with corpus size",
         "Search time against the number of documents (log-log): straight lines of slope 1 are "
-        "linear scans; the gap between lines is the constant factor.",
+        "linear scans; the gap between lines is the constant factor. What each line measures:\n"
+        + "\n".join(f"- **{name}**: {what}" for name, what in live_bench.SCALING_LINES.items()),
         lambda c, p: live_bench.scaling(
             c.sizes, c.dim, k=c.k, min_samples=c.min_samples, progress=p
         ),
@@ -154,8 +156,15 @@ SUITES: dict[str, Suite] = {
     ),
     "memory": Suite(
         "Memory modes",
-        "float32, float16, int8 and binary indexes of the same corpus: memory, search time "
-        "and recall@k measured against exact float32 search.",
+        "float32, float16, int8 and binary indexes of the same corpus"
+        + (", and an approximate HNSW graph" if hnsw_available() else "")
+        + ": memory, search time, build time and recall@k measured against exact float32 "
+        "search. On small corpora int8 and binary can be slower than float32: the float32 scan "
+        "multiplies the stored rows directly, while int8 first converts each block of codes to "
+        "float32 and binary ranks by Hamming distance and then rescores its candidates with "
+        "the float vectors; those fixed steps cost more than the bytes they save until the "
+        "corpus no longer fits in the CPU caches (hundreds of thousands of rows). HNSW's build "
+        "is paid once per collection (and saved with it).",
         lambda c, p: _memory_modes(c),
         (
             charts.recall_memory_figure,
@@ -165,9 +174,14 @@ SUITES: dict[str, Suite] = {
 }
 
 
+LIVE_MODES = live_bench.MEMORY_MODES + (("hnsw",) if hnsw_available() else ())
+
+
 def _memory_modes(c: BenchConfig) -> pd.DataFrame:
     corpus, queries = live_bench.synthetic_corpus(c.n_docs, c.dim, n_queries=c.n_queries)
-    return live_bench.memory_modes(corpus, queries, k=c.k, min_samples=c.min_samples)
+    return live_bench.memory_modes(
+        corpus, queries, k=c.k, min_samples=c.min_samples, modes=LIVE_MODES
+    )
 
 
 def run_on_collection(embeddings, c: BenchConfig) -> dict[str, pd.DataFrame]:
@@ -178,7 +192,7 @@ def run_on_collection(embeddings, c: BenchConfig) -> dict[str, pd.DataFrame]:
             embeddings, queries, k=c.k, min_samples=c.min_samples
         ),
         "collection_memory": live_bench.memory_modes(
-            embeddings, queries, k=c.k, min_samples=c.min_samples
+            embeddings, queries, k=c.k, min_samples=c.min_samples, modes=LIVE_MODES
         ),
     }
 
@@ -212,7 +226,8 @@ METHOD_NOTE = (
     f"**{live_bench.ENGINE}** (in *Search time vs corpus size*), the memory modes and the "
     "searches on your collection split a large scan across the engine's worker threads — up "
     f"to {kernels.n_workers()} here, one per usable core (at most 8) — each with "
-    "single-threaded BLAS, as searches run in the app; the other variants use one core. The "
+    "single-threaded BLAS, as searches run in the app (FAISS, when shown, uses its own "
+    "threads); the other variants use one core. The "
     "tables give the spread (fastest run and quartiles); "
     "error bars span the quartiles."
 )

@@ -127,11 +127,3 @@ def sample_vectors(provider: str, model: str, dimensions: int | None) -> np.ndar
 def projection(content_hash: str, method: str, _embeddings: np.ndarray) -> Projection:
     """The fitted 2-D projection of this session's collection (keyed by its content hash)."""
     return fit_projection(_embeddings, method)
-
-
-@st.cache_resource(scope="session", show_spinner=False, max_entries=4)
-def quant_index(content_hash: str, mode: str, _embeddings: np.ndarray):
-    """A ``core.search`` index of this session's collection in one memory mode."""
-    from core.search._modes import build_index
-
-    return build_index(_embeddings, mode)

@@ -25,8 +25,8 @@ from ui.tables import score_column
 
 
 def run_search(collection, queries, *, method: str, k: int, mode: str) -> SearchReport:
-    """The shared search, with this session's embedder, query store and compressed indexes."""
-    content_hash, embeddings = collection.manifest.content_hash, collection.embeddings
+    """The shared search, with this session's embedder and query store (the collection keeps
+    its own compressed and approximate indexes, built once per mode)."""
     return _run_search(
         collection,
         queries,
@@ -35,7 +35,6 @@ def run_search(collection, queries, *, method: str, k: int, mode: str) -> Search
         k=k,
         mode=mode,
         query_cache=cache.session_store(),
-        index=lambda m: cache.quant_index(content_hash, m, embeddings),
     )
 
 

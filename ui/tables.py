@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data._collection import Collection
+from core.search import get_metric
 from core.services import SCORE_DECIMALS
 
 
@@ -29,7 +30,7 @@ def _source_of(collection: Collection, row: int) -> str:
 
 
 def score_column(method: str) -> str:
-    return "distance" if method == "euclidean" else "score"
+    return "distance" if get_metric(method).is_distance else "score"
 
 
 def score_config(method: str) -> dict:
@@ -42,8 +43,8 @@ def score_config(method: str) -> dict:
 
 
 def display_scores(scores: np.ndarray, method: str) -> np.ndarray:
-    """Engine scores as people read them: euclidean ``-distance`` becomes the distance."""
-    return -scores if method == "euclidean" else scores
+    """Engine scores as people read them: a distance's ``-distance`` becomes the distance."""
+    return get_metric(method).shown(scores)
 
 
 def results_table(

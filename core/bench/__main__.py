@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 from core.bench import _claims as claims
+from core.bench import _kernels as kernel_candidates
 from core.bench import _modes as modes
-from core.bench._data import Moments, recall_set
+from core.bench._data import Moments, draw, recall_set
 from core.bench._env import describe
 from core.bench._grid import GridSpec, log, run_grid
 from core.bench._report import markdown, write_atomic, write_json
@@ -83,6 +84,13 @@ def run(args: argparse.Namespace) -> dict:
         repeats=args.repeats,
     )
     summary = modes.modes_summary(recall_rows, speed)
+    hnsw = modes.hnsw(data, repeats=args.repeats)
+    n_kernels = args.modes_n or (20_000 if args.quick else 1_000_000)
+    kernel_rows = kernel_candidates.candidates(
+        draw(moments, n_kernels, data["corpus"].shape[1], seed=31),
+        draw(moments, max(spec.queries), data["corpus"].shape[1], seed=32),
+        repeats=args.repeats,
+    )
     env["load_average_at_end"] = os.getloadavg()
     return {
         "command": "python -m core.bench" + (" --quick" if args.quick else ""),
@@ -97,8 +105,10 @@ def run(args: argparse.Namespace) -> dict:
             "recall_meta": {k: v for k, v in data["meta"].items() if k != "examples"},
             "speed": speed,
             "summary": summary,
+            "hnsw": hnsw,
+            "kernels": kernel_rows,
         },
-        "targets": evaluate(grid, memory_rows, summary, speed["rows"]),
+        "targets": evaluate(grid, memory_rows, summary, speed["rows"], hnsw),
         "elapsed_s": time.perf_counter() - started,
         "finished": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
@@ -112,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         modes.rebase(speed)
         summary = modes.modes_summary(result["modes"]["recall"], speed)
         result["modes"]["summary"] = summary
-        result["targets"] = evaluate(result["grid"], result["memory"], summary, speed["rows"])
+        hnsw = result["modes"].get("hnsw")
+        result["targets"] = evaluate(result["grid"], result["memory"], summary, speed["rows"], hnsw)
         result["rendered"] = time.strftime("%Y-%m-%d %H:%M %Z")
         write_json(result, args.json)
         write_atomic(args.md, markdown(result))

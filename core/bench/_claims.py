@@ -10,9 +10,10 @@ from core.bench._contenders import (
     tutorial_one_query,
 )
 from core.bench._data import Moments, draw
-from core.bench._grid import K, log, timed
+from core.bench._grid import K, log, time_cell
 from core.bench._memory import peak_extra_bytes
 from core.search._engine import row_norms, search
+from core.search._metrics import metric_names
 
 CLAIMS = {
     "loop": "vectorised is 1,477x faster than the Python loop",
@@ -29,10 +30,10 @@ def tutorial_claims(
     for d in dims:
         x = draw(moments, n, d, seed=5)
         q = draw(moments, 1, d, seed=6)
-        loop = timed(lambda x=x, q=q: tutorial_loop_one_query(x, q[0], K, "cosine"), 3)
+        loop = time_cell(lambda x=x, q=q: tutorial_loop_one_query(x, q[0], K, "cosine"), 3)
         rows_py, q_py = x.tolist(), q[0].tolist()
-        pure = timed(lambda r=rows_py, qp=q_py: pure_python_cosine_one_query(r, qp, K), 1)
-        vec = timed(lambda x=x, q=q: tutorial_one_query(x, q[0], K, "cosine"), repeats)
+        pure = time_cell(lambda r=rows_py, qp=q_py: pure_python_cosine_one_query(r, qp, K), 1)
+        vec = time_cell(lambda x=x, q=q: tutorial_one_query(x, q[0], K, "cosine"), repeats)
         rows.append(
             {
                 "claim": CLAIMS["loop"],
@@ -47,11 +48,11 @@ def tutorial_claims(
             }
         )
         norms = row_norms(x)
-        engine = timed(
+        engine = time_cell(
             lambda x=x, q=q, nr=norms: search(x, q, K, check_finite=False, corpus_norms=nr),
             repeats,
         )
-        one_shot = timed(lambda x=x, q=q: search(x, q, K), repeats)
+        one_shot = time_cell(lambda x=x, q=q: search(x, q, K), repeats)
         rows.append(
             {
                 "claim": CLAIMS["retrieval_10k"],
@@ -70,8 +71,8 @@ def tutorial_claims(
     x32 = draw(moments, n_dtype, d, seed=7)
     q32 = draw(moments, 1, d, seed=8)
     x64, q64 = x32.astype(np.float64), q32.astype(np.float64)
-    t64 = timed(lambda: tutorial_one_query(x64, q64[0], K, "cosine"), repeats)["median_s"]
-    t32 = timed(lambda: tutorial_one_query(x32, q32[0], K, "cosine"), repeats)["median_s"]
+    t64 = time_cell(lambda: tutorial_one_query(x64, q64[0], K, "cosine"), repeats)["median_s"]
+    t32 = time_cell(lambda: tutorial_one_query(x32, q32[0], K, "cosine"), repeats)["median_s"]
     rows.append(
         {
             "claim": CLAIMS["float32"],
@@ -91,7 +92,7 @@ def search_memory(moments: Moments, *, n=1_000_000, d=384, queries=(1, 100)) -> 
     q_all = draw(moments, max(queries), d, seed=12)
     rows = []
     for m in queries:
-        for method in ("cosine", "dot", "euclidean"):
+        for method in metric_names():
             q = q_all[:m]
             calls = {
                 "engine": lambda q=q, me=method: search(

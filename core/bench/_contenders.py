@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.search._engine import row_norms, search
+from core.search._metrics import get_metric
 
 
 @dataclass(frozen=True)
@@ -30,26 +31,32 @@ class Contender:
 
 def tutorial_one_query(documents: np.ndarray, query: np.ndarray, k: int, method: str):
     """As the tutorial writes it: score every document, full ``argsort``, broadcast euclidean."""
-    if method == "euclidean":
-        distances = np.linalg.norm(documents - query, axis=1)
-        return np.argsort(distances)[:k]
-    scores = np.dot(documents, query)
-    if method == "cosine":
-        scores = scores / (np.linalg.norm(documents, axis=1) * np.linalg.norm(query))
+    scores = _TUTORIAL_VECTORISED[method](documents, query)
+    if get_metric(method).is_distance:
+        return np.argsort(scores)[:k]
     return np.argsort(scores)[::-1][:k]
+
+
+# The tutorial's own formulas, per metric (it knows these three).
+_TUTORIAL_VECTORISED = {
+    "cosine": lambda docs, q: np.dot(docs, q) / (np.linalg.norm(docs, axis=1) * np.linalg.norm(q)),
+    "dot": lambda docs, q: np.dot(docs, q),
+    "euclidean": lambda docs, q: np.linalg.norm(docs - q, axis=1),
+}
+_TUTORIAL_LOOP = {
+    "cosine": lambda doc, q, q_norm: np.dot(doc, q) / (np.linalg.norm(doc) * q_norm),
+    "dot": lambda doc, q, q_norm: np.dot(doc, q),
+    "euclidean": lambda doc, q, q_norm: -np.linalg.norm(doc - q),
+}
 
 
 def tutorial_loop_one_query(documents: np.ndarray, query: np.ndarray, k: int, method: str):
     """The tutorial's Python loop: one ``np.dot`` (or norm) per document."""
     scores = []
     query_norm = np.linalg.norm(query)
+    score = _TUTORIAL_LOOP[method]
     for doc in documents:
-        if method == "euclidean":
-            scores.append(-np.linalg.norm(doc - query))
-        elif method == "cosine":
-            scores.append(np.dot(doc, query) / (np.linalg.norm(doc) * query_norm))
-        else:
-            scores.append(np.dot(doc, query))
+        scores.append(score(doc, query, query_norm))
     return np.argsort(scores)[::-1][:k]
 
 
@@ -73,7 +80,13 @@ def _per_query(fn):
 
 def _tutorial_extra(n, d, m, method):
     full = n * d * 4
-    return {"euclidean": 2 * full, "cosine": full}.get(method, 0) + 16 * n
+    # Temporaries: a difference matrix and its square (distance), a norms pass (cosine).
+    extra = (
+        2 * full
+        if get_metric(method).is_distance
+        else full * (get_metric(method).scorer.uses_norms == "norms")
+    )
+    return extra + 16 * n
 
 
 # ------------------------------------------------------------------ this engine
@@ -98,9 +111,7 @@ def _engine_one_shot(x, queries, k, method):
 def _faiss_prepare(x, method):
     import faiss
 
-    index = (
-        faiss.IndexFlatL2(x.shape[1]) if method == "euclidean" else faiss.IndexFlatIP(x.shape[1])
-    )
+    index = faiss.IndexFlatL2(x.shape[1]) if _faiss_l2(method) else faiss.IndexFlatIP(x.shape[1])
     # The benchmark rows are unit vectors, so cosine is inner product on the stored rows.
     index.add(x)
     return index
@@ -109,22 +120,53 @@ def _faiss_prepare(x, method):
 def _faiss_run(index, queries, k, method):
     import faiss
 
-    if method == "cosine":
+    if get_metric(method).scorer.uses_norms == "norms":  # cosine: inner product of unit rows
         queries = queries.copy()
         faiss.normalize_L2(queries)
     scores, ids = index.search(queries, k)
-    if method == "euclidean":
+    if _faiss_l2(method):
         scores = -np.sqrt(np.maximum(scores, 0))
     return ids, scores
 
 
+def _faiss_l2(method: str) -> bool:
+    """FAISS scores a distance metric with its L2 index (squared distances)."""
+    return get_metric(method).is_distance
+
+
 def faiss_index_key(method: str) -> str:
     """FAISS needs one index per metric family; cosine and dot share the inner-product one."""
-    return "l2" if method == "euclidean" else "ip"
+    return "l2" if _faiss_l2(method) else "ip"
+
+
+# ------------------------------------------------------------------ bare NumPy
+
+
+def _numpy_prepare(x, method):
+    """The vectors and, for the metrics that need them, norms (kept like a collection's)."""
+    return x, (row_norms(x) if get_metric(method).scorer.uses_norms else None)
+
+
+def _numpy_run(state, queries, k, method):
+    """``Q @ D.T`` (one BLAS call, its own threads) + ``argpartition`` + a sort of the k:
+    the bare floor a top-k search is measured against (no validation, no ties by index).
+    Cosine divides by the kept norms; euclidean ranks by ``2 q.x - |x|^2``."""
+    x, norms = state
+    scores = queries @ x.T
+    spec = get_metric(method)
+    if spec.scorer.uses_norms == "norms":
+        scores /= norms
+    elif spec.scorer.uses_norms == "squared":
+        scores *= 2
+        scores -= norms * norms
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(scores, part, 1)
+    return np.take_along_axis(part, np.argsort(-top, axis=1), 1)
 
 
 CONTENDERS = {
     "engine": Contender("engine", _engine_prepare, _engine_run, lambda n, d, m, meth: 0),
+    "numpy": Contender("numpy", _numpy_prepare, _numpy_run, lambda n, d, m, meth: 8 * n * m),
     "engine one-shot": Contender(
         "engine one-shot", lambda x, meth: x, _engine_one_shot, lambda n, d, m, meth: 4 * n
     ),

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.search._validation import row_blocks
+
 _GEN_ROWS = 1 << 15
 
 
@@ -59,10 +61,9 @@ def draw(moments: Moments, n: int, d: int, *, seed: int = 0) -> np.ndarray:
     mean = m.mean.astype(np.float32)
     rng = np.random.default_rng(seed)
     out = np.empty((n, d), dtype=np.float32)
-    for lo in range(0, n, _GEN_ROWS):
-        hi = min(n, lo + _GEN_ROWS)
-        z = rng.standard_normal((hi - lo, d), dtype=np.float32)
-        block = out[lo:hi]
+    for rows in row_blocks(n, _GEN_ROWS):
+        z = rng.standard_normal((rows.stop - rows.start, d), dtype=np.float32)
+        block = out[rows]
         for (a, b), factor in zip(spans, factors, strict=True):
             np.matmul(z[:, a:b], factor, out=block[:, a:b])
         block += mean
@@ -84,7 +85,7 @@ def recall_set(source: str) -> dict:
     """``{"corpus", "queries", "meta"}`` from the cached real corpus or a synthetic stand-in."""
     if source == "synthetic":
         return synthetic_recall_set(4_000, 200)
-    from benchmarks import recall_corpus  # run from the repository root
+    from core.bench import _recall_corpus as recall_corpus
 
     data = recall_corpus.load_or_build()
     data["meta"] = {**data["meta"], "source": "docstrings of installed packages (real text)"}

@@ -9,6 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from core.bench._timing import measure
 from core.search._kernels import block_rows, n_workers
+from core.search._validation import row_blocks
 
 
 def _threaded_sum(x: np.ndarray, workers: int) -> float:
@@ -55,9 +56,8 @@ def gemm_floor(x: np.ndarray, queries: np.ndarray, *, repeats: int = 5) -> dict:
 
     def blocked_part(lo: int, hi: int) -> None:
         buf = np.empty((rows, m), dtype=np.float32)
-        for a in range(lo, hi, rows):
-            b = min(hi, a + rows)
-            np.matmul(x[a:b], qt, out=buf[: b - a])
+        for b in row_blocks(hi, rows, lo):
+            np.matmul(x[b], qt, out=buf[: b.stop - b.start])
 
     def blocked() -> None:
         with ThreadPoolExecutor(workers) as pool, threadpool_limits(1, user_api="blas"):

@@ -12,8 +12,9 @@ from core.bench._data import Moments, draw
 from core.bench._env import available_memory, faiss_available
 from core.bench._floors import gemm_floor, stream_floor
 from core.bench._timing import measure
+from core.search._metrics import metric_names
 
-METHODS = ("cosine", "dot", "euclidean")
+METHODS = metric_names()  # the built-in metrics (nothing else is registered at import)
 K = 10
 
 
@@ -26,6 +27,7 @@ class GridSpec:
     contenders: tuple[str, ...] = (
         "engine",
         "engine one-shot",
+        "numpy",
         "faiss",
         "tutorial",
         "tutorial loop",
@@ -41,7 +43,7 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def timed(fn, repeats: int) -> dict:
+def time_cell(fn, repeats: int) -> dict:
     """Median of ``repeats`` calls after one untimed call; calls under 50 ms are timed
     ``2 * repeats + 1`` times, slow ones fewer (one untimed + one timed above 3 s)."""
     first = measure(fn, repeats=1, warmup=0).median_s
@@ -116,7 +118,7 @@ def _run_contender(spec, name, x, queries_all, budget, skipped) -> list[dict]:
                 gc.collect()
                 states[key] = contender.prepare(x, method)
             state, queries = states[key], queries_all[:m]
-            t = timed(
+            t = time_cell(
                 lambda s=state, q=queries, me=method: contender.run(s, q, K, me), spec.repeats
             )
             if m == 1:

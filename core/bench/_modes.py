@@ -8,9 +8,10 @@ import time
 import numpy as np
 
 from core.bench._data import Moments, draw
-from core.bench._grid import K, log, timed
+from core.bench._grid import K, log, time_cell
 from core.bench._memory import peak_extra_bytes
 from core.search._engine import row_norms, search
+from core.search._metrics import get_metric, metric_names
 from core.search._modes import MODES, build_index, recall_at_k
 
 # Variants measured for recall: the defaults plus the knobs worth knowing about.
@@ -24,7 +25,7 @@ RECALL_VARIANTS = (
     ("binary", {}),
     ("binary", {"rescore_factor": 50}),
 )
-METHODS = ("cosine", "dot", "euclidean")
+METHODS = metric_names()  # the built-in metrics (nothing else is registered at import)
 
 
 def _label(mode: str, options: dict) -> str:
@@ -69,7 +70,7 @@ def speed(moments: Moments, *, n: int, d: int, queries=(1, 10, 100), repeats=5) 
         for me in METHODS:
             for m in queries:
                 q = q_all[:m]
-                t = timed(lambda q=q, me=me, ix=index: ix.search(q, K, me), repeats)
+                t = time_cell(lambda q=q, me=me, ix=index: ix.search(q, K, me), repeats)
                 rows.append(
                     {"mode": mode, "method": me, "m": m, "n": n, "d": d, "build_s": build_s, **t}
                 )
@@ -91,7 +92,7 @@ def speed(moments: Moments, *, n: int, d: int, queries=(1, 10, 100), repeats=5) 
     engine = {}
     for me in METHODS:
         for m in queries:
-            t = timed(
+            t = time_cell(
                 lambda m=m, me=me, x=x: search(
                     x, q_all[:m], K, me, check_finite=False, corpus_norms=norms
                 ),
@@ -143,3 +144,46 @@ def modes_summary(recall_rows: list[dict], speed_result: dict) -> list[dict]:
             }
         )
     return out
+
+
+def hnsw(data: dict, *, repeats: int = 5, k: int = K) -> dict:
+    """The approximate mode on the real corpus: build time, memory, recall@k against exact
+    search and one-query / batch speed against the prepared exact engine, per method."""
+    from core.search._hnsw import HnswIndex, available
+
+    if not available():
+        return {"skipped": "faiss-cpu is not installed"}
+    corpus, queries = data["corpus"], data["queries"]
+    norms = row_norms(corpus)
+    index = HnswIndex(corpus)
+    rows = []
+    for me in METHODS:
+        exact, _ = search(corpus, queries, k, me, check_finite=False, corpus_norms=norms)
+        approx, _ = index.search(queries, k, me)  # builds this method's graph on first use
+        space = getattr(get_metric(me).scorer, "ann_space", me)
+        row = {"method": me, "n": int(corpus.shape[0]), "d": int(corpus.shape[1])}
+        row["recall"] = float(recall_at_k(approx, exact))
+        row["build_s"] = float(index.build_seconds[space])
+        for m in (1, min(100, len(queries))):
+            q = queries[:m]
+            t_exact = time_cell(
+                lambda q=q, me=me: search(corpus, q, k, me, check_finite=False, corpus_norms=norms),
+                repeats,
+            )["median_s"]
+            t_hnsw = time_cell(lambda q=q, me=me: index.search(q, k, me), repeats)["median_s"]
+            row[f"exact_s_{m}"], row[f"hnsw_s_{m}"] = t_exact, t_hnsw
+            row[f"speedup_{m}"] = t_exact / t_hnsw
+            log(f"hnsw {me:9s} m={m:<3d} exact {t_exact * 1e3:8.2f} ms hnsw {t_hnsw * 1e3:8.2f} ms")
+        rows.append(row)
+    graph_bytes = index.nbytes
+    return {
+        "rows": rows,
+        "build_seconds": index.build_seconds,
+        "index_bytes": int(graph_bytes),
+        "bytes_per_vector": graph_bytes / corpus.shape[0] / len(index.graphs),
+        "params": {
+            "m": index.m,
+            "ef_construction": index.ef_construction,
+            "ef_search": index.ef_search,
+        },
+    }

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import WorkbenchError
+from core.search._validation import row_blocks
 
 # Relative to the working directory: benchmarks run from the repository root.
 CACHE_DIR = Path("benchmarks") / ".cache"
@@ -85,9 +86,9 @@ def _embed(texts: list[str], batch: int = 256) -> np.ndarray:
     embedder = UseMultilingualEmbedder()
     out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
     start = time.perf_counter()
-    for lo in range(0, len(texts), batch):
-        out[lo : lo + batch] = embedder.embed_batch(texts[lo : lo + batch]).vectors
-        done = min(len(texts), lo + batch)
+    for rows in row_blocks(len(texts), batch):
+        out[rows] = embedder.embed_batch(texts[rows]).vectors
+        done = rows.stop
         rate = done / (time.perf_counter() - start)
         print(f"\rembedded {done:,}/{len(texts):,} ({rate:,.0f} texts/s)", end="", file=sys.stderr)
     print(file=sys.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 from core.bench._notes import NOTES, target_note
 from core.bench._targets import cell_ratios
 
-CONTENDER_ORDER = ("engine", "engine one-shot", "faiss", "tutorial", "tutorial loop")
+CONTENDER_ORDER = ("engine", "engine one-shot", "numpy", "faiss", "tutorial", "tutorial loop")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -79,7 +79,14 @@ def markdown(result: dict) -> str:
         if not t["met"] or t["detail"]:
             out.append(f"- **{t['target']}** — {target_note(t)}")
     out += ["", *_grid_tables(grid), *_claims(result["claims"]), *_memory(result["memory"])]
-    out += [*_modes(result["modes"]), "## Notes", ""]
+    out += [
+        *_modes(result["modes"]),
+        *_hnsw(
+            result["modes"].get("hnsw"),
+            result["modes"]["recall_meta"].get("source", "the recall set"),
+        ),
+    ]
+    out += [*_kernel_table(result["modes"].get("kernels")), "## Notes", ""]
     out += [f"- {note}" for note in NOTES]
     if grid["skipped"]:
         out += ["", "### Skipped cells", ""]
@@ -187,6 +194,81 @@ def _memory(rows: list[dict]) -> list[str]:
         for r in rows
     ]
     return out + _table(["contender", "matrix", "m", "method", "peak extra", "of matrix"], table)
+
+
+def _kernel_table(kernels: dict | None) -> list[str]:
+    """Candidate kernels for the compressed modes, side by side (``core.bench._kernels``)."""
+    if not kernels:
+        return []
+    return [
+        "## Compressed-mode kernel candidates (`core.bench._kernels`)",
+        "",
+        f"n = {kernels['n']:,}, d = {kernels['d']}, {kernels['workers']} worker threads, "
+        "top 10 (binary: its rescoring pool) per query; *agreement* is the share of the "
+        "engine's ids a candidate returns (binary: Hamming ties make it below 1 even for an "
+        "exact kernel; simsimd int8 quantises the queries too).",
+        "",
+        *_table(
+            ["mode", "kernel", "queries", "median ms", "agreement"],
+            [
+                [
+                    r["mode"],
+                    r["kernel"],
+                    r["m"],
+                    f"{r['median_s'] * 1e3:.2f}",
+                    f"{r['agreement']:.3f}",
+                ]
+                for r in kernels["rows"]
+            ],
+        ),
+        "",
+    ]
+
+
+def _hnsw(hnsw: dict | None, source: str = "the recall set") -> list[str]:
+    """The approximate mode's table: recall, build time, memory, speed against exact."""
+    if not hnsw:
+        return []
+    if "rows" not in hnsw:
+        return ["## Approximate mode (HNSW)", "", f"Not measured: {hnsw['skipped']}.", ""]
+    rows = hnsw["rows"]
+    p = hnsw["params"]
+    batch = max(int(k.split("_")[-1]) for k in rows[0] if k.startswith("speedup_"))
+    out = [
+        "## Approximate mode (HNSW, `core.search._hnsw`, FAISS `IndexHNSWFlat`)",
+        "",
+        f"On {source} (n = {rows[0]['n']:,}, d = {rows[0]['d']}), graph degree "
+        f"M = {p['m']}, efConstruction = {p['ef_construction']}, efSearch = {p['ef_search']}; "
+        "candidates rescored exactly with the float vectors. One graph per metric space "
+        f"({hnsw['bytes_per_vector']:,.0f} bytes per vector each: the graph keeps its own copy "
+        "of the rows plus its links). Exact = the prepared engine on the same data.",
+        "",
+        *_table(
+            [
+                "method",
+                "recall@10",
+                "build s",
+                "exact 1 query ms",
+                "hnsw 1 query ms",
+                "speed-up (1 query)",
+                f"speed-up ({batch} queries)",
+            ],
+            [
+                [
+                    r["method"],
+                    f"{r['recall']:.4f}",
+                    f"{r['build_s']:.1f}",
+                    f"{r['exact_s_1'] * 1e3:.2f}",
+                    f"{r['hnsw_s_1'] * 1e3:.2f}",
+                    f"{r['speedup_1']:.1f}x",
+                    f"{r[f'speedup_{batch}']:.1f}x",
+                ]
+                for r in rows
+            ],
+        ),
+        "",
+    ]
+    return out
 
 
 def _modes(modes: dict) -> list[str]:

@@ -20,7 +20,8 @@ import textwrap
 from core import __version__
 from core.data import Collection
 from core.errors import EmbeddingJobError, InvalidInputError, WorkbenchError
-from core.search import Metric, memory_table
+from core.search import memory_table
+from core.search._metrics import metric_names
 
 EXIT_OK = 0
 EXIT_PROVIDER_FAILED = 1
@@ -49,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument(
         "--method",
         default="cosine",
-        choices=[m.value for m in Metric],
-        help="similarity (default cosine; euclidean scores are negative distances)",
+        choices=metric_names(),
+        help="metric (default cosine; a distance's scores are its negatives)",
     )
     find.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
     find.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")

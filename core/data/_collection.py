@@ -31,6 +31,8 @@ import pandas as pd
 from core.embedding._types import EmbedderSpec
 from core.errors import CollectionError, InvalidInputError
 from core.search._engine import Metric, as_matrix, row_norms, search
+from core.search._hnsw import load_saved as load_saved_hnsw
+from core.search._metrics import get_metric
 from core.search._modes import QuantIndex, build_index
 from core.search._pairs import PairSummary, strongest_pairs
 
@@ -186,7 +188,7 @@ class Collection:
         again; cosine reuses the kept row norms.
         """
         norms = None
-        if Metric.parse(method) is Metric.COSINE:
+        if get_metric(method).scorer.uses_norms == "norms":
             if self._norms is None:
                 self._norms = row_norms(self.embeddings)
             norms = self._norms
@@ -224,6 +226,9 @@ class Collection:
         try:
             np.save(staging / _VECTORS, np.ascontiguousarray(self.embeddings, dtype=np.float32))
             self.documents().to_parquet(staging / _DOCUMENTS, index=False)
+            for index in self._indexes.values():  # built search graphs (hnsw) are kept
+                if hasattr(index, "save_files"):
+                    index.save_files(staging)
             (staging / _MANIFEST).write_text(
                 json.dumps(asdict(self.manifest), indent=2, ensure_ascii=False), encoding="utf-8"
             )
@@ -281,7 +286,8 @@ class Collection:
                 f"{folder}: content hash mismatch; the texts or vectors changed after saving. "
                 "Re-create the collection from its source files."
             )
-        return cls(texts, documents, vectors, manifest)
+        saved = load_saved_hnsw(folder, vectors)
+        return cls(texts, documents, vectors, manifest, _indexes={"hnsw": saved} if saved else {})
 
 
 def check_save_target(path: str | os.PathLike) -> Path:

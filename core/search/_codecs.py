@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import InvalidInputError, InvalidTypeError
+from core.errors import InvalidInputError
 from core.search import _kernels as kernels
+from core.search._validation import row_blocks
 
-METHODS = ("cosine", "dot", "euclidean")
 _FIT_ROWS = 1 << 16  # rows encoded per step while building, to bound temporaries
 # float32 bit mask keeping the sign (bit 31) and the shifted half-float bits (27..13) after
 # a sign-extending int16 -> int32 widen and a 13-bit left shift; drops the sign copies (30..28).
@@ -22,49 +22,9 @@ _EIGHT, _FORTY_EIGHT = np.uint64(8), np.uint64(48)
 _BINARY_GEMM_MIN_QUERIES = 8  # from here on, unpack + GEMM beats a popcount pass per query
 
 
-def as_matrix(x, name: str = "x") -> np.ndarray:
-    """Validate and convert to a float32 C-contiguous matrix of shape (n, d); 1-D -> (1, d)."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiub":
-        raise InvalidTypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2:
-        raise InvalidInputError(f"{name} must be 1-D (d,) or 2-D (n, d), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    bad = ~np.isfinite(arr).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise InvalidInputError(
-            f"{name} row {int(rows[0])} contains NaN or inf ({rows.size} bad rows in total); "
-            "remove or re-embed those rows"
-        )
-    return arr
-
-
-def check_method(method) -> str:
-    """Normalise a method name or ``Metric`` enum member to one of ``METHODS``."""
-    value = getattr(method, "value", method)
-    if not isinstance(value, str) or value.lower() not in METHODS:
-        raise InvalidInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return value.lower()
-
-
-def exact_scores(q: np.ndarray, rows: np.ndarray, norms: np.ndarray, method: str) -> np.ndarray:
-    """Scores of candidate rows: q (m, d), rows (m, c, d), norms (m, c) -> (m, c) float32."""
-    if method == "euclidean":
-        diff = rows - q[:, None, :]
-        return -np.sqrt(np.einsum("mcd,mcd->mc", diff, diff))
-    dots = np.einsum("md,mcd->mc", q, rows)
-    if method == "dot":
-        return dots
-    denom = norms * np.linalg.norm(q, axis=1)[:, None]
-    return np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
-
-
 def _blocks(n: int):
-    for lo in range(0, n, _FIT_ROWS):
-        yield lo, min(n, lo + _FIT_ROWS)
+    for b in row_blocks(n, _FIT_ROWS):
+        yield b.start, b.stop
 
 
 def _scores_out(scratch, rows, qt):

@@ -9,10 +9,11 @@ GIL, so two workers with single-threaded BLAS use both cores for the GEMM *and* 
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 
@@ -175,11 +176,28 @@ class TopK:
         if not self._filled:
             self._filled = bool(np.all(np.isfinite(self.threshold)))
 
-    def absorb(self, other: TopK) -> None:
-        """Merge another accumulator's results into this one."""
-        keep = np.isfinite(other.scores)
-        q = np.nonzero(keep)[0]
-        self._merge(q, other.scores[keep], other.ids[keep])
+
+def topk_of_blocks(blocks: Iterable[tuple[int, np.ndarray]], m: int, k: int):
+    """The kernel: top-k of score blocks taken from an iterator.
+
+    Parameters
+    ----------
+    blocks : iterable of (offset, scores)
+        ``scores`` of shape (rows, m), higher is better, row ``r`` being corpus index
+        ``offset + r``; offsets increasing. At least ``k`` rows in all.
+    m, k : int
+        Queries (columns of every block), results kept per query.
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (m, k)
+    scores : ndarray of float32, shape (m, k)
+        Best first, ties by lower index: the same order as :func:`core.search.merge_topk`.
+    """
+    acc = TopK(m, k)
+    for offset, block in blocks:
+        acc.push(block, offset)
+    return acc.ids, acc.scores
 
 
 def scan(
@@ -191,8 +209,14 @@ def scan(
     rows_per_block: int,
     workers: int | None = None,
     work: int | None = None,
+    executor: Executor | None = None,
+    shards: Iterable[slice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k over ``n`` corpus rows using ``score_block(start, stop, scratch) -> (rows, m)``.
+
+    The corpus is cut into shards (one per worker), each shard into blocks by
+    :func:`core.search._validation.row_blocks`; :func:`topk_of_blocks` runs on every shard in
+    the executor, and the partial results are reduced by :func:`core.search.merge_topk`.
 
     Parameters
     ----------
@@ -208,6 +232,10 @@ def scan(
         Threads; default: the usable cores when ``work`` is large enough, else 1.
     work : int, optional
         Multiply-adds of the whole scan, used to decide whether threads pay off.
+    executor : concurrent.futures.Executor, optional
+        Where the shards run; default a process-wide thread pool (or inline for one worker).
+    shards : iterable of slice, optional
+        Row ranges covering ``0:n`` in order; default ``workers`` equal ranges.
 
     Returns
     -------
@@ -215,6 +243,9 @@ def scan(
     scores : ndarray of float32, shape (m, k)
         Ranking scores, best first, ties by lower index.
     """
+    from core.search._merge import merge_topk
+    from core.search._validation import row_blocks
+
     if n >= MAX_ROWS:
         raise InvalidInputError(
             f"a scan covers fewer than {MAX_ROWS:,} rows, got {n:,}; split the corpus"
@@ -225,27 +256,26 @@ def scan(
     if workers > 1:  # a corpus that fits one cache-sized block is still split across the cores
         rows_per_block = min(rows_per_block, max(MIN_BLOCK_ROWS, -(-n // workers)))
     workers = max(1, min(workers, -(-n // rows_per_block)))
+    if shards is None:
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        shards = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+    shards = [s for s in shards if s.stop > s.start]
 
-    def run(start: int, stop: int) -> TopK:
-        acc = TopK(m, k)
+    def run(shard: slice):
         scratch: dict = {}
-        for lo in range(start, stop, rows_per_block):
-            hi = min(stop, lo + rows_per_block)
-            acc.push(score_block(lo, hi, scratch), lo)
-        return acc
+        blocks = (
+            (b.start, score_block(b.start, b.stop, scratch))
+            for b in row_blocks(shard.stop, rows_per_block, shard.start)
+        )
+        return topk_of_blocks(blocks, m, min(k, shard.stop - shard.start))
 
     # Our threads split the corpus; BLAS threads inside them would only contend (and small
     # calls never gain from them), so BLAS runs single-threaded for the whole scan.
     with blas.single_threaded():
-        if workers == 1:
-            acc = run(0, n)
-        else:
-            bounds = np.linspace(0, n, workers + 1).astype(int)
-            parts = list(_executor(workers).map(run, bounds[:-1], bounds[1:]))
-            acc = parts[0]
-            for part in parts[1:]:
-                acc.absorb(part)
-    return acc.ids, acc.scores
+        if len(shards) == 1 and executor is None:
+            return run(shards[0])
+        parts = list((executor or _executor(workers)).map(run, shards))
+    return merge_topk(parts, k)
 
 
 def buffer(scratch: dict, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:

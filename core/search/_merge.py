@@ -42,6 +42,11 @@ def merge_topk(
         )
     if not 1 <= k <= ids.shape[1]:
         raise InvalidInputError(f"k must be from 1 to {ids.shape[1]} (the candidates), got {k}")
-    key = -scores if higher_is_better else scores
+    # Ascending key = best first; -0.0 and +0.0 are one score (ties then go by id), as in the
+    # scan's kernel (``core.search._kernels.TopK``), so a merge and a scan agree exactly.
+    key = scores + np.float32(0.0)
+    if higher_is_better:
+        np.negative(key, out=key)
+        key += np.float32(0.0)
     order = np.lexsort((ids, key), axis=-1)[:, :k]
     return np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)

@@ -29,16 +29,10 @@ import numpy as np
 
 from core.errors import InvalidInputError
 from core.search import _kernels as kernels
-from core.search._codecs import (
-    Binary,
-    Float16,
-    Int8,
-    as_matrix,
-    check_method,
-    exact_scores,
-)
+from core.search._codecs import Binary, Float16, Int8
+from core.search._metrics import APPROXIMATE_MODES, MODES, MetricSpec, get_metric, safe_scale
+from core.search._validation import _check_budget, as_matrix, row_blocks, row_norms
 
-MODES = ("float32", "float16", "int8", "binary")
 _UNIT_TOL = 1e-5  # rows this close to unit norm rank the same by dot product and by cosine
 
 
@@ -61,11 +55,10 @@ class QuantIndex:
     def _set_norms(self, rows) -> None:
         """Norms of the vectors the index scores (decoded ones for float16/int8)."""
         norms = np.empty(self.n, dtype=np.float32)
-        step = 1 << 16
-        for lo in range(0, self.n, step):
-            block = rows(lo, min(self.n, lo + step))
-            norms[lo : lo + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        for b in row_blocks(self.n, 1 << 16):
+            norms[b] = row_norms(rows(b.start, b.stop))
         self.norms = norms
+        self.max_norm = float(norms.max(initial=0.0))
         self.unit = bool(self.n) and bool(np.all(np.abs(norms - 1) <= _UNIT_TOL))
 
     @property
@@ -119,8 +112,9 @@ class QuantIndex:
             Query vectors; 1-D means one query.
         k : int
             Results per query; more than ``n`` returns ``n``.
-        method : {"cosine", "dot", "euclidean"}
-            Similarity; euclidean scores are ``-distance``.
+        method : str, Metric or MetricSpec
+            A registered metric that supports this mode (``MetricSpec.modes``); distances
+            are scored as ``-distance``.
         memory_budget_mb : float, optional
             Cap on scratch memory; default: cache-sized blocks only.
 
@@ -131,7 +125,8 @@ class QuantIndex:
             Best first, ties by lower index. Quantised modes score their decoded vectors
             (binary rescoring scores the float vectors).
         """
-        method = check_method(method)
+        spec = get_metric(method)
+        spec.check_mode(self.mode)
         q = as_matrix(queries, "queries")
         if q.shape[1] != self.d:
             raise InvalidInputError(
@@ -144,12 +139,12 @@ class QuantIndex:
         m = q.shape[0]
         if k == 0 or m == 0:
             return np.zeros((m, k), np.int64), np.zeros((m, k), np.float32)
-        budget = None if memory_budget_mb is None else memory_budget_mb * 2**20
-        ids = self._candidates(q, k, method, budget)
-        return self._finish(q, ids, k, method)
+        budget = None if memory_budget_mb is None else _check_budget(memory_budget_mb)
+        ids = self._candidates(q, k, spec, budget)
+        return self._finish(q, ids, k, spec)
 
     # -- hooks -----------------------------------------------------------------------------
-    def _candidates(self, q: np.ndarray, k: int, method: str, budget) -> np.ndarray:
+    def _candidates(self, q: np.ndarray, k: int, spec: MetricSpec, budget) -> np.ndarray:
         """Ids of shape (m, >= k) containing each query's top k by this mode's ranking."""
         raise NotImplementedError
 
@@ -157,13 +152,15 @@ class QuantIndex:
         """Decoded float32 rows for an id array of any shape -> shape ids.shape + (d,)."""
         raise NotImplementedError
 
-    def _finish(self, q, ids, k, method):
+    def _finish(self, q, ids, k, spec):
+        """Exact scores of the candidates (in float64, so no product overflows), best k."""
         scores = np.empty(ids.shape, dtype=np.float32)
-        group = max(1, (32 << 20) // max(1, ids.shape[1] * self.d * 4))
-        for lo in range(0, q.shape[0], group):
-            hi = lo + group
-            rows = self._rows(ids[lo:hi])
-            scores[lo:hi] = exact_scores(q[lo:hi], rows, self._row_norms(ids[lo:hi], rows), method)
+        group = max(1, (32 << 20) // max(1, ids.shape[1] * self.d * 8))
+        for g in row_blocks(q.shape[0], group):
+            rows = self._rows(ids[g])
+            with np.errstate(over="ignore"):  # beyond float32: refused just below
+                scores[g] = spec.scorer.rescore(q[g], rows, self._row_norms(ids[g], rows))
+        _refuse_nonfinite_results(ids, scores, spec)
         order = np.lexsort((ids, -scores), axis=1)[:, :k]
         return (
             np.take_along_axis(ids, order, axis=1),
@@ -174,12 +171,16 @@ class QuantIndex:
         return self.norms[ids]
 
     # -- ranking by a linear kernel ----------------------------------------------------------
-    def _linear_scan(self, q, k, method, budget, decode_row_bytes, block_product):
+    def _linear_scan(self, q, k, spec, budget, decode_row_bytes, block_product):
         """Scan with ``block_product(lo, hi, qt, scratch) -> c * (x[lo:hi] @ q.T)``.
 
-        ``c`` is a positive factor (the same for every query) returned by ``self._qt``.
+        ``c`` is a positive factor (the same for every query) returned by ``self._qt``, times
+        a power of two that keeps huge (finite) vectors' products inside float32's range.
         """
-        qt, c, shift = self._qt(q, method)
+        q_max = float(row_norms(q).max(initial=0.0))
+        fit = safe_scale(self.max_norm * max(q_max, self.max_norm))
+        qt, c, shift = self._qt(q if fit == 1.0 else q * np.float32(fit), spec)
+        c *= fit
         m = q.shape[0]
         rows = kernels.block_rows(
             self.n,
@@ -189,14 +190,7 @@ class QuantIndex:
             workers=kernels.n_workers(),
         )
         # Per-row terms, derived per search (one pass over n floats) rather than stored.
-        inv_norms, sub = None, None
-        if method == "cosine" and not self.unit:
-            norms = self.norms
-            inv_norms = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-        elif method == "euclidean":
-            sub = self.norms * self.norms
-            if c != 1.0:
-                sub *= np.float32(c)
+        _, inv_norms, sub = spec.scorer.mode_terms(self.norms, self.unit, c)
 
         def score_block(lo, hi, scratch):
             out = block_product(lo, hi, qt, scratch)
@@ -213,9 +207,9 @@ class QuantIndex:
         )
         return ids
 
-    def _qt(self, q, method):
+    def _qt(self, q, spec):
         """(m, d) queries -> (d, m) operand, positive factor c, optional per-query shift."""
-        factor = 2.0 if method == "euclidean" else 1.0
+        factor = spec.scorer.query_factor
         return np.ascontiguousarray((q * np.float32(factor)).T), 1.0, None
 
 
@@ -233,14 +227,22 @@ class Float32Index(QuantIndex):
     def nbytes(self) -> int:
         return int(self.x.nbytes + self.norms.nbytes)
 
-    def _candidates(self, q, k, method, budget):
-        x = self.x
+    def search(self, queries, k=10, method="cosine", *, memory_budget_mb=None):
+        """Exact search: :func:`core.search._engine.exact_search` with the kept norms (so every
+        registered metric works here)."""
+        from core.search._engine import DEFAULT_MEMORY_BUDGET_MB, exact_search
 
-        def product(lo, hi, qt, scratch):
-            out = kernels.buffer(scratch, "scores", (hi - lo, qt.shape[1]), np.float32)
-            return np.matmul(x[lo:hi], qt, out=out)
-
-        return self._linear_scan(q, k, method, budget, 0, product)
+        spec = get_metric(method)
+        q = as_matrix(queries, "queries")
+        if q.shape[1] != self.d:
+            raise InvalidInputError(
+                f"queries have dimension {q.shape[1]} but the index has dimension {self.d}; "
+                "embed the queries with the model that built the index"
+            )
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        budget = _check_budget(memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB)
+        return exact_search(self.x, q, int(k), spec, budget, self.norms)
 
     def _rows(self, ids):
         return np.asarray(self.x[ids.ravel()], dtype=np.float32).reshape(*ids.shape, self.d)
@@ -260,13 +262,13 @@ class Float16Index(QuantIndex):
     def nbytes(self) -> int:
         return int(self.codec.nbytes + self.norms.nbytes)
 
-    def _qt(self, q, method):
-        qt, _, _ = super()._qt(q, method)
+    def _qt(self, q, spec):
+        qt, _, _ = super()._qt(q, spec)
         scaled, c = self.codec.scale_queries(qt)
         return scaled, c, None
 
-    def _candidates(self, q, k, method, budget):
-        return self._linear_scan(q, k, method, budget, 4 * self.d, self.codec.block_product)
+    def _candidates(self, q, k, spec, budget):
+        return self._linear_scan(q, k, spec, budget, 4 * self.d, self.codec.block_product)
 
     def _rows(self, ids):
         return self.codec.decode(ids)
@@ -286,18 +288,19 @@ class Int8Index(QuantIndex):
     def nbytes(self) -> int:
         return int(self.codec.nbytes + self.norms.nbytes)
 
-    def _qt(self, q, method):
-        factor = np.float32(2.0 if method == "euclidean" else 1.0)
+    def _qt(self, q, spec):
+        factor = np.float32(spec.scorer.query_factor)
         qt = np.ascontiguousarray((q * (self.codec.scale * factor)).T)
         # x @ q = codes @ (q * scale) + q @ offset: the offset term only matters for ranking
-        # when the per-row cosine division would scale it differently for each row.
+        # when a per-row factor (cosine's 1 / |x|) would scale it differently for each row.
         shift = None
-        if method == "cosine" and not self.unit:
-            shift = (q @ self.codec.offset).astype(np.float32)[None, :]
+        if spec.scorer.mode_row_factor(self.unit):
+            q64 = q.astype(np.float64)
+            shift = (q64 @ self.codec.offset * float(factor)).astype(np.float32)[None, :]
         return qt, 1.0, shift
 
-    def _candidates(self, q, k, method, budget):
-        return self._linear_scan(q, k, method, budget, 4 * self.d, self.codec.block_product)
+    def _candidates(self, q, k, spec, budget):
+        return self._linear_scan(q, k, spec, budget, 4 * self.d, self.codec.block_product)
 
     def _rows(self, ids):
         return self.codec.decode(ids)
@@ -332,7 +335,7 @@ class BinaryIndex(QuantIndex):
         """``max(k, rescore_factor * k)``: Hamming candidates rescored per query (at most n)."""
         return max(int(k), self.rescore_factor * int(k))
 
-    def _candidates(self, q, k, method, budget):
+    def _candidates(self, q, k, spec, budget):
         n_cand = min(self.n, self.rescore_pool(k))
         return self.codec.candidates(q, n_cand, budget)
 
@@ -344,6 +347,12 @@ class BinaryIndex(QuantIndex):
 _INDEXES = {cls.mode: cls for cls in (Float32Index, Float16Index, Int8Index, BinaryIndex)}
 
 
+def _refuse_nonfinite_results(ids, scores, spec):
+    from core.search._engine import _refuse_nonfinite_results as refuse
+
+    refuse(ids, scores, spec)
+
+
 def build_index(embeddings: np.ndarray, mode: str = "float32", **options) -> QuantIndex:
     """Build a searchable index of ``embeddings`` in one memory mode.
 
@@ -352,19 +361,26 @@ def build_index(embeddings: np.ndarray, mode: str = "float32", **options) -> Qua
     embeddings : array_like of shape (n, d)
         Finite vectors; float32 C-contiguous input (or a memmap) is used without a copy where
         the mode keeps float vectors (float32 search, binary rescoring).
-    mode : {"float32", "float16", "int8", "binary"}
-        Storage and kernel.
+    mode : {"float32", "float16", "int8", "binary", "hnsw"}
+        Storage and kernel; ``"hnsw"`` is approximate (a FAISS HNSW graph, candidates rescored
+        exactly; see ``core.search._hnsw``).
     **options
-        ``clip_quantile`` (int8: fraction clipped at each end of a dimension's range, default 0)
-        or ``rescore_factor`` (binary: candidates per result rescored exactly, default 20).
+        ``clip_quantile`` (int8: fraction clipped at each end of a dimension's range, default 0),
+        ``rescore_factor`` (binary: candidates per result rescored exactly, default 20) or
+        ``m`` / ``ef_construction`` / ``ef_search`` (hnsw).
 
     Returns
     -------
     QuantIndex
         With ``.search(queries, k, method)``, ``.nbytes``, ``.bytes_per_vector`` and ``.mode``.
     """
+    if mode == "hnsw":
+        from core.search._hnsw import HnswIndex  # the approximate mode builds on this module
+
+        _INDEXES.setdefault("hnsw", HnswIndex)
     if mode not in _INDEXES:
-        raise InvalidInputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        valid = ", ".join(MODES + APPROXIMATE_MODES)
+        raise InvalidInputError(f"unknown mode {mode!r}; choose one of {valid}")
     x = embeddings if isinstance(embeddings, np.memmap) else as_matrix(embeddings, "embeddings")
     if x.ndim != 2 or x.shape[0] == 0:
         raise InvalidInputError(

@@ -14,21 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InvalidInputError
-from core.search._engine import (
-    DEFAULT_MEMORY_BUDGET_MB,
-    Metric,
-    _blocks,
+from core.search._engine import DEFAULT_MEMORY_BUDGET_MB, Metric
+from core.search._metrics import MetricSpec, Scorer, get_metric
+from core.search._validation import (
     _check_budget,
     _check_dims,
-    _Scorer,
     as_matrix,
     normalize,
+    row_blocks,
+    row_norms,
 )
 
 MAX_MATRIX_CELLS = 50_000_000  # 200 MB of float32: beyond that, use search or near_duplicates
 
 
-def similarity_matrix(a, b=None, method: str | Metric = "cosine") -> np.ndarray:
+def similarity_matrix(a, b=None, method: str | Metric | MetricSpec = "cosine") -> np.ndarray:
     """Full pairwise matrix, for heatmaps and small comparisons.
 
     Parameters
@@ -43,7 +43,7 @@ def similarity_matrix(a, b=None, method: str | Metric = "cosine") -> np.ndarray:
     -------
     ndarray of shape (m, n), float32
     """
-    metric = Metric.parse(method)
+    spec = get_metric(method)
     a = as_matrix(a, "a")
     b = a if b is None else as_matrix(b, "b")
     _check_dims(b, a)
@@ -52,18 +52,15 @@ def similarity_matrix(a, b=None, method: str | Metric = "cosine") -> np.ndarray:
             f"a {a.shape[0]} x {b.shape[0]} matrix is too large to build at once (over "
             f"{MAX_MATRIX_CELLS:,} cells); use search() for top-k or near_duplicates() for pairs"
         )
-    scorer = _Scorer(b, a, metric)
+    scorer = _scorer(spec, b, a)
     rows, cols = slice(0, a.shape[0]), slice(0, b.shape[0])
-    scores = scorer.block(rows, cols)
-    if metric is Metric.EUCLIDEAN:
-        return -scorer.finish(rows, scores)
-    return scorer.finish(rows, scores)
+    return np.asarray(spec.shown(scorer.finish(rows, scorer.block(rows, cols))), np.float32)
 
 
 def near_duplicates(
     x,
     threshold: float = 0.95,
-    method: str | Metric = "cosine",
+    method: str | Metric | MetricSpec = "cosine",
     *,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     max_pairs: int = 1_000_000,
@@ -87,22 +84,21 @@ def near_duplicates(
     list of (i, j, score)
         ``i < j``, most alike first (highest similarity or smallest distance), ties by (i, j).
     """
-    metric = Metric.parse(method)
+    spec = get_metric(method)
     if not np.isfinite(threshold):
         raise InvalidInputError(f"threshold must be a finite number, got {threshold}")
     x = as_matrix(x, "vectors")
     budget = _check_budget(memory_budget_mb)
     n = x.shape[0]
-    euclidean = metric is Metric.EUCLIDEAN
-    cut = np.float32(-threshold if euclidean else threshold)
+    cut = np.float32(spec.engine_score(threshold))
     found_i, found_j, found_s = [], [], []
     total = 0
-    for offset, scores in _upper_triangle(_Scorer(x, x, metric), n, budget):
+    for offset, scores in _upper_triangle(_scorer(spec, x, x), n, budget):
         rows_local, cols_local = np.nonzero(scores >= cut)
         total += rows_local.size
         if total > max_pairs:
             raise InvalidInputError(
-                f"more than {max_pairs:,} pairs pass threshold {threshold} ({metric.value}); "
+                f"more than {max_pairs:,} pairs pass threshold {threshold} ({spec.name}); "
                 "use a stricter threshold"
             )
         found_i.append(rows_local + offset)
@@ -112,8 +108,7 @@ def near_duplicates(
         return []
     i, j, s = (np.concatenate(v) for v in (found_i, found_j, found_s))
     order = np.lexsort((j, i, -s))
-    sign = -1.0 if euclidean else 1.0
-    return [(int(i[o]), int(j[o]), sign * float(s[o])) for o in order]
+    return [(int(i[o]), int(j[o]), float(spec.shown(s[o]))) for o in order]
 
 
 @dataclass(frozen=True)
@@ -144,7 +139,7 @@ class PairSummary:
 def strongest_pairs(
     x,
     threshold: float = 0.95,
-    method: str | Metric = "cosine",
+    method: str | Metric | MetricSpec = "cosine",
     *,
     limit: int = 500,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
@@ -178,7 +173,7 @@ def strongest_pairs(
     -------
     PairSummary
     """
-    metric = Metric.parse(method)
+    spec = get_metric(method)
     if not np.isfinite(threshold):
         raise InvalidInputError(f"threshold must be a finite number, got {threshold}")
     if isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1:
@@ -188,11 +183,10 @@ def strongest_pairs(
     if norms is not None and np.shape(norms) != (n,):
         raise InvalidInputError(f"norms must have shape ({n},), got {np.shape(norms)}")
     budget = _check_budget(memory_budget_mb)
-    scorer = _Scorer(x, x, metric, corpus_norms=norms)
-    euclidean = metric is Metric.EUCLIDEAN
-    # Work in "higher is better" (euclidean: -distance); negating is exact, so the pairs that
-    # pass are exactly near_duplicates'.
-    cut = np.float32(-threshold if euclidean else threshold)
+    scorer = _scorer(spec, x, x, norms)
+    # Work in "higher is better" (a distance as -distance); negating is exact, so the pairs
+    # that pass are exactly near_duplicates'.
+    cut = np.float32(spec.engine_score(threshold))
     kept_i = np.empty(0, np.int64)
     kept_j = np.empty(0, np.int64)
     kept_s = np.empty(0, np.float32)
@@ -210,21 +204,29 @@ def strongest_pairs(
         kept_s = np.concatenate([kept_s, scores[rows_local, cols_local]])
         kept_i, kept_j, kept_s = _strongest(kept_i, kept_j, kept_s, limit)
     order = np.lexsort((kept_j, kept_i, -kept_s))
-    sign = -1.0 if euclidean else 1.0
-    pairs = [(int(kept_i[o]), int(kept_j[o]), sign * float(kept_s[o])) for o in order[:limit]]
+    pairs = [(int(kept_i[o]), int(kept_j[o]), float(spec.shown(kept_s[o]))) for o in order[:limit]]
     if best is not None:
-        best = (best[0], best[1], sign * best[2])
+        best = (best[0], best[1], float(spec.shown(best[2])))
     return PairSummary(pairs, n_passing, best)
 
 
-def _upper_triangle(scorer: _Scorer, n: int, budget: int) -> Iterator[tuple[int, np.ndarray]]:
+def _scorer(spec: MetricSpec, corpus, queries, norms=None) -> Scorer:
+    """The metric's scorer with the corpus norms computed once (never per block)."""
+    if norms is not None or spec.scorer.uses_norms is None:
+        return spec.scorer(corpus, queries, corpus_norms=norms)
+    if spec.scorer.uses_norms == "squared":  # exact squares: a root and back would round them
+        return spec.scorer(corpus, queries, corpus_sq=row_norms(corpus, squared=True))
+    return spec.scorer(corpus, queries, corpus_norms=row_norms(corpus))
+
+
+def _upper_triangle(scorer: Scorer, n: int, budget: int) -> Iterator[tuple[int, np.ndarray]]:
     """Blocks of the pairwise scores above the diagonal, higher is better (euclidean:
     -distance): ``(offset, scores)`` where ``scores[r, c]`` compares rows ``offset + r`` and
     ``offset + c``, and the diagonal and everything below it are -inf. Rows per block are sized
     so a block (scores, a temporary and two masks: about 12 bytes a cell) fits ``budget``.
     """
     rows_per_block = max(1, min(n, budget // (12 * max(n, 1))))
-    for q in _blocks(n, rows_per_block):
+    for q in row_blocks(n, rows_per_block):
         scores = scorer.finish(q, scorer.block(q, slice(q.start, n)))
         scores[np.tri(*scores.shape, dtype=bool)] = -np.inf
         yield q.start, scores

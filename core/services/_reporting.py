@@ -3,7 +3,7 @@ the near-duplicate listing. Plain strings for the dashboard (and anyone else) to
 
 from __future__ import annotations
 
-from core.search import PairSummary
+from core.search import PairSummary, get_metric
 from core.services._search import EXACT, LOW_COSINE, SearchReport
 
 _MEMORY_LABELS = {
@@ -11,6 +11,7 @@ _MEMORY_LABELS = {
     "float16": "Index memory (float16 codes)",
     "int8": "Index memory (int8 codes)",
     "binary": "Index memory (binary codes)",
+    "hnsw": "Index memory (HNSW graph)",
 }
 
 SCORE_DECIMALS = 3  # scores and distances on every page: tables, top-result lines, captions
@@ -41,6 +42,14 @@ def memory_note(report: SearchReport) -> str:
     mode = report.mode
     if mode == EXACT:
         return f"Exact search over the float32 vectors ({exact})."
+    if mode == "hnsw":
+        return (
+            f"HNSW: {size} of graph (it holds its own copy of the vectors) and row norms; the "
+            f"graph proposes {report.search_pool:,} candidates per query, rescored exactly "
+            f"with the float32 vectors ({format_bytes(report.rescore_bytes)}). Approximate: "
+            "recall against exact search is shown beside it. Built once per collection, then "
+            "saved with it."
+        )
     if mode == "binary":
         pool, n = report.search_pool, report.n_docs
         rescored = f"all {n:,} documents" if pool >= n else f"{pool:,} Hamming candidates"
@@ -65,7 +74,7 @@ def recall_value(report: SearchReport) -> str:
 def recall_note(report: SearchReport) -> str | None:
     """Why recall is 1 when the binary rescoring pool covers the whole collection."""
     pool = report.rescore_pool
-    if pool is None or pool < report.n_docs:
+    if report.mode != "binary" or pool is None or pool < report.n_docs:
         return None
     return (
         f"Recall is exact here: the rescoring pool ({pool:,}) covers all {report.n_docs:,} "
@@ -90,7 +99,7 @@ def no_match_note(report: SearchReport, q: int) -> str | None:
         return None
     what = (
         "the best cosine score is"
-        if report.method == "cosine"
+        if get_metric(report.method) is get_metric("cosine")
         else "the top result's cosine similarity is"
     )
     return (
@@ -113,7 +122,7 @@ def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float]
     ``pair`` is ``(i, j, score)`` as :class:`core.search.PairSummary` gives it (a distance for
     euclidean), or None when the collection has fewer than two documents.
     """
-    if method == "euclidean":
+    if get_metric(method).is_distance:
         head = f"No pairs within {threshold:.2f}"
         if pair is None:
             return head + "."
@@ -128,7 +137,7 @@ def no_pairs_message(method: str, threshold: float, pair: tuple[int, int, float]
 
 def pairs_heading(method: str, threshold: float, found: PairSummary) -> str:
     """How many pairs pass, and which of them the table lists."""
-    where = "within" if method == "euclidean" else "above"
+    where = "within" if get_metric(method).is_distance else "above"
     head = f"**{found.n_passing:,} pair(s)** {where} {threshold:.2f}"
     if not found.truncated:
         return f"{head}, most alike first."
@@ -141,7 +150,7 @@ def too_many_pairs_note(method: str, found: PairSummary) -> str | None:
     if not found.truncated:
         return None
     last = found.pairs[-1][2]
-    if method == "euclidean":
+    if get_metric(method).is_distance:
         return (
             f"The listed pairs are at most {format_score(last)} apart: lower the distance to "
             "list only the closest pairs."

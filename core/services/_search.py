@@ -14,10 +14,13 @@ import numpy as np
 from core.data import Collection
 from core.embedding import embed_texts
 from core.errors import InvalidInputError
-from core.search import QuantIndex, recall_at_k, row_cosines
+from core.search import QuantIndex, get_metric, recall_at_k, row_cosines
+from core.search._hnsw import available as hnsw_available
 
 EXACT = "float32"  # the collection's own vectors, exact search
-MEMORY_MODES = ("float32", "float16", "int8", "binary")
+# Exact, compressed, and the approximate graph when FAISS is installed.
+MEMORY_MODES = ("float32", "float16", "int8", "binary") + (("hnsw",) if hnsw_available() else ())
+_MODE_KINDS = {"float32": "exact", "hnsw": "approximate"}  # the others: compressed
 RECALL_K = 10
 # Below this cosine the best hit is unrelated to the query: unrelated texts score about 0.05-0.18
 # with the default model, real answers in the sample from 0.24 up (OpenAI's models run higher,
@@ -85,6 +88,11 @@ class SearchReport:
         return dataclasses.replace(self, previous=True)
 
 
+def mode_label(mode: str) -> str:
+    """How a mode is named to people: "float32 (exact)", "int8 (compressed)", ..."""
+    return f"{mode} ({_MODE_KINDS.get(mode, 'compressed')})"
+
+
 def parse_queries(text: str) -> list[str]:
     """One query per non-blank line, stripped."""
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -131,13 +139,14 @@ def run_search(
     method : {"cosine", "euclidean", "dot"}
     k : int
         Results per query, from 1 (capped at the collection's size).
-    mode : {"float32", "float16", "int8", "binary"}
-        ``float32`` is exact; the others search a compressed index.
+    mode : {"float32", "float16", "int8", "binary", "hnsw"}
+        ``float32`` is exact; the others search a compressed index or (``hnsw``, when FAISS is
+        installed) an approximate graph.
     query_cache : "default", EmbeddingCache, a ByteStore or None
         Where query vectors are cached (the dashboard passes the session's own store).
     index : callable, optional
-        ``index(mode)`` returns the compressed index to search (the dashboard keeps one per
-        session); default: the collection's own (:meth:`Collection.index`).
+        ``index(mode)`` returns the index to search; default: the collection's own, built
+        once per mode (:meth:`Collection.index`).
 
     Returns
     -------
@@ -161,7 +170,6 @@ def run_search(
             return collection.search(vectors, n, method)
     else:
         quant = index(mode) if index is not None else collection.index(mode)
-        memory_bytes, rescore_bytes = int(quant.nbytes), int(quant.rescore_nbytes)
         pool, search_pool = quant.rescore_pool(RECALL_K), quant.rescore_pool(k)
 
         def searcher(n: int):
@@ -172,6 +180,8 @@ def run_search(
     search_ms = _ms(start)
     ids, scores = np.asarray(ids), np.asarray(scores)
     if mode != EXACT:
+        # Read after searching: an HNSW graph is built on its first search.
+        memory_bytes, rescore_bytes = int(quant.nbytes), int(quant.rescore_nbytes)
         exact_ids, _ = collection.search(vectors, RECALL_K, method)
         approx_ids, _ = searcher(RECALL_K)
         recall = float(recall_at_k(approx_ids, exact_ids))
@@ -213,7 +223,7 @@ def top_cosines(
     """
     if ids.shape[1] == 0:
         return np.zeros(len(vectors), dtype=np.float32)
-    if method == "cosine" and mode == EXACT:
+    if get_metric(method) is get_metric("cosine") and mode == EXACT:
         return np.asarray(scores[:, 0], dtype=np.float32)
     return row_cosines(vectors, embeddings[ids[:, 0]])
 

@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.errors import InvalidInputError
+from core.search._metrics import get_metric
 
 HOVER_MAX_CHARS = 600
 HOVER_LINE_WIDTH = 60
@@ -329,8 +330,8 @@ def similarity_heatmap(
         )
     row_keys = [f"[{i}] {hover_text(t, line_width=50)}" for i, t in enumerate(row_texts)]
     col_keys = [f"[{j}] {hover_text(t, line_width=50)}" for j, t in enumerate(col_texts)]
-    is_distance = method == "euclidean"
-    score_name = "euclidean distance" if is_distance else f"{method} similarity"
+    metric = get_metric(method)
+    is_distance, score_name = metric.is_distance, metric.label
     fig = go.Figure(
         go.Heatmap(
             z=matrix,

@@ -19,6 +19,7 @@ import numpy as np
 
 from core.errors import InvalidInputError
 from core.search._engine import as_matrix
+from core.search._validation import row_blocks
 
 METHODS = ("pca", "random")
 # Up to this many cells (n_docs * dim) PCA takes the SVD of the centred float64 copy (~16 MB).
@@ -172,8 +173,8 @@ def _scatter_matrix(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """``(x - mean).T @ (x - mean)`` in float64, one block of rows at a time: (dim, dim)."""
     dim = x.shape[1]
     scatter = np.zeros((dim, dim), dtype=np.float64)
-    for start in range(0, x.shape[0], _BLOCK_ROWS):
-        block = x[start : start + _BLOCK_ROWS].astype(np.float64) - mean
+    for rows in row_blocks(x.shape[0], _BLOCK_ROWS):
+        block = x[rows].astype(np.float64) - mean
         scatter += block.T @ block
     return scatter
 

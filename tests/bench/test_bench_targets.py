@@ -77,3 +77,45 @@ def test_a_run_with_one_query_count_judges_each_mode_once():
     rows = [r for r in _rows({}) if r["m"] == 1]
     names = [t["target"] for t in _mode_targets(_summary(), rows)]
     assert len(names) == len(set(names)) == 3
+
+
+def _grid(one_shot_s, numpy_s):
+    """One 1M x 384 one-query cosine cell: the prepared engine at 10 ms."""
+    cell = {"n": 1_000_000, "d": 384, "m": 1, "method": "cosine"}
+    cells = [
+        {**cell, "contender": "engine", "median_s": 0.010},
+        {**cell, "contender": "engine one-shot", "median_s": one_shot_s},
+        {**cell, "contender": "numpy", "median_s": numpy_s},
+    ]
+    floors = [
+        {"n": 1_000_000, "d": 384, "stream": {"seconds": 0.008}, "gemm": {1: {"seconds": 0.009}}}
+    ]
+    return {"cells": cells, "floors": floors}
+
+
+@pytest.mark.parametrize(
+    ("one_shot_s", "numpy_s", "one_shot_met", "bare_met"),
+    [(0.0114, 0.0095, True, True), (0.0120, 0.0088, False, False)],
+)
+def test_one_shot_and_one_query_targets_are_judged_against_the_prepared_path(
+    one_shot_s, numpy_s, one_shot_met, bare_met
+):
+    from core.bench._targets import evaluate
+
+    rows = _by_target(evaluate(_grid(one_shot_s, numpy_s), [], _summary(), _rows({})))
+    one_shot = rows[
+        "one-shot search(corpus, queries) within 1.15x of the prepared path in every cell"
+    ]
+    bare = rows["one query, prepared, within 1.1x of bare D @ q + argpartition (numpy)"]
+    assert one_shot["met"] is one_shot_met and bare["met"] is bare_met
+    assert one_shot["measured"].startswith(f"worst {one_shot_s / 0.010:.2f}x")
+
+
+def test_the_hnsw_target_names_the_size_it_was_measured_at():
+    from core.bench._targets import evaluate
+
+    hnsw = {"rows": [{"method": "cosine", "n": 24_000, "recall": 0.99, "speedup_1": 12.0}]}
+    rows = evaluate(_grid(0.011, 0.0095), [], _summary(), _rows({}), hnsw)
+    (target,) = [t for t in rows if t["target"].startswith("hnsw")]
+    assert not target["met"] and target["misses"] == ["measured at n=24,000, not 1M"]
+    assert "cosine recall 0.990 at 12.0x" in target["measured"]

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from core.bench import _live as lb
+from core.bench._env import faiss_available
 from core.search._engine import search
 
 QUICK = {"min_samples": 1, "budget_s": 0.0}  # one timed run per measurement: tests stay fast
@@ -107,7 +108,14 @@ def test_scaling_sizes_variants_and_progress():
     assert sorted(set(table["n_docs"])) == [50, 200]
     loop = table[table["variant"] == "Python loop of np.dot"]
     assert list(loop["n_docs"]) == [50]  # the loop is skipped above loop_max_docs
-    assert len(table) == 5 + 4
+    # Per size: prepared and one-shot engine, three matmul variants, FAISS when installed;
+    # the loop only at 50 documents.
+    faiss_variant = {lb.FAISS_FLAT} if faiss_available() else set()
+    per_size = 5 + len(faiss_variant)
+    assert len(table) == 2 * per_size + 1
+    at_200 = set(table.loc[table["n_docs"] == 200, "variant"])
+    expected = set(lb.SCALING_LINES) - {lb.NUMPY_LOOP} - ({lb.FAISS_FLAT} - faiss_variant)
+    assert at_200 == expected
     assert seen == [0.5, 1.0]
     assert (table["median_ms"] > 0).all()
 

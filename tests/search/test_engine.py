@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.search._engine import Metric, as_matrix, normalize, plan_chunks, row_norms, search
+from core.search import _kernels as kernels
+from core.search._engine import Metric, as_matrix, normalize, row_norms, search
 from core.search._pairs import near_duplicates, row_cosines, similarity_matrix, strongest_pairs
 
 METHODS = [m.value for m in Metric]
@@ -228,11 +229,11 @@ def test_search_empty_corpus_is_refused():
         search(np.empty((0, 3)), np.ones(3))
 
 
-def test_chunk_plan_respects_the_budget():
+def test_block_rows_respect_the_budget():
     budget = 8 * 2**20
-    q, c = plan_chunks(1_000, 1_000_000, budget)
-    assert q * c * 8 <= budget and q >= 1 and c >= 1
-    assert plan_chunks(3, 10, budget) == (3, 10)
+    rows = kernels.block_rows(1_000_000, 256, row_bytes=1536, budget_bytes=budget, workers=2)
+    assert 2 * rows * (4 * 256 + 1536 + 8) <= budget and rows >= kernels.MIN_BLOCK_ROWS
+    assert kernels.block_rows(10, 3, budget_bytes=budget) == kernels.MIN_BLOCK_ROWS
 
 
 def test_many_queries_over_a_large_corpus_stay_within_the_memory_budget(rng):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.search._kernels import MAX_ROWS, TopK, order_keys, scan
+from core.search._kernels import MAX_ROWS, TopK, order_keys, scan, topk_of_blocks
+from core.search._merge import merge_topk
 
 # Few distinct values, signed zeros and infinities: ties and sign handling are the risk.
 SCORES = st.sampled_from([-np.inf, -2.5, -1.0, -0.0, 0.0, 1e-30, 0.5, 1.0, 3.0, np.inf])
@@ -79,10 +83,43 @@ def test_scan_refuses_more_rows_than_the_keys_can_hold():
         scan(MAX_ROWS, 1, 1, lambda lo, hi, s: np.zeros((hi - lo, 1)), rows_per_block=64)
 
 
-def test_absorbing_a_part_that_found_nothing_changes_nothing():
-    acc = TopK(3, 2)
-    acc.push(np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]], dtype=np.float32), 0)
-    before = acc.ids.copy(), acc.scores.copy()
-    acc.absorb(TopK(3, 2))  # a worker whose rows all scored -inf keeps only empty slots
-    np.testing.assert_array_equal(acc.ids, before[0])
-    np.testing.assert_array_equal(acc.scores, before[1])
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 39), max_size=4, unique=True),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_the_kernel_and_merge_topk_agree_exactly_with_ties_and_signed_zeros(cuts, k, seed):
+    rng = np.random.default_rng(seed)
+    # Few distinct values, both zeros among them: ties everywhere, -0.0 == +0.0.
+    values = np.array([-1.0, -0.0, 0.0, 0.5, 1.0], dtype=np.float32)
+    scores = values[rng.integers(0, values.size, size=(40, 3))]
+    whole = topk_of_blocks([(0, scores)], 3, k)
+    bounds = [0, *sorted(cuts), 40]
+    parts = [
+        topk_of_blocks([(lo, scores[lo:hi])], 3, min(k, hi - lo))
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    merged = merge_topk(parts, k)
+    np.testing.assert_array_equal(merged[0], whole[0])
+    np.testing.assert_array_equal(merged[1], whole[1])
+    # And both equal a full stable sort by (score descending, index ascending).
+    expected = np.argsort(-(scores.T + np.float32(0.0)), axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(whole[0], expected)
+
+
+def test_scan_maps_the_kernel_over_given_shards_in_a_given_executor():
+    rng = np.random.default_rng(3)
+    scores = rng.standard_normal((500, 4)).astype(np.float32)
+    seen = []
+
+    def score_block(lo, hi, scratch):
+        seen.append((lo, hi))
+        return scores[lo:hi]
+
+    shards = [slice(0, 130), slice(130, 131), slice(131, 500)]
+    with ThreadPoolExecutor(2) as pool:
+        ids, _ = scan(500, 4, 5, score_block, rows_per_block=64, executor=pool, shards=shards)
+    expected = np.argsort(-scores.T, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(ids, expected)
+    assert (130, 131) in seen and all(hi - lo <= 64 for lo, hi in seen)
