@@ -89,7 +89,8 @@ def run_info(args) -> int:
 
 
 def run_search(args) -> int:
-    from core.embedding.providers import get_embedder
+    from core.embedding._batching import embed_texts
+    from core.embedding.providers import embedder_for_collection
 
     if args.k < 1:
         raise InvalidInputError(f"-k must be at least 1, got {args.k}")
@@ -100,15 +101,13 @@ def run_search(args) -> int:
                 '"how do I reset my password"'
             )
     collection = Collection.load(args.collection)
-    spec = collection.spec
-    embedder = get_embedder(
-        provider=spec.provider,
-        model=spec.model,
-        dimensions=spec.dimensions,
-        api_key=args.api_key,
-        base_url=args.base_url,
+    # The collection's model, dimension and query prefix (asymmetric models).
+    embedder = embedder_for_collection(
+        collection.manifest, api_key=args.api_key, base_url=args.base_url
     )
-    vectors = embedder.embed_documents(list(args.query))
+    vectors = embed_texts(
+        list(args.query), embedder, role="query", cache=getattr(embedder, "cache", None)
+    ).vectors
     ids, scores = collection.search(vectors, args.k, args.method)
     width = shutil.get_terminal_size((100, 20)).columns
     for query, row_ids, row_scores in zip(args.query, ids, scores, strict=True):

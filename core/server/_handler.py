@@ -136,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
                 record.t_end = time.monotonic()
 
     def _authorize(self) -> None:
+        if self.state.api_key is None:
+            return
         auth = self.headers.get("Authorization", "")
         if auth != f"Bearer {self.state.api_key}":
             given = auth.removeprefix("Bearer ")

@@ -58,13 +58,17 @@ __all__ = [
 ]
 
 
+_DEFAULT_KEY = object()
+
+
 class OpenAICompatibleServer:
     """The server, started and stopped as a context manager.
 
     Parameters
     ----------
-    api_key : str
-        The only Bearer key accepted.
+    api_key : str or None
+        The only Bearer key accepted; None accepts any. Default: ``DEFAULT_API_KEY`` in the
+        ``openai`` mode, None in the self-hosted modes.
     latency_ms : float
         Added to every accepted embeddings request.
     tokens_per_minute : int, optional
@@ -101,7 +105,7 @@ class OpenAICompatibleServer:
     def __init__(
         self,
         *,
-        api_key: str = DEFAULT_API_KEY,
+        api_key: str | object | None = _DEFAULT_KEY,
         latency_ms: float = 0.0,
         tokens_per_minute: int | None = None,
         host: str = "127.0.0.1",
@@ -120,6 +124,9 @@ class OpenAICompatibleServer:
                 f"unknown server mode {mode!r}; choose one of: {', '.join(SERVER_MODES)}"
             )
         shape = SERVER_MODES[mode]
+        if api_key is _DEFAULT_KEY:
+            # Self-hosted servers take any key (or none) unless told otherwise.
+            api_key = DEFAULT_API_KEY if mode == "openai" else None
         if max_batch is not None:
             shape = dataclasses.replace(shape, max_batch=max_batch)
         allowed = frozenset(MODEL_DIMENSIONS if models is None else models)

@@ -47,6 +47,7 @@ __all__ = [
     "is_english_only",
     "provider_info",
     "resolve_prefixes",
+    "resolve_provider",
     "sentence_transformers_installed",
 ]
 
@@ -178,6 +179,18 @@ def _provider_for_model(model: str, base_url: str | None = None) -> str:
     )
 
 
+def resolve_provider(
+    provider: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+) -> str:
+    """The provider :func:`get_embedder` would use for these arguments."""
+    if provider is not None:
+        return provider
+    return _provider_for_model(model, base_url) if model else default_provider(api_key)
+
+
 def _reject_options(provider: str, options: dict[str, Any], accepted: tuple[str, ...]) -> None:
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -227,8 +240,7 @@ def get_embedder(
         Unknown provider or model (listing the valid ones), ``dimensions`` where unsupported,
         a missing API key for an OpenAI model (saying how to set one), unknown options.
     """
-    if provider is None:
-        provider = _provider_for_model(model, base_url) if model else default_provider(api_key)
+    provider = resolve_provider(provider, model, api_key, base_url)
     info = provider_info(provider)
     if provider == OPENAI:
         from core.embedding.providers._openai import make_openai_embedder

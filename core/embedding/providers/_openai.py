@@ -162,6 +162,19 @@ NO_KEY = "no-key"
 ENCODINGS = ("auto", "base64", "float")
 PROBE_TEXT = "dimension probe"
 
+# What servers taught this process, per endpoint: base URL -> "float" when base64 was refused,
+# (base URL, model) -> the most inputs a request was accepted with. Facts about servers only
+# (no texts, no keys); bounded.
+_LEARNT: dict = {}
+_LEARNT_MAX = 512
+
+
+def _remember(key, value) -> None:
+    if len(_LEARNT) >= _LEARNT_MAX and key not in _LEARNT:
+        _LEARNT.pop(next(iter(_LEARNT)))
+    _LEARNT[key] = value
+
+
 _BASE64_REFUSED = re.compile(r"base64|encoding[_ ]?format", re.IGNORECASE)
 _TOO_LARGE = re.compile(
     r"batch|too many|too large|payload|per request|maximum allowed|max(imum)? (number of )?"
@@ -380,9 +393,11 @@ class OpenAIEmbedder(Embeddings):
                 "estimate",
                 base.encoding,
             )
-        self.encoding = "float" if encoding_format == "float" else "base64"
-        self.encoding_learnt = False  # True once a 400 taught us this server wants float
-        self.working_batch: int | None = None  # most inputs a request was accepted with
+        learnt_float = encoding_format == "auto" and _LEARNT.get(self.base_url) == "float"
+        self.encoding = "float" if encoding_format == "float" or learnt_float else "base64"
+        self.encoding_learnt = learnt_float  # True once a 400 taught us this server wants float
+        # Most inputs a request was accepted with, once a server refused a bigger one.
+        self.working_batch: int | None = _LEARNT.get((self.base_url, model))
         self.last_rate_limits: RateLimitHeaders | None = None
         self._moved = False  # the /v1 alternative was tried
         self._lock = threading.Lock()
@@ -452,7 +467,9 @@ class OpenAIEmbedder(Embeddings):
             half = (len(texts) + 1) // 2
             with self._lock:
                 self.working_batch = min(self.working_batch or half, half)
-            return _concat([self._embed_chunk(texts[:half]), self._embed_chunk(texts[half:])])
+                if self.base_url is not None:
+                    _remember((self.base_url, self.model), self.working_batch)
+            return _concat([self.embed_batch(texts[:half]), self.embed_batch(texts[half:])])
         return out
 
     def _request(self, texts: list[str]) -> BatchOutput:
@@ -499,6 +516,8 @@ class OpenAIEmbedder(Embeddings):
         if status in (400, 422) and self.encoding == "base64" and _BASE64_REFUSED.search(body):
             with self._lock:
                 self.encoding, self.encoding_learnt = "float", True
+                if self.base_url is not None:
+                    _remember(self.base_url, "float")
             return True
         if status == 413 or (
             status in (400, 422) and _TOO_LARGE.search(body) and not _ONE_INPUT.search(body)
@@ -512,7 +531,8 @@ class OpenAIEmbedder(Embeddings):
                     self._moved = True
                     self._tried = self.base_url
                     self.base_url = alternate
-                    self._client = self._client.with_options(base_url=alternate)
+                    root = self._client._client.with_options(base_url=alternate)
+                    self._client = root.embeddings
                 return True
         return False
 
