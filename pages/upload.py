@@ -60,10 +60,12 @@ batch_size, concurrency = render_request_options(info, embedder)
 
 ready = bool(parsed and parsed.texts and embedder)
 label = EMBED_LABEL
-if ready:
+pricer = embedder or cache.pricing_embedder(spec)  # the price shows before a key is pasted
+if parsed and parsed.texts and pricer:
     store = cache.session_store()
-    key = (signature(files), tuple(options.items()), spec.key, len(store))
-    est = estimate(*key, parsed.texts, embedder, store)
+    priced = spec.key + ("|keyless" if embedder is None else "")
+    key = (signature(files), tuple(options.items()), priced, len(store))
+    est = estimate(*key, parsed.texts, pricer, store)
     label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
     if warning := language_warning(parsed.texts, embedder):
         st.warning(warning)

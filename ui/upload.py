@@ -233,8 +233,9 @@ def render_estimate(
         )
     else:
         if remote:
-            bound = "" if est.exact else " (an upper bound)"
-            cost = f"{est.tokens:,} tokens{bound} · ${est.usd:,.4f}"
+            rough = " (an estimate)" if est.pricing != "paid" else " (an upper bound)"
+            bound = "" if est.exact else rough
+            cost = f"{est.tokens:,} tokens{bound} · {est.price_text}"
         else:
             cost = "runs locally: no tokens billed, $0"
         st.info(f"Estimate: {est.n_texts:,} texts to embed · {cost}{blanks and '.' + blanks}")

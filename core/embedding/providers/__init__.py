@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.embedding._types import EmbedderSpec
+from core.embedding.providers._connection import ConnectionReport, check_connection
 from core.embedding.providers._local import (
     ST_DEFAULT_MODEL,
     ST_PROVIDER,
@@ -37,9 +38,11 @@ __all__ = [
     "PROVIDER_NAMES",
     "SENTENCE_TRANSFORMERS",
     "USE_MULTILINGUAL",
+    "ConnectionReport",
     "Prefixes",
     "ProviderInfo",
     "available_providers",
+    "check_connection",
     "default_prefixes",
     "default_provider",
     "embedder_for_collection",

@@ -399,6 +399,7 @@ class OpenAIEmbedder(Embeddings):
         # Most inputs a request was accepted with, once a server refused a bigger one.
         self.working_batch: int | None = _LEARNT.get((self.base_url, model))
         self.last_rate_limits: RateLimitHeaders | None = None
+        self.last_answer: dict = {}  # the shape of the last answer (for "Test connection")
         self._moved = False  # the /v1 alternative was tried
         self._lock = threading.Lock()
         self.langchain = OpenAIEmbeddings(
@@ -500,6 +501,14 @@ class OpenAIEmbedder(Embeddings):
                 f"{self.endpoint} answered with invalid JSON: {exc}"
             ) from exc
         out = self._parse(payload, len(texts))
+        data = payload.get("data") or [{}]
+        self.last_answer = {
+            "model": payload.get("model"),
+            "n_vectors": len(data),
+            "index": all(isinstance(item.get("index"), int) for item in data),
+            "usage": payload.get("usage"),
+            "encoding": "base64" if isinstance(data[0].get("embedding"), str) else "float",
+        }
         limits = rate_limit_headers(raw.headers)
         if limits is not None:
             self.last_rate_limits = limits
