@@ -67,7 +67,7 @@ if parsed and parsed.texts and pricer:
     key = (signature(files), tuple(options.items()), priced, len(store))
     est = estimate(*key, parsed.texts, pricer, store)
     label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
-    if warning := language_warning(parsed.texts, embedder):
+    if warning := language_warning(parsed.texts, pricer):
         st.warning(warning)
 
 start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP[label])

@@ -154,4 +154,4 @@ def embed_queries(queries: Sequence[str], embedder) -> EmbeddingResult:
     (n_queries, dim)) and ``.n_cached`` (queries served from the store), for the Search and
     Similarity pages alike.
     """
-    return embed_texts(list(queries), embedder, cache=session_store())
+    return embed_texts(list(queries), embedder, cache=session_store(), role="query")
