@@ -247,8 +247,11 @@ class BatchJob:
                 self.rpm_pacer = RequestPacer(headers.limit_requests)
                 self.learnt["requests_per_minute"] = headers.limit_requests
             tpm = headers.limit_tokens
-            if tpm and self.pacer is None and self.request_cap < 0.98 * tpm:
-                self.pacer = TokenPacer(tpm, self.request_cap)
+            # The bucket holds twice the largest request so far (not the planning cap, which
+            # may be far bigger): a small bucket keeps the long-run rate close to the limit.
+            burst = min(self.request_cap, max(2 * self.max_request_tokens, 1))
+            if tpm and self.pacer is None and burst < 0.98 * tpm:
+                self.pacer = TokenPacer(tpm, burst)
                 self.learnt["tokens_per_minute"] = tpm
             biggest = self.max_request_tokens
         if headers.remaining_requests == 0 and headers.reset_requests_s:

@@ -310,3 +310,23 @@ def test_rpm_setting_paces_requests_under_the_servers_limit():
         result = embed_texts(texts, embedder, cache=None, batch_size=1, concurrency=4)
         stats = server.stats()
     assert stats["by_status"] == {"200": 15} and result.n_retries == 0
+
+
+@pytest.mark.skipif(
+    not __import__("core.embedding.providers", fromlist=["x"]).sentence_transformers_installed(),
+    reason="needs torch and sentence-transformers (requirements-st.txt)",
+)
+@pytest.mark.parametrize("mode", ["tei", "lmstudio"])
+def test_a_server_serving_the_bundled_minilm_matches_the_local_provider(mode):
+    local = get_embedder("sentence-transformers", "all-MiniLM-L6-v2")
+
+    def serve(texts, model):
+        return local.embed_batch(texts).vectors
+
+    texts = [t for t in DOCS if t.strip()]
+    with OpenAICompatibleServer(mode=mode, embed_fn=serve) as server:
+        remote = get_embedder("openai", "all-MiniLM-L6-v2", base_url=server.base_url)
+        over_http = embed_texts(texts, remote, cache=None, batch_size=3).vectors
+    here = embed_texts(texts, local, cache=None).vectors
+    assert remote.dimension == 384
+    assert_allclose(over_http, here, atol=1e-6)
