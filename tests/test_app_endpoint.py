@@ -109,3 +109,26 @@ def test_upload_page_prices_openai_before_a_key_is_pasted():
     assert "Estimate: 30 texts to embed" in page and "$0.0000" in page
     assert "needs an API key" in page
     assert at.button(key="up_embed").disabled
+
+
+def test_upload_through_the_batch_api_is_priced_at_half_and_assembled_in_order():
+
+    texts = [f"batch note {i} about the weather" for i in range(30)]
+    with OpenAICompatibleServer(api_key="sk-batch-visitor") as server:
+        at = open_page(new_app(), "upload")
+        at.sidebar.selectbox(key="w_provider").set_value("openai").run()
+        at.sidebar.selectbox(key="w_dimensions").set_value(256)
+        at.sidebar.text_input(key="w_api_key").input("sk-batch-visitor")
+        at.sidebar.text_input(key="w_base_url").input(server.base_url).run()
+        body = "\n".join(texts).encode()
+        at.file_uploader(key="up_files").set_value([("notes.txt", body, "text/plain")]).run()
+        plain = texts_on_page(at)
+        at.checkbox(key="up_batch_api").check().run()
+        assert_ok(at)
+        assert "with the Batch API" in texts_on_page(at) and "with the Batch API" not in plain
+        at.button(key="up_embed").click().run()
+        assert_ok(at)
+        assert len(server.state.batches) == 1 and server.embedding_requests == []
+    collection = at.session_state["collection"]
+    want = np.stack([reference_embedding(t, "text-embedding-3-small", 256) for t in texts])
+    assert_allclose(collection.embeddings, want, atol=1e-6)

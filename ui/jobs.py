@@ -58,6 +58,7 @@ def run_embedding(
     batch_size: int | None = None,
     concurrency: int | None = None,
     label: str = "Embedding",
+    batch_api: bool = False,
 ) -> tuple[Collection, dict]:
     """Embed ``texts`` with live progress; make them this session's collection.
 
@@ -81,6 +82,10 @@ def run_embedding(
         )
 
     try:
+        if batch_api:  # the Batch API first; the normal path assembles and does the rest
+            from ui.batch_api import run_in_session
+
+            run_in_session(texts, embedder, bar, label, session_store())
         result = embed_texts(
             texts,
             embedder,

@@ -28,6 +28,7 @@ EP_AUTO_PREFIX = "ep_auto_prefix"  # True: the model family's prefixes
 EP_QUERY_PREFIX = "ep_query_prefix"
 EP_DOC_PREFIX = "ep_doc_prefix"
 CONNECTION_TEST = "connection_test"  # (fingerprint, ConnectionReport or error text)
+BATCH_API_IDS = "batch_api_ids"  # job digest -> Batch API batch id, to resume polling
 
 # Data of this session.
 COLLECTION = "collection"  # core.data._collection.Collection, or None

@@ -111,14 +111,21 @@ def load_collection_file(uploaded) -> Collection | None:
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Counting tokens…")
 def estimate(
-    sig: tuple, options: tuple, spec_key: str, n_stored: int, _texts, _embedder, _store
+    sig: tuple,
+    options: tuple,
+    spec_key: str,
+    n_stored: int,
+    _texts,
+    _embedder,
+    _store,
+    batch_api: bool = False,
 ) -> CostEstimate:
     """Tokens and dollars before running, excluding texts this session already embedded.
 
     Keyed by the uploads, the parse options, the embedder and the store's size (which changes
     when a stopped job kept some batches).
     """
-    return estimate_cost(_texts, _embedder, cache=_store)
+    return estimate_cost(_texts, _embedder, cache=_store, batch_api=batch_api)
 
 
 # --- components ---------------------------------------------------------------------------

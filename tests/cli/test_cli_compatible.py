@@ -13,8 +13,12 @@ from core.cli import _main as cli
 from core.data._collection import Collection
 from core.server import SERVER_MODES, OpenAICompatibleServer, reference_embedding
 
-TXT = "The cat sleeps in the warm sun.\n我明天要坐火车去上海。\n\nStock markets fell sharply today.\n"
-TEXTS = ["The cat sleeps in the warm sun.", "我明天要坐火车去上海。", "Stock markets fell sharply today."]
+TEXTS = [
+    "The cat sleeps in the warm sun.",
+    "我明天要坐火车去上海。",
+    "Stock markets fell sharply today.",
+]
+TXT = TEXTS[0] + "\n" + TEXTS[1] + "\n\n" + TEXTS[2] + "\n"
 NOMIC = "nomic-embed-text"
 EXACT = 1e-6
 

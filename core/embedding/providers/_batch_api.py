@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,15 +94,42 @@ def _plan_lines(embedder, texts: list[str]) -> list[list[str]]:
     return lines
 
 
-def _state_path(state_dir: Path | None, embedder, lines: list[list[str]]) -> Path | None:
-    if state_dir is None:
+class _Saved:
+    """Where a batch id is kept: a JSON file under a folder, or a mapping (a session)."""
+
+    def __init__(self, where, embedder, lines: list[list[str]]) -> None:
+        digest = hashlib.sha256(f"{embedder.cache_key}\0{embedder.endpoint}".encode())
+        for line in lines:
+            for text in line:
+                digest.update(text.encode("utf-8") + b"\0")
+            digest.update(b"\1")
+        self.name = digest.hexdigest()[:32]
+        self.where = where
+        self.path = None
+        if where is not None and not isinstance(where, MutableMapping):
+            self.path = Path(where) / "batch-api" / f"{self.name}.json"
+
+    def get(self) -> str | None:
+        if isinstance(self.where, MutableMapping):
+            return self.where.get(self.name)
+        if self.path is not None and self.path.is_file():
+            return json.loads(self.path.read_text(encoding="utf-8")).get("batch_id")
         return None
-    digest = hashlib.sha256(f"{embedder.cache_key}\0{embedder.endpoint}".encode())
-    for line in lines:
-        for text in line:
-            digest.update(text.encode("utf-8") + b"\0")
-        digest.update(b"\1")
-    return Path(state_dir) / "batch-api" / f"{digest.hexdigest()[:32]}.json"
+
+    def put(self, batch_id: str, n_lines: int) -> None:
+        if isinstance(self.where, MutableMapping):
+            self.where[self.name] = batch_id
+        elif self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"batch_id": batch_id, "lines": n_lines}), "utf-8")
+            tmp.replace(self.path)
+
+    def drop(self) -> None:
+        if isinstance(self.where, MutableMapping):
+            self.where.pop(self.name, None)
+        elif self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def run_batch_api(
@@ -126,8 +153,9 @@ def run_batch_api(
         OpenAI, or a compatible server that implements ``/files`` and ``/batches``.
     cache : EmbeddingCache or SessionVectorStore
         Where vectors go; required (the normal path reads them from there).
-    state_dir : path, optional
-        Where batch ids are saved so an interrupted run resumes polling.
+    state_dir : path or mutable mapping, optional
+        Where batch ids are saved so an interrupted run resumes polling: a folder (a JSON file
+        under ``batch-api/``), or a mapping such as a dashboard session's.
     poll_interval_s : float
         Seconds between polls.
     progress : callable, optional
@@ -215,10 +243,8 @@ def _call(what: str, embedder, fn):
 
 def _one_batch(embedder, cache, lines, state_dir, poll_s, progress, cancel, on_created, t0):
     client = _root_client(embedder)
-    path = _state_path(state_dir, embedder, lines)
-    saved = None
-    if path is not None and path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8")).get("batch_id")
+    keeper = _Saved(state_dir, embedder, lines)
+    saved = keeper.get()
     resumed = saved is not None
     if saved is None:
         jsonl = "".join(_request_line(embedder, i, line) + "\n" for i, line in enumerate(lines))
@@ -235,11 +261,7 @@ def _one_batch(embedder, cache, lines, state_dir, poll_s, progress, cancel, on_c
             ),
         )
         saved = batch.id
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"batch_id": saved, "lines": len(lines)}), "utf-8")
-            tmp.replace(path)
+        keeper.put(saved, len(lines))
         if on_created is not None:
             on_created(saved)
     while True:
@@ -268,8 +290,7 @@ def _one_batch(embedder, cache, lines, state_dir, poll_s, progress, cancel, on_c
             lambda: client.files.content(batch.output_file_id).content,
         )
         answered = _store_output(embedder, cache, lines, raw)
-    if path is not None:
-        path.unlink(missing_ok=True)
+    keeper.drop()
     return answered, saved, batch.status, resumed
 
 
