@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.data._sample import SAMPLE_DOCUMENTS, SAMPLE_QUERIES
-from core.embedding._batching import EmbeddingJobError
+from core.data import SAMPLE_DOCUMENTS, SAMPLE_QUERIES
 from core.embedding.providers import provider_info
+from core.errors import EmbeddingJobError
 from ui import cache, state
 from ui.frame import page_frame
 from ui.sample import load_sample

@@ -3,22 +3,13 @@ the corpus where a click shows a document's nearest neighbours."""
 
 import streamlit as st
 
-from core.embedding._batching import EmbeddingJobError
-from core.viz._figures import points_to_draw, projection_figure, selected_document
+from core.errors import EmbeddingJobError
+from core.services import MEMORY_MODES, neighbours, parse_queries, previous_note
+from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
 from ui.frame import page_frame
-from ui.search import (
-    MEMORY_MODES,
-    as_previous,
-    is_previous,
-    neighbours,
-    parse_queries,
-    previous_note,
-    run_search,
-    show_best,
-    show_summary,
-)
+from ui.search import is_previous, run_search, show_best, show_summary
 from ui.tables import neighbours_table, results_table, score_config
 
 page_frame()
@@ -62,7 +53,7 @@ if submitted:
             state.put(state.SEARCH_RESULT, result)
             failed = False
     if failed and state.get(state.SEARCH_RESULT) is not None:
-        state.put(state.SEARCH_RESULT, as_previous(state.get(state.SEARCH_RESULT)))
+        state.put(state.SEARCH_RESULT, state.get(state.SEARCH_RESULT).as_previous())
 
 result = state.get(state.SEARCH_RESULT)
 if result is None:
@@ -73,15 +64,13 @@ if is_previous(result, state.get(state.SEARCH_QUERIES) or ""):
     st.info(previous_note(result), icon=":material/history:")
 
 show_summary(result)
-table = results_table(
-    collection, result["queries"], result["ids"], result["scores"], result["method"]
-)
+table = results_table(collection, result.queries, result.ids, result.scores, result.method)
 show_best(result, table)
 st.dataframe(
     table.drop(columns=["doc"]),
     hide_index=True,
     width="stretch",
-    column_config=score_config(result["method"]),
+    column_config=score_config(result.method),
 )
 st.download_button(
     "Download results (CSV)",
@@ -105,8 +94,8 @@ picked = st.session_state.get("s_map", {}).get("selection", {}).get("points", []
 selected = selected_document(picked)
 near_ids, near_scores = (None, None)
 if selected is not None and selected < len(collection):
-    near_ids, near_scores = neighbours(collection, selected, result["k"], result["method"])
-hit_ids = [list(map(int, row)) for row in result["ids"]]
+    near_ids, near_scores = neighbours(collection, selected, result.k, result.method)
+hit_ids = [list(map(int, row)) for row in result.ids]
 must = [i for row in hit_ids for i in row] + ([selected, *near_ids] if selected is not None else [])
 drawn = points_to_draw(len(collection), must)
 doc_xy = projection.transform(collection.embeddings[drawn])
@@ -114,8 +103,8 @@ fig = projection_figure(
     doc_xy,
     [collection.texts[i] for i in drawn],
     doc_ids=drawn,
-    query_xy=projection.transform(result["vectors"]),
-    query_texts=result["queries"],
+    query_xy=projection.transform(result.vectors),
+    query_texts=result.queries,
     hit_ids=hit_ids,
     selected=selected,
     neighbour_ids=None if near_ids is None else near_ids.tolist(),
@@ -129,9 +118,9 @@ st.caption(
 if selected is not None and near_ids is not None:
     st.markdown(f"**Nearest neighbours of #{selected}:** {collection.texts[selected]}")
     st.dataframe(
-        neighbours_table(collection, near_ids, near_scores, result["method"]),
+        neighbours_table(collection, near_ids, near_scores, result.method),
         hide_index=True,
         width="stretch",
-        column_config=score_config(result["method"]),
+        column_config=score_config(result.method),
         key="s_neighbours",
     )

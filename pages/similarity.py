@@ -4,21 +4,22 @@ and near-duplicate pairs above a threshold."""
 import numpy as np
 import streamlit as st
 
-from core.embedding._batching import EmbeddingJobError
-from core.search._pairs import similarity_matrix
-from core.viz._figures import similarity_heatmap
-from ui import cache, state
-from ui.display import show_figure
-from ui.frame import page_frame
-from ui.jobs import embed_queries
-from ui.search import (
-    duplicate_pairs,
+from core.errors import EmbeddingJobError
+from core.search import similarity_matrix
+from core.services import (
+    format_score,
     no_pairs_message,
     pairs_heading,
     parse_queries,
     too_many_pairs_note,
 )
-from ui.tables import format_score, pairs_table, results_table, score_config
+from core.viz import similarity_heatmap
+from ui import cache, state
+from ui.display import show_figure
+from ui.frame import page_frame
+from ui.jobs import embed_queries
+from ui.search import duplicate_pairs
+from ui.tables import pairs_table, results_table, score_config
 
 MAX_DOCS = 60
 METHODS = ["cosine", "dot", "euclidean"]
@@ -33,7 +34,7 @@ if collection is None:
 
 last = state.get(state.SEARCH_RESULT)
 if state.get(state.SIM_QUERIES) is None:  # start from the last search, or the Search box
-    searched = "\n".join(last["queries"]) if last else state.get(state.SEARCH_QUERIES)
+    searched = "\n".join(last.queries) if last else state.get(state.SEARCH_QUERIES)
     st.session_state[state.SIM_QUERIES] = searched
 
 left, right = st.columns([2, 1])

@@ -3,9 +3,9 @@ a summary, and the collection to download or load back."""
 
 import streamlit as st
 
-from core.embedding._batching import EmbeddingJobError
-from core.embedding._language import language_warning
+from core.embedding import language_warning
 from core.embedding.providers import provider_info
+from core.errors import EmbeddingJobError
 from ui import cache, state
 from ui.batch_api import render_batch_api_choice
 from ui.frame import page_frame

@@ -59,10 +59,21 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
-def pytest_configure(config):
+def _install_guard() -> None:
     socket.socket.connect = _guarded_connect
     socket.socket.connect_ex = _guarded_connect_ex
     socket.getaddrinfo = _guarded_getaddrinfo
+
+
+def pytest_configure(config):
+    _install_guard()
+
+
+@pytest.fixture(autouse=True)
+def _network_guard():
+    """Re-install the guard before every test: pytest-socket (pulled in by langchain-tests)
+    restores the original ``socket.socket.connect`` after each test, which would lift it."""
+    _install_guard()
 
 
 @pytest.fixture

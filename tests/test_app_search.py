@@ -11,6 +11,7 @@ import pytest
 
 from core.search._engine import normalize
 from core.search._modes import build_index
+from core.services import format_bytes, top_cosines
 from tests.app_support import (
     assert_ok,
     charts,
@@ -23,7 +24,6 @@ from tests.app_support import (
     trace_names,
 )
 from ui import cache, state
-from ui.search import format_bytes, top_cosines
 
 SUBMIT = "FormSubmitter:search_form-Search"
 

@@ -13,41 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.data._collection import Collection
-from core.embedding._batching import EmbeddingJobError, EmbeddingResult, embed_texts
-from core.embedding._types import Progress
-from core.search._engine import row_norms
+from core.data import Collection
+from core.embedding import EmbeddingResult, Progress, embed_texts
+from core.errors import EmbeddingJobError
+from core.services import EmbedSummary, embed_collection
 from ui import state
 from ui.cache import session_store
-
-
-def summarise(result: EmbeddingResult, collection: Collection) -> dict:
-    """What the upload page shows after a run (plain numbers, for tests too)."""
-    vectors = collection.embeddings
-    norms = row_norms(vectors)
-    nonzero = norms[norms > 0]
-    return {
-        "count": int(vectors.shape[0]),
-        "shape": tuple(int(s) for s in vectors.shape),
-        "dtype": str(vectors.dtype),
-        "memory_mb": vectors.nbytes / 2**20,
-        "seconds": float(result.elapsed_s),
-        "texts_per_s": float(result.texts_per_s),
-        "norm_min": float(nonzero.min()) if nonzero.size else 0.0,
-        "norm_max": float(nonzero.max()) if nonzero.size else 0.0,
-        "normalized": bool(collection.manifest.normalized),
-        "zero_rows": int(np.count_nonzero(norms == 0)),
-        "tokens": int(result.tokens_used),
-        "requests": int(result.n_requests),
-        "cached": int(result.n_cached),
-        "provider": collection.manifest.provider,
-        "model": collection.manifest.model,
-    }
 
 
 def run_embedding(
@@ -59,12 +34,13 @@ def run_embedding(
     concurrency: int | None = None,
     label: str = "Embedding",
     batch_api: bool = False,
-) -> tuple[Collection, dict]:
-    """Embed ``texts`` with live progress; make them this session's collection.
+) -> tuple[Collection, EmbedSummary]:
+    """Embed ``texts`` with live progress (:func:`core.services.embed_collection`); make them
+    this session's collection (through the Batch API first when ``batch_api``).
 
     Returns
     -------
-    (Collection, summary dict)
+    (Collection, EmbedSummary)
     """
     texts = list(texts)
     job = {"total": len(texts), "done": 0, "batches": 0, "n_batches": None, "label": label}
@@ -86,8 +62,9 @@ def run_embedding(
             from ui.batch_api import run_in_session
 
             run_in_session(texts, embedder, bar, label, session_store())
-        result = embed_texts(
+        outcome = embed_collection(
             texts,
+            metadata,
             embedder,
             batch_size=batch_size,
             concurrency=concurrency,
@@ -101,8 +78,7 @@ def run_embedding(
         bar.empty()
         raise
     bar.progress(1.0, text=f"{label}: done in {time.perf_counter() - started:,.1f} s")
-    collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
-    summary = summarise(result, collection)
+    collection, summary = outcome.collection, outcome.summary
     st.session_state[state.EMBED_JOB] = None
     state.set_collection(collection)
     st.session_state[state.EMBED_SUMMARY] = summary

@@ -13,8 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data._collection import Collection
-
-SCORE_DECIMALS = 3  # scores and distances on every page: tables, top-result lines, captions
+from core.services import SCORE_DECIMALS
 
 
 def _source_of(collection: Collection, row: int) -> str:
@@ -31,11 +30,6 @@ def _source_of(collection: Collection, row: int) -> str:
 
 def score_column(method: str) -> str:
     return "distance" if method == "euclidean" else "score"
-
-
-def format_score(value: float) -> str:
-    """One score as every page prints it (``SCORE_DECIMALS`` decimals)."""
-    return f"{float(value):.{SCORE_DECIMALS}f}"
 
 
 def score_config(method: str) -> dict:

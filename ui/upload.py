@@ -12,6 +12,7 @@ from core.data._parsing import ParsedDocuments, ParseError, columns_of, parse_fi
 from core.embedding._pricing import CostEstimate, estimate_cost
 from core.embedding._types import EmbedderSpec
 from core.embedding.providers import ProviderInfo
+from core.services import EmbedSummary
 from ui import state
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
 
@@ -269,22 +270,22 @@ def render_preview(parsed: ParsedDocuments) -> None:
         st.dataframe(preview, hide_index=True, width="stretch", height=220)
 
 
-def render_summary(summary: dict) -> None:
+def render_summary(summary: EmbedSummary) -> None:
     """Count, shape, dtype, memory, time, throughput and the norm check of the last run."""
-    st.success(f"Embedded {summary['count']:,} texts with {summary['model']}.")
+    st.success(f"Embedded {summary.count:,} texts with {summary.model}.")
     first, second = st.columns(4), st.columns(4)
-    first[0].metric("Count", f"{summary['count']:,}")
-    first[1].metric("Shape", " × ".join(f"{s:,}" for s in summary["shape"]))
-    first[2].metric("dtype", summary["dtype"])
-    first[3].metric("Memory", f"{summary['memory_mb']:.2f} MB")
-    second[0].metric("Time", f"{summary['seconds']:.2f} s")
-    second[1].metric("Texts/s", f"{summary['texts_per_s']:,.0f}")
-    norms = "unit ✓" if summary["normalized"] else "not unit"
-    spread = f"{summary['norm_min']:.4f} – {summary['norm_max']:.4f}"
+    first[0].metric("Count", f"{summary.count:,}")
+    first[1].metric("Shape", " × ".join(f"{s:,}" for s in summary.shape))
+    first[2].metric("dtype", summary.dtype)
+    first[3].metric("Memory", f"{summary.memory_mb:.2f} MB")
+    second[0].metric("Time", f"{summary.seconds:.2f} s")
+    second[1].metric("Texts/s", f"{summary.texts_per_s:,.0f}")
+    norms = "unit ✓" if summary.normalized else "not unit"
+    spread = f"{summary.norm_min:.4f} – {summary.norm_max:.4f}"
     second[2].metric("Norms", norms, spread, delta_color="off", delta_arrow="off")
     st.caption(
-        f"{summary['requests']} request(s), {summary['cached']:,} text(s) reused from this "
-        f"session, {summary['zero_rows']} zero vector(s), {summary['tokens']:,} tokens."
+        f"{summary.requests} request(s), {summary.cached:,} text(s) reused from this "
+        f"session, {summary.zero_rows} zero vector(s), {summary.tokens:,} tokens."
     )
 
 

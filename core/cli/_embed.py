@@ -20,6 +20,8 @@ from core.errors import InvalidInputError
 
 EXIT_BAD_INPUT = 2
 EXIT_PROVIDER_FAILED = 1
+# Documents read from standard input (FILE "-") are parsed as a text file of this name.
+STDIN_NAME = "stdin.txt"
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -33,7 +35,9 @@ def register(subparsers) -> argparse.ArgumentParser:
             "vectors are not paid for twice."
         ),
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="input files")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="input files ('-' reads text from stdin)"
+    )
     p.add_argument("--out", "-o", metavar="COLLECTION", help="output directory (not for --dry-run)")
     p.add_argument("--provider", help="openai, use-multilingual or sentence-transformers")
     p.add_argument("--model", help="model name (default: the provider's default)")
@@ -89,6 +93,15 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
     max_bytes = int(args.max_mb * 1_000_000)
     files, too_large = [], []
     for name in args.files:
+        if name == "-":  # documents from standard input, read as a .txt file
+            data = sys.stdin.buffer.read(max_bytes + 1)
+            try:
+                check_file_size(STDIN_NAME, len(data), max_bytes)
+            except ParseError as exc:
+                too_large.append(exc)
+            else:
+                files.append((STDIN_NAME, data))
+            continue
         path = Path(name)
         if not path.is_file():
             what = "is a directory" if path.is_dir() else "does not exist"
@@ -131,14 +144,13 @@ def _cache(args: argparse.Namespace):
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    """Run the ``embed`` subcommand; returns the exit code (bad input raises ValueError)."""
+    """Run the ``embed`` subcommand; returns the exit code (bad input raises InvalidInputError)."""
     from tqdm import tqdm
 
-    from core.data._collection import Collection, check_save_target
-    from core.embedding._batching import EmbeddingJobError, embed_texts, estimate_cost
-    from core.embedding._language import language_warning
+    from core.data import check_save_target
     from core.embedding.providers import get_embedder, resolve_provider
-    from core.errors import RetriesExhaustedError
+    from core.errors import EmbeddingJobError, RetriesExhaustedError
+    from core.services import embed_collection, plan_embedding
 
     _check_args(args)
     if not args.dry_run:
@@ -156,25 +168,14 @@ def run_embed(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         **options,
     )
-    spec = embedder.spec
-    warning = language_warning(parsed.texts, embedder)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
     cache = _cache(args)
-    estimate = estimate_cost(parsed.texts, embedder, cache=cache, batch_api=args.batch_api)
-    n_files = parsed.metadata["source"].nunique()
-    if embedder.limits.remote:
-        method = getattr(getattr(embedder, "token_counter", None), "method", "")
-        rough = " (estimate)" if "estimate" in method else " (upper bound)"
-        bound = "" if estimate.exact else rough
-        price = estimate.price_text
-        cost = f"{estimate.tokens:,} tokens{bound}, {'about ' if price[0] == '$' else ''}{price}"
-    else:
-        cost = "local model, no cost"
-    print(
-        f"{len(parsed.texts):,} documents from {n_files} file(s) for {spec.provider} / "
-        f"{spec.model}; not cached: {estimate.n_texts:,} distinct texts; {cost}"
-    )
+    plan = plan_embedding(
+        parsed.texts, embedder, cache=cache, n_files=parsed.metadata["source"].nunique(),
+        batch_api=args.batch_api,
+    )  # fmt: skip
+    if plan.language_warning:
+        print(f"warning: {plan.language_warning}", file=sys.stderr)
+    print(plan.describe())
     if args.dry_run:
         return 0
     bar = tqdm(total=len(parsed.texts), unit="text", desc="embedding", file=sys.stderr)
@@ -186,8 +187,9 @@ def run_embed(args: argparse.Namespace) -> int:
     try:
         if args.batch_api:
             _run_batch_api(parsed.texts, embedder, cache, args)
-        result = embed_texts(
+        outcome = embed_collection(
             parsed.texts,
+            parsed.metadata,
             embedder,
             batch_size=args.batch_size,
             concurrency=args.concurrency,
@@ -207,9 +209,7 @@ def run_embed(args: argparse.Namespace) -> int:
         return EXIT_PROVIDER_FAILED
     finally:
         bar.close()
-    collection = Collection.create(
-        parsed.texts, result.vectors, spec, metadata=parsed.metadata, normalized=True
-    )
+    collection, result = outcome.collection, outcome.result
     collection.save(args.out)
     print(
         f"saved {len(collection):,} vectors ({embedder.dimension}-d) to {args.out}: "

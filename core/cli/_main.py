@@ -1,31 +1,45 @@
-"""Command line: ``python -m core info|search|embed ...`` for headless batch jobs.
+"""The command line, ``embedding-workbench`` (or ``python -m core``): info, search, embed, ….
 
-Exit codes: 0 success, 2 bad input (arguments, files, collections), 1 the provider failed
-(rerun to resume), 130 interrupted.
+A thin front end: it parses arguments, calls :mod:`core.services` and the library, and prints.
+Human-readable output by default; ``--json`` (``info``, ``search``) prints one JSON document on
+stdout, with messages on stderr.
+
+Exit codes: :data:`EXIT_OK` 0 success, :data:`EXIT_PROVIDER_FAILED` 1 the provider failed (rerun
+to resume), :data:`EXIT_BAD_INPUT` 2 bad input (arguments, files, collections),
+:data:`EXIT_INTERRUPTED` 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import textwrap
 
-from core.data._collection import Collection, CollectionError
-from core.errors import EmbeddingJobError, InvalidInputError
-from core.search._engine import Metric
-from core.search._memory import memory_table
+from core import __version__
+from core.data import Collection
+from core.errors import EmbeddingJobError, InvalidInputError, WorkbenchError
+from core.search import Metric, memory_table
+
+EXIT_OK = 0
+EXIT_PROVIDER_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+PROG = "embedding-workbench"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m core",
+        prog=PROG,
         description="Embedding Workbench: batch text embedding, normalisation and exact search.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="describe a saved collection")
     info.add_argument("collection", help="collection directory")
+    info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     info.set_defaults(run=run_info)
 
     find = sub.add_parser("search", help="search a saved collection with a text query")
@@ -40,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
     find.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    find.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     find.set_defaults(run=run_search)
 
     # Subcommands defined in other modules register here.
@@ -50,24 +65,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args) or 0
-    except (CollectionError, ValueError) as exc:
+        return args.run(args) or EXIT_OK
+    except (InvalidInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except EmbeddingJobError as exc:  # the provider failed; its message says what to fix
+        return EXIT_BAD_INPUT
+    except (EmbeddingJobError, WorkbenchError) as exc:  # the provider failed; says what to fix
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_PROVIDER_FAILED
     except KeyboardInterrupt:
         print("interrupted; finished batches are cached, rerun to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def run_info(args) -> int:
     collection = Collection.load(args.collection)
     m = collection.manifest
+    memory = memory_table(m.count, m.dimension)
+    if args.json:
+        document = {
+            "collection": str(args.collection),
+            "documents": m.count,
+            "provider": m.provider,
+            "model": m.model,
+            "dimension": m.dimension,
+            "dtype": m.dtype,
+            "normalized": bool(m.normalized),
+            "created": m.created,
+            "content_hash": m.content_hash,
+            "metadata_columns": list(collection.metadata.columns),
+            "memory_mb": {r["dtype"]: round(float(r["total_mb"]), 4) for r in memory},
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return EXIT_OK
     lines = [
         f"collection   {args.collection}",
         f"documents    {m.count:,}",
@@ -79,41 +112,74 @@ def run_info(args) -> int:
         f"created      {m.created}",
         f"hash         {m.content_hash[:16]}",
         f"metadata     {', '.join(collection.metadata.columns) or '(none)'}",
-        "memory       "
-        + ", ".join(
-            f"{r['dtype']} {r['total_mb']:.2f} MB" for r in memory_table(m.count, m.dimension)
-        ),
+        "memory       " + ", ".join(f"{r['dtype']} {r['total_mb']:.2f} MB" for r in memory),
     ]
     print("\n".join(lines))
-    return 0
+    return EXIT_OK
 
 
 def run_search(args) -> int:
-    from core.embedding._batching import embed_texts
     from core.embedding.providers import embedder_for_collection
+    from core.services import check_queries
+    from core.services import run_search as search_collection
 
     if args.k < 1:
         raise InvalidInputError(f"-k must be at least 1, got {args.k}")
-    for number, query in enumerate(args.query, start=1):
-        if not query.strip():
-            raise InvalidInputError(
-                f"query {number} is empty; give the text to search for, e.g. "
-                '"how do I reset my password"'
-            )
+    queries = check_queries(args.query)
     collection = Collection.load(args.collection)
     # The collection's model, dimension and query prefix (asymmetric models).
     embedder = embedder_for_collection(
         collection.manifest, api_key=args.api_key, base_url=args.base_url
     )
-    vectors = embed_texts(
-        list(args.query), embedder, role="query", cache=getattr(embedder, "cache", None)
-    ).vectors
-    ids, scores = collection.search(vectors, args.k, args.method)
+    # Paid query vectors are cached like documents; local ones are cheaper to recompute.
+    query_cache = "default" if embedder.limits.remote else None
+    report = search_collection(
+        collection, queries, embedder, method=args.method, k=args.k, query_cache=query_cache
+    )
+    if args.json:
+        print(json.dumps(search_json(collection, report), ensure_ascii=False, indent=2))
+        return EXIT_OK
     width = shutil.get_terminal_size((100, 20)).columns
-    for query, row_ids, row_scores in zip(args.query, ids, scores, strict=True):
+    for query, row_ids, row_scores in zip(report.queries, report.ids, report.scores, strict=True):
         print(f"\nquery: {query}  ({args.method}, top {len(row_ids)})")
         print(format_results(collection, row_ids, row_scores, width))
-    return 0
+    return EXIT_OK
+
+
+def search_json(collection: Collection, report) -> dict:
+    """A search report as one JSON-ready dict: per query, its results with text and metadata."""
+    meta = collection.metadata
+    results = []
+    for query, row_ids, row_scores in zip(report.queries, report.ids, report.scores, strict=True):
+        hits = []
+        for rank, (i, score) in enumerate(zip(row_ids, row_scores, strict=True), start=1):
+            row = {c: _jsonable(meta.iloc[int(i)][c]) for c in meta.columns}
+            hits.append(
+                {
+                    "rank": rank,
+                    "id": int(i),
+                    "score": float(score),
+                    "text": collection.texts[int(i)],
+                    "metadata": row,
+                }
+            )
+        results.append({"query": query, "results": hits})
+    return {
+        "collection": collection.manifest.content_hash,
+        "method": report.method,
+        "k": report.k,
+        "model": collection.manifest.model,
+        "search_ms": round(report.search_ms, 3),
+        "queries": results,
+    }
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):  # NumPy scalars
+        value = value.item()
+    if isinstance(value, float) and value != value:  # NaN: a missing value
+        return None
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def format_results(collection: Collection, ids, scores, width: int = 100) -> str:

@@ -115,3 +115,47 @@ def test_spec_round_trips_through_the_manifest(collection_dir):
 def test_an_empty_query_is_refused(query, collection_dir, capsys):
     assert main(["search", str(collection_dir), "bread", query]) == 2
     assert "query 2 is empty" in capsys.readouterr().err
+
+
+def test_version_names_the_package_version(tmp_path):
+    import core
+
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"embedding-workbench {core.__version__}"
+
+
+def test_info_json_is_one_document_on_stdout(collection_dir, tmp_path):
+    import json
+
+    result = run_cli("info", str(collection_dir), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["documents"] == 4
+    assert document["provider"] == "use-multilingual"
+    assert document["dimension"] == 512
+    assert document["metadata_columns"] == ["source", "location"]
+    assert set(document["memory_mb"]) >= {"float32", "float16"}
+
+
+def test_search_json_holds_ranked_results_with_text_and_metadata(collection_dir, tmp_path):
+    import json
+
+    result = run_cli(
+        "search", str(collection_dir), "bread baking", "planets", "-k", "2", "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # nothing but the JSON document on stdout
+    assert [q["query"] for q in document["queries"]] == ["bread baking", "planets"]
+    bread, planets = document["queries"]
+    assert bread["results"][0]["text"] == "How to bake sourdough bread at home"
+    assert planets["results"][0]["metadata"] == {"source": "notes.txt", "location": "line 4"}
+    assert [r["rank"] for r in bread["results"]] == [1, 2]
+    assert bread["results"][0]["score"] >= bread["results"][1]["score"]
+
+
+def test_search_json_errors_go_to_stderr_with_exit_2(collection_dir, tmp_path):
+    result = run_cli("search", str(collection_dir), "  ", "--json", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "query 1 is empty" in result.stderr

@@ -249,3 +249,26 @@ def test_out_that_is_not_a_collection_is_refused_before_anything_is_sent(
     assert server.embedding_requests == []
     if kind == "folder":
         assert [p.name for p in target.iterdir()] == ["thesis.docx"]
+
+
+def test_dash_reads_documents_from_stdin(inputs):
+    env = {
+        "PYTHONPATH": str(Path(cli.__file__).parents[2]),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(inputs),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "embed", "-", "--out", "piped", "--no-cache",
+         "--provider", "use-multilingual"],
+        input="first piped line\n第二行来自标准输入\n",
+        capture_output=True,
+        text=True,
+        cwd=inputs,
+        env=env,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 documents from 1 file(s)" in done.stdout
+    coll = Collection.load(inputs / "piped")
+    assert coll.texts == ["first piped line", "第二行来自标准输入"]
+    assert list(coll.metadata["source"]) == ["stdin.txt", "stdin.txt"]

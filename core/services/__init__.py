@@ -1,0 +1,78 @@
+"""Workflows the dashboard and the CLI both call, so that none exists twice.
+
+- embedding files into a collection: :func:`plan_embedding` -> :class:`EmbedPlan` (what will be
+  sent and what it costs), :func:`embed_collection` -> :class:`EmbedOutcome` (the collection,
+  the engine's result and an :class:`EmbedSummary`)
+- searching a collection with text: :func:`run_search` -> :class:`SearchReport`;
+  :func:`parse_queries`, :func:`check_queries`, :func:`neighbours`
+- what the numbers mean, in words: :func:`memory_note`, :func:`recall_note`,
+  :func:`no_match_note`, :func:`format_score`, … (``core.services._reporting``)
+"""
+
+from core.services._embed import (
+    EmbedOutcome,
+    EmbedPlan,
+    EmbedSummary,
+    embed_collection,
+    plan_embedding,
+    summarise,
+)
+from core.services._reporting import (
+    SCORE_DECIMALS,
+    embed_value,
+    format_bytes,
+    format_score,
+    memory_label,
+    memory_note,
+    no_match_note,
+    no_pairs_message,
+    pairs_heading,
+    previous_note,
+    recall_note,
+    recall_value,
+    too_many_pairs_note,
+)
+from core.services._search import (
+    EXACT,
+    LOW_COSINE,
+    MEMORY_MODES,
+    RECALL_K,
+    SearchReport,
+    check_queries,
+    neighbours,
+    parse_queries,
+    run_search,
+    top_cosines,
+)
+
+__all__ = [
+    "EXACT",
+    "LOW_COSINE",
+    "MEMORY_MODES",
+    "RECALL_K",
+    "SCORE_DECIMALS",
+    "EmbedOutcome",
+    "EmbedPlan",
+    "EmbedSummary",
+    "SearchReport",
+    "check_queries",
+    "embed_collection",
+    "embed_value",
+    "format_bytes",
+    "format_score",
+    "memory_label",
+    "memory_note",
+    "neighbours",
+    "no_match_note",
+    "no_pairs_message",
+    "pairs_heading",
+    "parse_queries",
+    "plan_embedding",
+    "previous_note",
+    "recall_note",
+    "recall_value",
+    "run_search",
+    "summarise",
+    "too_many_pairs_note",
+    "top_cosines",
+]
