@@ -387,7 +387,9 @@ def write_markdown(report: dict, path: Path) -> None:
             "",
             "- The request limit binds first here (each request carries about "
             f"{limits['tokens_per_request']:,} tokens); both pacers run at once and neither "
-            "limit is exceeded.",
+            "limit is exceeded. A share below the pacers' 98 % target is time the client "
+            "spent elsewhere (parsing, planning, other load: see the load average), not waiting "
+            "on a pacer.",
             "",
         ]
     batch = report.get("batch_api")
