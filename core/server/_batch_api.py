@@ -9,6 +9,7 @@ error file; with ``batch_expire_after`` set, the batch stops after that many lin
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -123,10 +124,13 @@ def _answer(state: ServerState, line: dict) -> tuple[dict | None, dict | None]:
     inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
     model = body.get("model")
     vectors = _vectors(state, inputs, model, body.get("dimensions"))
+    as_base64 = body.get("encoding_format") == "base64"
     data = [
-        {"object": "embedding", "index": i, "embedding": vec.tolist()}
+        {"object": "embedding", "index": i,
+         "embedding": base64.b64encode(vec.astype("<f4").tobytes()).decode("ascii")
+         if as_base64 else vec.tolist()}
         for i, vec in enumerate(vectors)
-    ]
+    ]  # fmt: skip
     tokens = sum(len(t.encode("utf-8")) // 4 + 1 for t in inputs)
     response = {
         "status_code": 200,

@@ -3,10 +3,17 @@
 ===========================  =========================================  =======  =============
 provider                     models                                     offline  languages
 ===========================  =========================================  =======  =============
-``openai``                   text-embedding-3-small/-large, ada-002     no       multilingual
+``openai``                   text-embedding-3-small/-large, ada-002;    no       multilingual
+                             any name on an OpenAI-compatible server
 ``use-multilingual``         universal-sentence-encoder-multilingual-3  yes      multilingual
 ``sentence-transformers``    all-MiniLM-L6-v2 (bundled), any local one  yes      en
 ===========================  =========================================  =======  =============
+
+With a base URL (``base_url=``, ``OPENAI_BASE_URL``) ``openai`` takes any model name: its
+dimension is learnt from the server or stated (``dimension=``), its limits default to safe
+ones, known model families get their query/document prefixes (:func:`default_prefixes`), and
+:func:`check_connection` shows what a server answers. :func:`embedder_for_collection` rebuilds
+a saved collection's embedder (model, dimension, prefixes) for its queries.
 
 ``sentence-transformers`` is listed only when torch and sentence-transformers are installed
 (``requirements-st.txt``); nothing here imports torch, openai or a model until an embedder is
