@@ -34,6 +34,9 @@ class BatchEmbeddingProcessor:
         The persistent embedding cache (see ``core.embedding._cache``); ``None`` disables it.
     concurrency : int, optional
         Requests in flight for remote providers.
+    **options
+        Provider options (see :func:`core.embedding.providers.get_embedder`): ``dimension``,
+        endpoint limits, ``query_prefix`` / ``document_prefix``, rate limits.
 
     Attributes
     ----------
@@ -55,6 +58,7 @@ class BatchEmbeddingProcessor:
         base_url: str | None = None,
         cache="default",
         concurrency: int | None = None,
+        **options,
     ):
         from core.embedding.providers import get_embedder
 
@@ -64,6 +68,7 @@ class BatchEmbeddingProcessor:
             dimensions=dimensions,
             api_key=api_key,
             base_url=base_url,
+            **options,
         )
         self.model = self.embedder.spec.model
         self.cache = cache

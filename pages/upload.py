@@ -7,6 +7,7 @@ from core.embedding import language_warning
 from core.embedding.providers import provider_info
 from core.errors import EmbeddingJobError
 from ui import cache, state
+from ui.batch_api import render_batch_api_choice
 from ui.frame import page_frame
 from ui.jobs import disable_stop, render_job_buttons, run_embedding
 from ui.upload import (
@@ -57,23 +58,27 @@ try:
 except cache.MissingKeyError as exc:
     st.warning(str(exc))
 batch_size, concurrency = render_request_options(info, embedder)
+use_batch_api = render_batch_api_choice(spec.provider, len(parsed.texts) if parsed else 0)
 
 ready = bool(parsed and parsed.texts and embedder)
 label = EMBED_LABEL
-if ready:
+pricer = embedder or cache.pricing_embedder(spec)  # the price shows before a key is pasted
+if parsed and parsed.texts and pricer:
     store = cache.session_store()
-    key = (signature(files), tuple(options.items()), spec.key, len(store))
-    est = estimate(*key, parsed.texts, embedder, store)
+    priced = spec.key + ("|keyless" if embedder is None else "")
+    key = (signature(files), tuple(options.items()), priced, len(store))
+    est = estimate(*key, parsed.texts, pricer, store, batch_api=use_batch_api)
     label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
-    if warning := language_warning(parsed.texts, embedder):
+    if warning := language_warning(parsed.texts, pricer):
         st.warning(warning)
 
 start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP[label])
 if start:
     try:
         run_embedding(
-            parsed.texts, parsed.metadata, embedder, batch_size=batch_size, concurrency=concurrency
-        )
+            parsed.texts, parsed.metadata, embedder, batch_size=batch_size,
+            concurrency=concurrency, batch_api=use_batch_api,
+        )  # fmt: skip
     except EmbeddingJobError as exc:
         disable_stop(stop_slot)
         st.error(f"Embedding failed: {exc}")

@@ -65,8 +65,8 @@ PUBLIC = {
         "to_json", "to_records",
     },
     "core.server": {
-        "MODEL_DIMENSIONS", "Fault", "OpenAICompatibleServer", "RequestRecord", "main",
-        "reference_embedding",
+        "MODEL_DIMENSIONS", "SERVER_MODES", "Fault", "OpenAICompatibleServer", "RequestRecord",
+        "ServerMode", "main", "reference_embedding",
     },
     "core.cli": {"main"},
 }  # fmt: skip

@@ -22,12 +22,13 @@ import streamlit as st
 from core.data._sample import sample_texts
 from core.embedding._batching import embed_texts
 from core.embedding._types import EmbedderSpec
-from core.embedding.providers import get_embedder, provider_info
+from core.embedding.providers import get_embedder, provider_info, resolve_prefixes
 from core.embedding.providers._endpoints import public_only_http_client
 from core.embedding.providers._openai import DEFAULT_TIMEOUT_S
 from core.errors import EndpointRefusedError, MissingAPIKeyError
 from core.viz._projection import Projection, fit_projection
 from ui import state
+from ui.endpoint import custom_model, endpoint_options, prefixes_for
 from ui.secrets import credentials
 from ui.session_store import SessionVectorStore
 
@@ -78,7 +79,11 @@ def embedder_for(spec: EmbedderSpec):
     # (the client would otherwise fall back to OPENAI_API_KEY from the environment).
     key = key or NO_KEY
     base_url = creds.base_url
-    fingerprint = (spec.key, hashlib.sha256(key.encode()).hexdigest(), base_url, creds.policy)
+    extra = endpoint_options()  # limits and rates typed in the endpoint panel
+    fingerprint = (
+        spec.key, spec.query_prefix, spec.document_prefix, tuple(sorted(extra.items())),
+        hashlib.sha256(key.encode()).hexdigest(), base_url, creds.policy,
+    )  # fmt: skip
     held = st.session_state.get(state.REMOTE_EMBEDDER)
     if held is not None and held[0] == fingerprint:
         return held[1]
@@ -93,6 +98,9 @@ def embedder_for(spec: EmbedderSpec):
         api_key=key,
         base_url=base_url,
         cache=None,  # never the shared disk cache: this session's store is passed per job
+        query_prefix=spec.query_prefix,
+        document_prefix=spec.document_prefix,
+        **extra,
         **options,
     )
     st.session_state[state.REMOTE_EMBEDDER] = (fingerprint, embedder)
@@ -100,12 +108,28 @@ def embedder_for(spec: EmbedderSpec):
 
 
 def current_spec() -> EmbedderSpec:
-    """The provider, model and dimensions chosen in the sidebar."""
-    return EmbedderSpec(
-        st.session_state[state.PROVIDER],
-        st.session_state[state.MODEL],
-        st.session_state.get(state.DIMENSIONS),
-    )
+    """The provider, model, dimensions and prefixes chosen in the sidebar (a model name typed
+    in the endpoint panel replaces the chosen one for OpenAI)."""
+    provider = st.session_state[state.PROVIDER]
+    model, dimensions = st.session_state[state.MODEL], st.session_state.get(state.DIMENSIONS)
+    if provider == "openai" and custom_model():
+        model, dimensions = custom_model(), None
+    prefixes = prefixes_for(model) if provider == "openai" else resolve_prefixes(model)
+    return EmbedderSpec(provider, model, dimensions, prefixes.query, prefixes.document)
+
+
+def pricing_embedder(spec: EmbedderSpec):
+    """An embedder that can count and price ``spec``'s texts but holds no key (never sends):
+    the Upload page's estimate before a key is pasted. None for local providers."""
+    if spec.provider != "openai":
+        return None
+    try:
+        return get_embedder(
+            provider=spec.provider, model=spec.model, dimensions=spec.dimensions, api_key=None,
+            require_key=False, cache=None,
+        )  # fmt: skip
+    except ValueError:  # a custom model without a usable endpoint: nothing to price
+        return None
 
 
 def session_store() -> SessionVectorStore:

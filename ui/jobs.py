@@ -33,9 +33,10 @@ def run_embedding(
     batch_size: int | None = None,
     concurrency: int | None = None,
     label: str = "Embedding",
+    batch_api: bool = False,
 ) -> tuple[Collection, EmbedSummary]:
     """Embed ``texts`` with live progress (:func:`core.services.embed_collection`); make them
-    this session's collection.
+    this session's collection (through the Batch API first when ``batch_api``).
 
     Returns
     -------
@@ -57,6 +58,10 @@ def run_embedding(
         )
 
     try:
+        if batch_api:  # the Batch API first; the normal path assembles and does the rest
+            from ui.batch_api import run_in_session
+
+            run_in_session(texts, embedder, bar, label, session_store())
         outcome = embed_collection(
             texts,
             metadata,
@@ -130,4 +135,4 @@ def embed_queries(queries: Sequence[str], embedder) -> EmbeddingResult:
     (n_queries, dim)) and ``.n_cached`` (queries served from the store), for the Search and
     Similarity pages alike.
     """
-    return embed_texts(list(queries), embedder, cache=session_store())
+    return embed_texts(list(queries), embedder, cache=session_store(), role="query")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.embedding.providers import available_providers, default_provider
 from ui import state
+from ui.endpoint import custom_model, render_endpoint_panel
 from ui.secrets import configured_api_key, key_source
 
 # Shorter output sizes the OpenAI text-embedding-3 models accept through ``dimensions``.
@@ -91,16 +92,8 @@ def render_sidebar() -> None:
             )
         elif info.needs_key:
             st.warning("This provider needs an API key.")
-        with st.expander("OpenAI-compatible endpoint"):
-            st.text_input(
-                "Base URL",
-                key=state.bind(state.BASE_URL),
-                on_change=state.store,
-                args=(state.BASE_URL,),
-                placeholder="https://api.openai.com/v1",
-                help="For a self-hosted, OpenAI-compatible embeddings server. This session only; "
-                "it is used only with a key typed above, never with the app's own key.",
-            )
+        if info.name == "openai":
+            render_endpoint_panel(custom_model() or st.session_state[state.MODEL])
         st.divider()
         collection = state.collection()
         if collection is None:

@@ -16,6 +16,19 @@ MODEL = "model"
 DIMENSIONS = "dimensions"
 API_KEY = "api_key"  # typed in the sidebar; session only
 BASE_URL = "base_url"  # optional OpenAI-compatible endpoint; session only
+# The endpoint panel (ui.endpoint): session only, like the key. 0 means "not set".
+CUSTOM_MODEL = "custom_model"  # any model name the endpoint serves
+EP_DIMENSION = "ep_dimension"
+EP_MAX_INPUTS = "ep_max_inputs"
+EP_MAX_TOKENS_INPUT = "ep_max_tokens_input"
+EP_MAX_TOKENS_REQUEST = "ep_max_tokens_request"
+EP_RPM = "ep_rpm"
+EP_TPM = "ep_tpm"
+EP_AUTO_PREFIX = "ep_auto_prefix"  # True: the model family's prefixes
+EP_QUERY_PREFIX = "ep_query_prefix"
+EP_DOC_PREFIX = "ep_doc_prefix"
+CONNECTION_TEST = "connection_test"  # (fingerprint, ConnectionReport or error text)
+BATCH_API_IDS = "batch_api_ids"  # job digest -> Batch API batch id, to resume polling
 
 # Data of this session.
 COLLECTION = "collection"  # core.data._collection.Collection, or None
@@ -34,6 +47,17 @@ EVAL_RESULT = "eval_result"  # core.eval.Comparison of the Evaluate page
 
 DEFAULTS: dict[str, Any] = {
     BASE_URL: "",
+    CUSTOM_MODEL: "",
+    EP_DIMENSION: 0,
+    EP_MAX_INPUTS: 0,
+    EP_MAX_TOKENS_INPUT: 0,
+    EP_MAX_TOKENS_REQUEST: 0,
+    EP_RPM: 0,
+    EP_TPM: 0,
+    EP_AUTO_PREFIX: True,
+    EP_QUERY_PREFIX: "",
+    EP_DOC_PREFIX: "",
+    CONNECTION_TEST: None,
     API_KEY: "",
     COLLECTION: None,
     EMBED_SUMMARY: None,

@@ -112,14 +112,21 @@ def load_collection_file(uploaded) -> Collection | None:
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Counting tokens…")
 def estimate(
-    sig: tuple, options: tuple, spec_key: str, n_stored: int, _texts, _embedder, _store
+    sig: tuple,
+    options: tuple,
+    spec_key: str,
+    n_stored: int,
+    _texts,
+    _embedder,
+    _store,
+    batch_api: bool = False,
 ) -> CostEstimate:
     """Tokens and dollars before running, excluding texts this session already embedded.
 
     Keyed by the uploads, the parse options, the embedder and the store's size (which changes
     when a stopped job kept some batches).
     """
-    return estimate_cost(_texts, _embedder, cache=_store)
+    return estimate_cost(_texts, _embedder, cache=_store, batch_api=batch_api)
 
 
 # --- components ---------------------------------------------------------------------------
@@ -234,8 +241,9 @@ def render_estimate(
         )
     else:
         if remote:
-            bound = "" if est.exact else " (an upper bound)"
-            cost = f"{est.tokens:,} tokens{bound} · ${est.usd:,.4f}"
+            rough = " (an estimate)" if est.pricing != "paid" else " (an upper bound)"
+            bound = "" if est.exact else rough
+            cost = f"{est.tokens:,} tokens{bound} · {est.price_text}"
         else:
             cost = "runs locally: no tokens billed, $0"
         st.info(f"Estimate: {est.n_texts:,} texts to embed · {cost}{blanks and '.' + blanks}")

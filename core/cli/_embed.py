@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.cli._endpoint_args import add_endpoint_arguments, endpoint_options
 from core.data._parsing import DEFAULT_MAX_MB, SPLIT_MODES, SUPPORTED_EXTENSIONS, ParsedDocuments
 from core.errors import InvalidInputError
 
@@ -37,7 +38,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "files", nargs="+", metavar="FILE", help="input files ('-' reads text from stdin)"
     )
-    p.add_argument("--out", "-o", required=True, metavar="COLLECTION", help="output directory")
+    p.add_argument("--out", "-o", metavar="COLLECTION", help="output directory (not for --dry-run)")
     p.add_argument("--provider", help="openai, use-multilingual or sentence-transformers")
     p.add_argument("--model", help="model name (default: the provider's default)")
     p.add_argument("--dimensions", type=int, help="shorter vectors (OpenAI -3 models only)")
@@ -62,7 +63,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="embed the readable files even if some cannot be parsed (default: stop)",
     )
-    p.add_argument("--dry-run", action="store_true", help="parse and estimate only")
+    p.add_argument("--dry-run", action="store_true", help="parse and estimate only (no key needed)")
+    add_endpoint_arguments(p)
     p.set_defaults(run=run_embed)
     return p
 
@@ -78,6 +80,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InvalidInputError(f"--max-mb must be positive, got {args.max_mb}")
     if args.no_cache and args.cache_dir:
         raise InvalidInputError("--no-cache and --cache-dir contradict each other; pick one")
+    if not args.dry_run and not args.out:
+        raise InvalidInputError("--out COLLECTION is required (only --dry-run needs none)")
+    if args.batch_api and args.no_cache:
+        raise InvalidInputError("--batch-api keeps its results in the cache: drop --no-cache")
 
 
 def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
@@ -142,25 +148,31 @@ def run_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.data import check_save_target
-    from core.embedding.providers import get_embedder
+    from core.embedding.providers import get_embedder, resolve_provider
     from core.errors import EmbeddingJobError, RetriesExhaustedError
     from core.services import embed_collection, plan_embedding
 
     _check_args(args)
     if not args.dry_run:
         check_save_target(args.out)  # before reading, embedding or paying for anything
+    provider = resolve_provider(args.provider, args.model, args.api_key, args.base_url)
+    options = endpoint_options(args, provider)
+    if args.dry_run and provider == "openai":
+        options["require_key"] = False  # an estimate needs no key
     parsed = read_inputs(args)
     embedder = get_embedder(
-        provider=args.provider,
+        provider=provider,
         model=args.model,
         dimensions=args.dimensions,
         api_key=args.api_key,
         base_url=args.base_url,
+        **options,
     )
     cache = _cache(args)
     plan = plan_embedding(
-        parsed.texts, embedder, cache=cache, n_files=parsed.metadata["source"].nunique()
-    )
+        parsed.texts, embedder, cache=cache, n_files=parsed.metadata["source"].nunique(),
+        batch_api=args.batch_api,
+    )  # fmt: skip
     if plan.language_warning:
         print(f"warning: {plan.language_warning}", file=sys.stderr)
     print(plan.describe())
@@ -173,6 +185,8 @@ def run_embed(args: argparse.Namespace) -> int:
         bar.set_postfix(batch=f"{p.batch_index}/{p.n_batches}", tokens=f"{p.tokens:,}")
 
     try:
+        if args.batch_api:
+            _run_batch_api(parsed.texts, embedder, cache, args)
         outcome = embed_collection(
             parsed.texts,
             parsed.metadata,
@@ -202,4 +216,58 @@ def run_embed(args: argparse.Namespace) -> int:
         f"{result.n_requests} request(s), {result.n_cached:,} from cache, "
         f"{result.tokens_used:,} tokens, {result.elapsed_s:.1f} s"
     )
+    _report_learnt(embedder, result)
     return 0
+
+
+def _run_batch_api(texts, embedder, cache, args) -> None:
+    """Send what is missing through the Batch API first; the normal path does the rest."""
+    from tqdm import tqdm
+
+    from core.embedding.providers._batch_api import run_batch_api
+
+    bar = tqdm(total=None, unit="line", desc="batch", file=sys.stderr)
+
+    def on_poll(p) -> None:
+        bar.total = p.total
+        bar.update(p.completed + p.failed - bar.n)
+        bar.set_postfix(status=p.status, id=p.batch_id)
+
+    def on_created(batch_id: str) -> None:
+        print(
+            f"batch {batch_id} created; if interrupted, rerun the same command to resume "
+            "polling it (it is not paid for twice)",
+            file=sys.stderr,
+        )
+
+    try:
+        out = run_batch_api(
+            texts, embedder, cache, state_dir=cache.directory, poll_interval_s=args.poll_interval,
+            progress=on_poll, on_created=on_created,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    if out.n_texts:
+        resumed = " (resumed)" if out.resumed else ""
+        print(
+            f"Batch API{resumed}: {out.n_answered:,} of {out.n_texts:,} texts answered "
+            f"({', '.join(out.statuses)}) in {out.elapsed_s:.1f} s; "
+            f"{out.n_left:,} left for the normal path",
+            file=sys.stderr,
+        )
+
+
+def _report_learnt(embedder, result) -> None:
+    """Say what was learnt from the server, so the next run can state it."""
+    notes = []
+    if getattr(embedder, "dimension_source", "") == "server":
+        notes.append(f"dimension {embedder.dimension} learnt from the server (--dimension)")
+    if getattr(embedder, "encoding_learnt", False):
+        notes.append("the server answers float arrays only (base64 refused)")
+    if getattr(embedder, "working_batch", None):
+        notes.append(f"the server took at most {embedder.working_batch} texts (--max-inputs)")
+    for name, value in result.learnt_limits.items():
+        flag = "--rpm" if name == "requests_per_minute" else "--tpm"
+        notes.append(f"{name.replace('_', ' ')} {value:,} from the server's headers ({flag})")
+    for note in notes:
+        print(f"note: {note}")

@@ -122,7 +122,7 @@ def run_info(args) -> int:
 
 
 def run_search(args) -> int:
-    from core.embedding.providers import get_embedder
+    from core.embedding.providers import embedder_for_collection
     from core.services import check_queries
     from core.services import run_search as search_collection
 
@@ -130,13 +130,9 @@ def run_search(args) -> int:
         raise InvalidInputError(f"-k must be at least 1, got {args.k}")
     queries = check_queries(args.query)
     collection = Collection.load(args.collection)
-    spec = collection.spec
-    embedder = get_embedder(
-        provider=spec.provider,
-        model=spec.model,
-        dimensions=spec.dimensions,
-        api_key=args.api_key,
-        base_url=args.base_url,
+    # The collection's model, dimension and query prefix (asymmetric models).
+    embedder = embedder_for_collection(
+        collection.manifest, api_key=args.api_key, base_url=args.base_url
     )
     # Paid query vectors are cached like documents; local ones are cheaper to recompute.
     query_cache = "default" if embedder.limits.remote else None

@@ -59,10 +59,19 @@ class Manifest:
     dimensions_requested: int | None = None
     format_version: int = FORMAT_VERSION
     extra: dict = field(default_factory=dict)
+    # Put before each query / document when embedding (asymmetric models); "" for none.
+    query_prefix: str = ""
+    document_prefix: str = ""
 
     @property
     def spec(self) -> EmbedderSpec:
-        return EmbedderSpec(self.provider, self.model, self.dimensions_requested)
+        return EmbedderSpec(
+            self.provider,
+            self.model,
+            self.dimensions_requested,
+            self.query_prefix,
+            self.document_prefix,
+        )
 
 
 def content_hash(texts: list[str], embeddings: np.ndarray) -> str:
@@ -139,6 +148,8 @@ class Collection:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             dimensions_requested=spec.dimensions,
             extra=dict(extra or {}),
+            query_prefix=spec.query_prefix,
+            document_prefix=spec.document_prefix,
         )
         return cls(texts, metadata, vectors, manifest)
 

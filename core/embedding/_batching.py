@@ -17,8 +17,13 @@ same way:
 - **Retries**: 429, 5xx, timeouts and connection errors are retried up to ``max_retries`` times
   with exponential backoff and full jitter, or exactly the server's Retry-After, which then
   pauses every worker. Any other error (bad key, unknown model, bad request) stops the job at once.
-- **Rate limit**: with ``tokens_per_minute`` a token-bucket pacer keeps the job just under the
-  limit instead of provoking storms of 429s.
+- **Rate limits**: with ``tokens_per_minute`` a token-bucket pacer, with ``requests_per_minute``
+  evenly spaced request starts keep the job just under the limits instead of provoking storms of
+  429s; both may be set together. A server's ``x-ratelimit-limit-*`` headers start the pacer a
+  setting did not, and ``x-ratelimit-remaining-*`` at zero holds every worker until
+  ``x-ratelimit-reset-*`` (the result's ``learnt_limits`` says what was adopted).
+- **Prefixes**: ``role="query"`` or ``"document"`` puts the embedder's query or document prefix
+  (``embedder.spec``; asymmetric models such as nomic or e5) before every non-empty text sent.
 - **Cache and resume**: each finished request is written to the cache (on by default, see
   :class:`core.embedding.EmbeddingCache`) before anything else happens, so a crash, Ctrl-C,
   cancel or exhausted quota loses nothing: a rerun sends only what is missing.
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -65,6 +70,7 @@ __all__ = [
 
 DEFAULT_CONCURRENCY = 4
 LONG_TEXT_POLICIES = ("split", "truncate")
+ROLES = ("document", "query")
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class EmbeddingResult:
         ``"split"`` or ``"truncate"``.
     elapsed_s, texts_per_s : float
         Wall-clock time and ``n_texts / elapsed_s``.
+    learnt_limits : dict
+        ``requests_per_minute`` / ``tokens_per_minute`` adopted from the server's headers.
     """
 
     vectors: np.ndarray
@@ -102,6 +110,7 @@ class EmbeddingResult:
     long_text_policy: str
     elapsed_s: float
     texts_per_s: float
+    learnt_limits: dict = field(default_factory=dict)
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
@@ -141,6 +150,8 @@ def embed_texts(
     tokens_per_minute: int | None = None,
     backoff_base_s: float = 0.5,
     backoff_max_s: float = 60.0,
+    requests_per_minute: int | None = None,
+    role: str = "document",
 ) -> EmbeddingResult:
     """Embed ``texts`` with ``embedder`` in batches; see the module docstring for every policy.
 
@@ -166,6 +177,10 @@ def embed_texts(
         Pace requests under this limit; default: ``embedder.tokens_per_minute`` if it has one.
     backoff_base_s, backoff_max_s : float
         Backoff for retries without Retry-After: uniform in ``[0, min(max, base * 2**k)]``.
+    requests_per_minute : int, optional
+        Pace request starts under this limit; default: ``embedder.requests_per_minute``.
+    role : {"document", "query"}
+        Which of the embedder's prefixes (``embedder.spec``) goes before each text.
 
     Returns
     -------
@@ -199,11 +214,18 @@ def embed_texts(
         raise InvalidInputError(f"concurrency must be at least 1, got {concurrency}")
     if tokens_per_minute is None:
         tokens_per_minute = getattr(embedder, "tokens_per_minute", None)
+    if requests_per_minute is None:
+        requests_per_minute = getattr(embedder, "requests_per_minute", None)
+    if role not in ROLES:
+        raise InvalidInputError(f"role must be one of {ROLES}, got {role!r}")
+    prefix = embedder.spec.prefix(role) if hasattr(embedder.spec, "prefix") else ""
+    if prefix:
+        texts = [prefix + text if text.strip() else text for text in texts]
     job = BatchJob(
         texts, embedder, _resolve_cache(cache), long_text_policy, max_retries, backoff_base_s,
         backoff_max_s,
     )  # fmt: skip
-    job.plan(batch_size, tokens_per_minute)
+    job.plan(batch_size, tokens_per_minute, requests_per_minute)
     job.run(concurrency, progress, started)
     elapsed = time.perf_counter() - started
     return EmbeddingResult(
@@ -218,4 +240,5 @@ def embed_texts(
         long_text_policy=long_text_policy,
         elapsed_s=elapsed,
         texts_per_s=len(texts) / elapsed if elapsed > 0 else float("inf"),
+        learnt_limits=dict(job.learnt),
     )

@@ -14,8 +14,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import numpy as np
 
 from core.embedding._cache import EmbeddingCache
-from core.embedding._planning import Gate, TokenPacer, backoff_delay, split_to_token_limit
-from core.embedding._types import BatchEmbedder, BatchOutput, Progress
+from core.embedding._planning import (
+    Gate,
+    RequestPacer,
+    TokenPacer,
+    backoff_delay,
+    split_to_token_limit,
+)
+from core.embedding._types import BatchEmbedder, BatchOutput, Progress, RateLimitHeaders
 from core.errors import (
     RETRYABLE,
     EmbeddingJobError,
@@ -56,6 +62,10 @@ class BatchJob:
         self.cancel = threading.Event()
         self.gate = Gate()
         self.pacer: TokenPacer | None = None
+        self.rpm_pacer: RequestPacer | None = None
+        self.learn_lock = threading.Lock()
+        self.learnt: dict[str, int] = {}  # limits learnt from the server's x-ratelimit headers
+        self.max_request_tokens = 0
         self.tokens_used = self.n_requests = self.n_retries = 0
         self.n_cached = self.n_split = self.n_truncated = 0
         self.n_empty = sum(1 for t in texts if not t.strip())
@@ -84,7 +94,12 @@ class BatchJob:
             if vec is not None:
                 self.vectors[key] = vec
 
-    def plan(self, batch_size: int, tokens_per_minute: int | None) -> None:
+    def plan(
+        self,
+        batch_size: int,
+        tokens_per_minute: int | None,
+        requests_per_minute: int | None = None,
+    ) -> None:
         """Look up the cache and fix the caps; requests are then planned while sending."""
         limits = self.embedder.limits
         self._lookup(list(self.rows))
@@ -99,6 +114,8 @@ class BatchJob:
             share = max(tokens_per_minute // _TPM_REQUEST_SHARE, self.piece_limit)
             self.request_cap = min(self.request_cap, share)
             self.pacer = TokenPacer(tokens_per_minute, self.request_cap)
+        if requests_per_minute is not None:
+            self.rpm_pacer = RequestPacer(requests_per_minute)
         self.planned_texts = 0
         self.open_start = 0  # first todo index of the request being filled
         self.planning_done = False
@@ -184,6 +201,9 @@ class BatchJob:
                 raise JobCancelled
             if self.pacer is not None and not self.pacer.acquire(planned, self.cancel):
                 raise JobCancelled
+            rpm = self.rpm_pacer
+            if rpm is not None and not rpm.acquire(self.cancel):
+                raise JobCancelled
             try:
                 out = self.embedder.embed_batch(batch)
             except RETRYABLE as exc:
@@ -210,7 +230,35 @@ class BatchJob:
                 )
             if self.cache is not None:
                 self.cache.put_vectors(self.spec_key, batch, vectors)  # saved before anything else
+            if out.rate_limits is not None:
+                self._learn(out.rate_limits, planned)
             return BatchOutput(vectors, out.tokens_used), attempt
+
+    def _learn(self, headers: RateLimitHeaders, planned: int) -> None:
+        """Adopt the limits a server states in its ``x-ratelimit-*`` headers.
+
+        A stated requests- or tokens-per-minute limit starts a pacer when none was set; a budget
+        that ran out (no requests left, or fewer tokens than the largest request) holds every
+        worker until the server's reset time.
+        """
+        with self.learn_lock:
+            self.max_request_tokens = max(self.max_request_tokens, planned)
+            if headers.limit_requests and self.rpm_pacer is None:
+                self.rpm_pacer = RequestPacer(headers.limit_requests)
+                self.learnt["requests_per_minute"] = headers.limit_requests
+            tpm = headers.limit_tokens
+            # The bucket holds twice the largest request so far (not the planning cap, which
+            # may be far bigger): a small bucket keeps the long-run rate close to the limit.
+            burst = min(self.request_cap, max(2 * self.max_request_tokens, 1))
+            if tpm and self.pacer is None and burst < 0.98 * tpm:
+                self.pacer = TokenPacer(tpm, burst)
+                self.learnt["tokens_per_minute"] = tpm
+            biggest = self.max_request_tokens
+        if headers.remaining_requests == 0 and headers.reset_requests_s:
+            self.gate.hold(headers.reset_requests_s)
+        left = headers.remaining_tokens
+        if left is not None and left < biggest and headers.reset_tokens_s:
+            self.gate.hold(headers.reset_tokens_s)
 
     # --- the loop (calling thread) -------------------------------------------------------------
     def run(self, concurrency: int, progress: Callable[[Progress], None] | None, t0: float) -> None:

@@ -1,5 +1,5 @@
-"""Pieces of the batch engine that need no network: long-text splitting, rate pacing, a shared
-Retry-After gate and retry delays. :mod:`core.embedding._job` puts them together.
+"""Pieces of the batch engine that need no network: long-text splitting, token and request
+pacing, a shared Retry-After gate and retry delays. :mod:`core.embedding._job` puts them together.
 """
 
 from __future__ import annotations
@@ -126,6 +126,54 @@ class TokenPacer:
     def acquire(self, tokens: int, cancel: threading.Event) -> bool:
         """Wait until ``tokens`` may be sent; False if ``cancel`` was set meanwhile."""
         wait = self.reserve(tokens)
+        return not cancel.wait(wait) if wait > 0 else not cancel.is_set()
+
+
+class RequestPacer:
+    """Keeps a job under a requests-per-minute limit by spacing request starts evenly.
+
+    Starts are ``60 / (safety * requests_per_minute)`` seconds apart, so any 60 s span holds at
+    most ``requests_per_minute`` of them (one at each end of the span included); workers take
+    the next free slot first come, first served.
+
+    Parameters
+    ----------
+    requests_per_minute : int
+        The limit, at least 1.
+    safety : float
+        Share of the limit to aim for.
+    clock : callable
+        Monotonic seconds; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: int,
+        *,
+        safety: float = 0.98,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if requests_per_minute < 1:
+            raise InvalidInputError(
+                f"requests_per_minute must be at least 1, got {requests_per_minute}"
+            )
+        self.requests_per_minute = int(requests_per_minute)
+        self.interval = 60.0 / (safety * requests_per_minute)
+        self._clock = clock
+        self._next = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take the next slot; returns the seconds to wait before sending."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+            return slot - now
+
+    def acquire(self, cancel: threading.Event) -> bool:
+        """Wait for a slot; False if ``cancel`` was set meanwhile."""
+        wait = self.reserve()
         return not cancel.wait(wait) if wait > 0 else not cancel.is_set()
 
 

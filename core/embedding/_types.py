@@ -27,11 +27,20 @@ class EmbedderSpec:
         Model name as the provider knows it.
     dimensions : int or None
         Requested output dimension (OpenAI ``-3`` models), ``None`` for the model's native one.
+    query_prefix, document_prefix : str
+        Put before every query / document text sent (asymmetric models such as nomic or e5);
+        ``""`` for none. Not part of :attr:`key`: the prefixed text is what the cache keys on.
     """
 
     provider: str
     model: str
     dimensions: int | None = None
+    query_prefix: str = ""
+    document_prefix: str = ""
+
+    def prefix(self, role: str) -> str:
+        """The prefix for ``role`` (``"query"`` or ``"document"``)."""
+        return self.query_prefix if role == "query" else self.document_prefix
 
     @property
     def key(self) -> str:
@@ -68,6 +77,27 @@ class BatchOutput:
 
     vectors: np.ndarray  # float32, shape (n_texts, dim)
     tokens_used: int | None = None
+    # Rate-limit state the server reported with this answer (``x-ratelimit-*`` headers).
+    rate_limits: RateLimitHeaders | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """What a server's ``x-ratelimit-*`` headers said (None where a header was absent).
+
+    ``limit_*`` are per minute; ``reset_*_s`` are seconds until the budget is whole again.
+    """
+
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, f) is None for f in self.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

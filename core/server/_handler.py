@@ -9,7 +9,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
+
 from core.embedding._tokens import count_tokens
+from core.server import _batch_api as batch_api
+from core.server._errors import HTTPError as _HTTPError
 from core.server._types import (
     MAX_INPUTS,
     MAX_TOKENS_PER_INPUT,
@@ -18,16 +22,9 @@ from core.server._types import (
     Fault,
     RequestRecord,
     ServerState,
+    model_dimension,
     reference_embedding,
 )
-
-
-class _HTTPError(Exception):
-    def __init__(self, status, message, code=None, param=None, err_type="invalid_request_error"):
-        super().__init__(message)
-        self.status, self.code, self.param, self.err_type = status, code, param, err_type
-        self.headers: dict[str, str] = {}
-
 
 # Fault kind -> (status, message, code, type) of the error it answers with.
 _FAULT_ERRORS = {
@@ -59,6 +56,14 @@ class Handler(BaseHTTPRequestHandler):
     def state(self) -> ServerState:
         return self.server.state
 
+    def _route(self) -> str:
+        """The path without the mode's API prefix; "" for a path outside the API."""
+        path = self.path.split("?", 1)[0].rstrip("/")
+        prefix = self.state.mode.prefix
+        if prefix and not path.startswith(prefix + "/"):
+            return ""
+        return path[len(prefix) :]
+
     def do_GET(self):
         record = self._begin()
         try:
@@ -66,14 +71,21 @@ class Handler(BaseHTTPRequestHandler):
             if self.path.rstrip("/") == "/_workbench/stats":
                 self._reply(record, 200, self.state.stats())
                 return
-            if self.path.rstrip("/") != "/v1/models":
-                raise _HTTPError(404, f"Unknown path {self.path}", code="unknown_url")
-            data = [
-                {"id": m, "object": "model", "owned_by": "system"}
-                for m in MODEL_DIMENSIONS
-                if m in self.state.models
-            ]
-            self._reply(record, 200, {"object": "list", "data": data})
+            route = self._route()
+            if route == "/models":
+                names = MODEL_DIMENSIONS if not self.state.mode.any_model else self.state.models
+                data = [
+                    {"id": m, "object": "model", "owned_by": "system"}
+                    for m in names
+                    if m in self.state.models
+                ]
+                self._reply(record, 200, {"object": "list", "data": data})
+            elif route.startswith("/files/") and route.endswith("/content"):
+                self._raw_reply(record, batch_api.file_content(self.state, route.split("/")[2]))
+            elif route.startswith("/batches/"):
+                self._reply(record, 200, batch_api.get_batch(self.state, route.split("/")[2]))
+            else:
+                raise self._not_found()
         except _HTTPError as err:
             self._error(record, err)
         finally:
@@ -84,13 +96,29 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._authorize()
-            if self.path.rstrip("/") != "/v1/embeddings":
-                raise _HTTPError(404, f"Unknown path {self.path}", code="unknown_url")
-            self._embeddings(record, body)
+            route = self._route()
+            if route == "/embeddings":
+                self._embeddings(record, body)
+            elif route == "/files":
+                upload = batch_api.upload_file(
+                    self.state, self.headers.get("Content-Type", ""), body
+                )
+                self._reply(record, 200, upload)
+            elif route == "/batches":
+                self._reply(record, 200, batch_api.create_batch(self.state, body))
+            else:
+                raise self._not_found()
         except _HTTPError as err:
             self._error(record, err)
         finally:
             self._end(record)
+
+    def _not_found(self) -> _HTTPError:
+        if self.state.mode.prefix == "/v1":
+            return _HTTPError(404, f"Unknown path {self.path}", code="unknown_url")
+        err = _HTTPError(404, "Not Found")
+        err.plain = {"detail": "Not Found"}  # FastAPI's shape (Infinity)
+        return err
 
     # --- bookkeeping ---------------------------------------------------------------------------
     def _begin(self) -> RequestRecord:
@@ -108,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
                 record.t_end = time.monotonic()
 
     def _authorize(self) -> None:
+        if self.state.api_key is None:
+            return
         auth = self.headers.get("Authorization", "")
         if auth != f"Bearer {self.state.api_key}":
             given = auth.removeprefix("Bearer ")
@@ -120,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- the endpoint --------------------------------------------------------------------------
     def _embeddings(self, record: RequestRecord, body: bytes) -> None:
-        state = self.state
+        state, mode = self.state, self.state.mode
         try:
             req = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -142,28 +172,23 @@ class Handler(BaseHTTPRequestHandler):
         record.fault = fault.kind if fault else None
         if fault is not None and fault.kind == "401":
             raise _HTTPError(401, "Incorrect API key provided (revoked).", code="invalid_api_key")
-        if model not in MODEL_DIMENSIONS or model not in state.models:
+        known = model in MODEL_DIMENSIONS and model in state.models
+        if not (known or (mode.any_model and isinstance(model, str) and model)):
             raise _HTTPError(
                 404,
                 f"The model `{model}` does not exist or you do not have access to it.",
                 code="model_not_found",
             )
-        dims = req.get("dimensions")
-        native = MODEL_DIMENSIONS[model]
-        if dims is not None:
-            if not model.startswith("text-embedding-3"):
-                raise _HTTPError(
-                    400, "This model does not support specifying dimensions.", param="dimensions"
-                )
-            if not isinstance(dims, int) or not 1 <= dims <= native:
-                raise _HTTPError(
-                    400, f"dimensions must be an integer from 1 to {native}.", param="dimensions"
-                )
+        dims = self._dimensions(req.get("dimensions"), model)
         fmt = req.get("encoding_format", "float")
         if fmt not in ("float", "base64"):
             raise _HTTPError(
                 400, "encoding_format must be 'float' or 'base64'.", param="encoding_format"
             )
+        if fmt == "base64" and mode.base64 == "refuse":
+            raise _HTTPError(400, "base64 encoding is not currently supported")
+        if mode.base64 == "ignore":
+            fmt = "float"
         if not inputs or len(inputs) > MAX_INPUTS or any(t == "" for t in inputs):
             raise _HTTPError(
                 400,
@@ -171,8 +196,73 @@ class Handler(BaseHTTPRequestHandler):
                 f"(got {len(inputs)} inputs, {sum(t == '' for t in inputs)} empty).",
                 param="input",
             )
+        if mode.max_batch is not None and len(inputs) > mode.max_batch:
+            raise _HTTPError(
+                mode.batch_status,
+                f"batch size {len(inputs)} > maximum allowed batch size {mode.max_batch}",
+            )
         counts = [count_tokens(t) for t in inputs]
         record.tokens = sum(counts)
+        if not mode.any_model:
+            self._check_token_limits(record, counts)
+        if fault is not None:
+            self._apply_fault(record, fault)
+        self._charge_rate_limit(record)
+        if state.latency_s > 0:
+            state.stopping.wait(state.latency_s)
+        order = list(range(len(inputs)))
+        if (fault is not None and fault.kind == "shuffle") or mode.shuffle:
+            order = order[1:] + order[:1] if len(order) > 1 else order
+            order.reverse()
+        if fault is not None and fault.kind == "wrong_count":
+            order = order[:-1]
+        vectors = self.embed_many(inputs, model, dims)
+        if fault is not None and fault.kind == "dimension_change":
+            vectors = vectors[:, : int(fault.hang_s)]
+        data = []
+        for i in order:
+            vec = vectors[i]
+            if fmt == "base64":
+                emb = base64.b64encode(vec.astype("<f4").tobytes()).decode("ascii")
+            else:
+                emb = vec.tolist()
+            item = {"object": "embedding", "embedding": emb}
+            if mode.index:
+                item["index"] = i
+            data.append(item)
+        answer = {"object": "list", "data": data, "model": model}
+        if mode.usage:
+            answer["usage"] = {"prompt_tokens": record.tokens, "total_tokens": record.tokens}
+        self._reply(record, 200, answer, self._rate_headers())
+
+    def embed_many(self, inputs: list[str], model: str, dims: int | None) -> np.ndarray:
+        """The vectors served for ``inputs``: ``embed_fn``'s, else the reference ones."""
+        if self.state.embed_fn is not None:
+            return np.asarray(self.state.embed_fn(list(inputs), model), dtype=np.float32)
+        return np.stack([reference_embedding(t, model, dims) for t in inputs])
+
+    def _dimensions(self, dims, model: str) -> int | None:
+        mode = self.state.mode
+        if dims is None:
+            return None
+        if mode.dimensions == "ignore":
+            return None
+        if mode.dimensions == "refuse":
+            raise _HTTPError(
+                400, "dimensions is currently not supported for this model", param="dimensions"
+            )
+        native = model_dimension(model)
+        if model in MODEL_DIMENSIONS and not model.startswith("text-embedding-3"):
+            raise _HTTPError(
+                400, "This model does not support specifying dimensions.", param="dimensions"
+            )
+        if not isinstance(dims, int) or not 1 <= dims <= native:
+            raise _HTTPError(
+                400, f"dimensions must be an integer from 1 to {native}.", param="dimensions"
+            )
+        return dims
+
+    def _check_token_limits(self, record: RequestRecord, counts: list[int]) -> None:
         longest = max(counts)
         if longest > MAX_TOKENS_PER_INPUT:
             raise _HTTPError(
@@ -188,27 +278,34 @@ class Handler(BaseHTTPRequestHandler):
                 f"max {MAX_TOKENS_PER_REQUEST} tokens per request.",
                 param="input",
             )
-        if fault is not None:
-            self._apply_fault(record, fault)
-        self._charge_rate_limit(record)
-        if state.latency_s > 0:
-            state.stopping.wait(state.latency_s)
-        order = list(range(len(inputs)))
-        if fault is not None and fault.kind == "shuffle":
-            order = order[1:] + order[:1] if len(order) > 1 else order
-            order.reverse()
-        if fault is not None and fault.kind == "wrong_count":
-            order = order[:-1]
-        data = []
-        for i in order:
-            vec = reference_embedding(inputs[i], model, dims)
-            if fmt == "base64":
-                emb = base64.b64encode(vec.astype("<f4").tobytes()).decode("ascii")
-            else:
-                emb = vec.tolist()
-            data.append({"object": "embedding", "index": i, "embedding": emb})
-        usage = {"prompt_tokens": record.tokens, "total_tokens": record.tokens}
-        self._reply(record, 200, {"object": "list", "data": data, "model": model, "usage": usage})
+
+    def _rate_headers(self) -> dict[str, str]:
+        """``x-ratelimit-*`` as OpenAI sends them (only with ``rate_limit_headers``)."""
+        state = self.state
+        if not state.rate_limit_headers:
+            return {}
+        headers = {}
+        with state.lock:
+            now = time.monotonic()
+            if state.requests_per_minute is not None:
+                used = len(state.request_times)
+                oldest = state.request_times[0] if state.request_times else now
+                headers["x-ratelimit-limit-requests"] = str(state.requests_per_minute)
+                headers["x-ratelimit-remaining-requests"] = str(
+                    max(0, state.requests_per_minute - used)
+                )
+                reset = max(0.0, oldest + state.window_s - now) if used else 0.0
+                headers["x-ratelimit-reset-requests"] = f"{reset:.3f}s"
+            if state.tokens_per_minute is not None:
+                used = sum(t for _, t in state.window)
+                oldest = state.window[0][0] if state.window else now
+                headers["x-ratelimit-limit-tokens"] = str(state.tokens_per_minute)
+                headers["x-ratelimit-remaining-tokens"] = str(
+                    max(0, state.tokens_per_minute - used)
+                )
+                reset = max(0.0, oldest + state.window_s - now) if state.window else 0.0
+                headers["x-ratelimit-reset-tokens"] = f"{reset:.3f}s"
+        return headers
 
     def _apply_fault(self, record: RequestRecord, fault: Fault) -> None:
         if fault.kind == "429":
@@ -232,6 +329,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _Hang
 
     def _charge_rate_limit(self, record: RequestRecord) -> None:
+        self._charge_requests(record)
         state = self.state
         if state.tokens_per_minute is None:
             return
@@ -272,8 +370,38 @@ class Handler(BaseHTTPRequestHandler):
         err.headers["Retry-After"] = str(math.ceil(wait))
         raise err
 
+    def _charge_requests(self, record: RequestRecord) -> None:
+        state = self.state
+        if state.requests_per_minute is None:
+            return
+        with state.lock:
+            now = time.monotonic()
+            times = state.request_times
+            while times and times[0] <= now - state.window_s:
+                times.popleft()
+            if len(times) < state.requests_per_minute:
+                times.append(now)
+                return
+            wait = times[0] + state.window_s - now
+        record.retry_after = wait
+        err = _HTTPError(
+            429,
+            f"Rate limit reached for requests per min (RPM): Limit {state.requests_per_minute}. "
+            f"Please try again in {wait:.3f}s.",
+            "rate_limit_exceeded",
+            "requests",
+            "requests",
+        )
+        err.headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+        err.headers["Retry-After"] = str(math.ceil(wait))
+        raise err
+
     # --- replies -------------------------------------------------------------------------------
     def _error(self, record: RequestRecord, err: _HTTPError) -> None:
+        plain = getattr(err, "plain", None)
+        if plain is not None:
+            self._reply(record, err.status, plain, err.headers)
+            return
         body = {
             "error": {
                 "message": str(err),
@@ -300,6 +428,18 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away; nothing left to tell it
+
+    def _raw_reply(self, record, raw: bytes) -> None:
+        record.status, record.t_end = 200, time.monotonic()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def handle_one_request(self):
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import socket
 import threading
 
@@ -33,8 +34,10 @@ from core.server._types import (
     MAX_TOKENS_PER_INPUT,
     MAX_TOKENS_PER_REQUEST,
     MODEL_DIMENSIONS,
+    SERVER_MODES,
     Fault,
     RequestRecord,
+    ServerMode,
     ServerState,
     reference_embedding,
 )
@@ -45,12 +48,17 @@ __all__ = [
     "MAX_TOKENS_PER_INPUT",
     "MAX_TOKENS_PER_REQUEST",
     "MODEL_DIMENSIONS",
+    "SERVER_MODES",
     "Fault",
     "OpenAICompatibleServer",
     "RequestRecord",
+    "ServerMode",
     "main",
     "reference_embedding",
 ]
+
+
+_DEFAULT_KEY = object()
 
 
 class OpenAICompatibleServer:
@@ -58,8 +66,9 @@ class OpenAICompatibleServer:
 
     Parameters
     ----------
-    api_key : str
-        The only Bearer key accepted.
+    api_key : str or None
+        The only Bearer key accepted; None accepts any. Default: ``DEFAULT_API_KEY`` in the
+        ``openai`` mode, None in the self-hosted modes.
     latency_ms : float
         Added to every accepted embeddings request.
     tokens_per_minute : int, optional
@@ -69,7 +78,22 @@ class OpenAICompatibleServer:
     window_s : float
         Length of the rate-limit window (60 s like the real API).
     models : iterable of str, optional
-        Models this account may use (others get 404); default all three.
+        Models this account may use (others get 404); default all three (``openai`` mode).
+    mode : str
+        Shape of the answers: ``"openai"`` (default), or a self-hosted server's — ``"ollama"``,
+        ``"vllm"``, ``"tei"``, ``"infinity"``, ``"lmstudio"`` (see :data:`SERVER_MODES`); these
+        serve any model name.
+    requests_per_minute : int, optional
+        Requests accepted per sliding window; over it, 429 with Retry-After.
+    rate_limit_headers : bool
+        Send ``x-ratelimit-limit/remaining/reset-requests|tokens`` with every answer.
+    embed_fn : callable, optional
+        ``embed_fn(texts, model) -> (n, d) array``: serve these vectors instead of the
+        reference ones (e.g. a real local model's).
+    max_batch : int, optional
+        Override the mode's most inputs per request.
+    batch_delay_ms : float
+        Batch API: time each JSONL line takes.
 
     Examples
     --------
@@ -81,21 +105,41 @@ class OpenAICompatibleServer:
     def __init__(
         self,
         *,
-        api_key: str = DEFAULT_API_KEY,
+        api_key: str | object | None = _DEFAULT_KEY,
         latency_ms: float = 0.0,
         tokens_per_minute: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         window_s: float = 60.0,
         models=None,
+        mode: str = "openai",
+        requests_per_minute: int | None = None,
+        rate_limit_headers: bool = False,
+        embed_fn=None,
+        max_batch: int | None = None,
+        batch_delay_ms: float = 0.0,
     ) -> None:
+        if mode not in SERVER_MODES:
+            raise InvalidInputError(
+                f"unknown server mode {mode!r}; choose one of: {', '.join(SERVER_MODES)}"
+            )
+        shape = SERVER_MODES[mode]
+        if api_key is _DEFAULT_KEY:
+            # Self-hosted servers take any key (or none) unless told otherwise.
+            api_key = DEFAULT_API_KEY if mode == "openai" else None
+        if max_batch is not None:
+            shape = dataclasses.replace(shape, max_batch=max_batch)
         allowed = frozenset(MODEL_DIMENSIONS if models is None else models)
         unknown = allowed - set(MODEL_DIMENSIONS)
-        if unknown:
+        if unknown and not shape.any_model:
             raise InvalidInputError(
                 f"unknown models {sorted(unknown)}; known: {sorted(MODEL_DIMENSIONS)}"
             )
-        self._state = ServerState(api_key, latency_ms / 1000, tokens_per_minute, window_s, allowed)
+        self._state = ServerState(
+            api_key, latency_ms / 1000, tokens_per_minute, window_s, allowed, shape,
+            requests_per_minute, rate_limit_headers, embed_fn,
+        )  # fmt: skip
+        self._state.batch_delay_s = batch_delay_ms / 1000
         self._address = (host, port)
         self._httpd: Server | None = None
         self._thread: threading.Thread | None = None
@@ -143,8 +187,18 @@ class OpenAICompatibleServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1``: give it to the client as ``base_url``."""
-        return f"http://{self._address[0]}:{self.port}/v1"
+        """``http://127.0.0.1:<port>/v1`` (no ``/v1`` in the ``infinity`` mode): the client's
+        ``base_url``."""
+        return f"http://{self._address[0]}:{self.port}{self._state.mode.prefix}"
+
+    @property
+    def mode(self) -> str:
+        return self._state.mode.name
+
+    @property
+    def state(self) -> ServerState:
+        """The live state (Batch API failures and expiry are scripted through it)."""
+        return self._state
 
     @property
     def api_key(self) -> str:
@@ -213,11 +267,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--tpm", type=int, default=None, help="tokens-per-minute limit")
+    parser.add_argument("--rpm", type=int, default=None, help="requests-per-minute limit")
+    parser.add_argument(
+        "--rate-limit-headers", action="store_true", help="send x-ratelimit-* headers"
+    )
+    parser.add_argument(
+        "--mode", choices=list(SERVER_MODES), default="openai", help="shape of the answers"
+    )
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     args = parser.parse_args(argv)
     server = OpenAICompatibleServer(
-        api_key=args.api_key, latency_ms=args.latency_ms, tokens_per_minute=args.tpm, port=args.port
-    )
+        api_key=args.api_key, latency_ms=args.latency_ms, tokens_per_minute=args.tpm,
+        port=args.port, mode=args.mode, requests_per_minute=args.rpm,
+        rate_limit_headers=args.rate_limit_headers,
+    )  # fmt: skip
     with server:
         print(f"OPENAI_BASE_URL={server.base_url}", flush=True)
         print(f"OPENAI_API_KEY={server.api_key}", flush=True)

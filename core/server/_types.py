@@ -17,10 +17,78 @@ MODEL_DIMENSIONS = {
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
 }
+# Models a self-hosted server in a compatible mode answers for (any other name: 384 dimensions).
+COMPATIBLE_DIMENSIONS = {
+    "nomic-embed-text": 768,
+    "all-MiniLM-L6-v2": 384,
+    "all-minilm": 384,
+    "intfloat/e5-small-v2": 384,
+    "mxbai-embed-large": 1024,
+    "bge-m3": 1024,
+}
+DEFAULT_COMPATIBLE_DIMENSION = 384
 MAX_INPUTS = 2048
 MAX_TOKENS_PER_INPUT = 8191
 MAX_TOKENS_PER_REQUEST = 300_000
 DEFAULT_API_KEY = "sk-workbench-local"
+
+
+def model_dimension(model: str) -> int:
+    """The native dimension this server serves ``model`` with (any name in compatible modes)."""
+    if model in MODEL_DIMENSIONS:
+        return MODEL_DIMENSIONS[model]
+    return COMPATIBLE_DIMENSIONS.get(model, DEFAULT_COMPATIBLE_DIMENSION)
+
+
+@dataclass(frozen=True)
+class ServerMode:
+    """How the server's answers are shaped: OpenAI's, or a self-hosted server's.
+
+    Attributes
+    ----------
+    name : str
+    prefix : str
+        Path prefix of the API (``"/v1"``, or ``""`` like Infinity's default).
+    any_model : bool
+        Serve any model name (self-hosted servers serve what they loaded under any name).
+    usage, index : bool
+        Whether answers carry ``usage`` and each item its ``index``.
+    shuffle : bool
+        Items come back in another order than the inputs (with their index).
+    base64 : {"yes", "refuse", "ignore"}
+        ``encoding_format="base64"``: honoured, a 400 (older vLLM), or float arrays anyway.
+    dimensions : {"honour", "refuse", "ignore"}
+        The ``dimensions`` field: honoured, a 400, or native-length vectors anyway.
+    max_batch : int or None
+        Most inputs per request; over it ``batch_status`` (413 like TEI, or 400).
+    """
+
+    name: str
+    prefix: str = "/v1"
+    any_model: bool = True
+    usage: bool = True
+    index: bool = True
+    shuffle: bool = False
+    base64: str = "yes"
+    dimensions: str = "ignore"
+    max_batch: int | None = None
+    batch_status: int = 413
+
+
+# Shapes seen from each server's OpenAI-compatible route (the traits each is known for).
+SERVER_MODES = {
+    "openai": ServerMode("openai", any_model=False, dimensions="honour"),
+    # Ollama /v1/embeddings: float arrays whatever is asked, no usage, dimensions ignored.
+    "ollama": ServerMode("ollama", usage=False, base64="ignore"),
+    # vLLM (older releases): 400 for base64, 400 for dimensions on non-Matryoshka models.
+    "vllm": ServerMode("vllm", base64="refuse", dimensions="refuse"),
+    # text-embeddings-inference: a small client batch limit answered with 413.
+    "tei": ServerMode("tei", max_batch=8),
+    # Infinity: no /v1 prefix by default; items out of order (with index).
+    "infinity": ServerMode("infinity", prefix="", shuffle=True),
+    # LM Studio: no index, no usage, float arrays only.
+    "lmstudio": ServerMode("lmstudio", usage=False, index=False, base64="ignore"),
+}
 
 
 def reference_embedding(text: str, model: str, dimensions: int | None = None) -> np.ndarray:
@@ -30,7 +98,7 @@ def reference_embedding(text: str, model: str, dimensions: int | None = None) ->
     -------
     ndarray of shape (dimensions or the model's dimension,)
     """
-    native = MODEL_DIMENSIONS[model]
+    native = model_dimension(model)
     seed = int.from_bytes(hashlib.sha256(f"{model}\0{text}".encode()).digest()[:8], "little")
     # The first d draws of a seeded generator are the first d of the native-length vector, so a
     # shortened vector is the native one's prefix, renormalised (what OpenAI's dimensions does).
@@ -78,6 +146,11 @@ class Fault:
         return cls("wrong_count")
 
     @classmethod
+    def dimension_change(cls, dimension: int = 7) -> Fault:
+        """A 200 answer whose vectors have ``dimension`` components (a model swapped mid-job)."""
+        return cls("dimension_change", hang_s=float(dimension))
+
+    @classmethod
     def unauthorized(cls) -> Fault:
         """401 as for a revoked key."""
         return cls("401")
@@ -109,6 +182,16 @@ class ServerState:
     tokens_per_minute: int | None
     window_s: float
     models: frozenset[str] = frozenset(MODEL_DIMENSIONS)
+    mode: ServerMode = SERVER_MODES["openai"]
+    requests_per_minute: int | None = None
+    rate_limit_headers: bool = False  # send x-ratelimit-* on every answer
+    embed_fn: object = None  # callable(texts, model) -> (n, d) array, instead of the reference
+    request_times: collections.deque = field(default_factory=collections.deque)
+    files: dict = field(default_factory=dict)  # Batch API: file id -> bytes
+    batches: dict = field(default_factory=dict)  # Batch API: batch id -> dict
+    batch_delay_s: float = 0.0  # Batch API: time each line takes
+    batch_failures: set = field(default_factory=set)  # custom_ids answered with an error
+    batch_expire_after: int | None = None  # Batch API: lines done before a batch expires
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     faults: collections.deque = field(default_factory=collections.deque)

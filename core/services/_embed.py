@@ -45,8 +45,11 @@ class EmbedPlan:
     def describe(self) -> str:
         """One line: documents, model, texts still to send, cost."""
         if self.remote:
-            bound = "" if self.estimate.exact else " (upper bound)"
-            cost = f"{self.estimate.tokens:,} tokens{bound}, about ${self.estimate.usd:.4f}"
+            rough = " (upper bound)" if self.estimate.pricing == "paid" else " (estimate)"
+            bound = "" if self.estimate.exact else rough
+            price = self.estimate.price_text  # "$…", "price unknown (…)" or "local, free"
+            about = "about " if price.startswith("$") else ""
+            cost = f"{self.estimate.tokens:,} tokens{bound}, {about}{price}"
         else:
             cost = "local model, no cost"
         files = "" if self.n_files is None else f" from {self.n_files} file(s)"
@@ -87,7 +90,12 @@ class EmbedOutcome:
 
 
 def plan_embedding(
-    texts: Sequence[str], embedder, *, cache="default", n_files: int | None = None
+    texts: Sequence[str],
+    embedder,
+    *,
+    cache="default",
+    n_files: int | None = None,
+    batch_api: bool = False,
 ) -> EmbedPlan:
     """What embedding ``texts`` with ``embedder`` will send and cost (nothing is sent)."""
     spec = embedder.spec
@@ -97,7 +105,7 @@ def plan_embedding(
         provider=spec.provider,
         model=spec.model,
         remote=bool(embedder.limits.remote),
-        estimate=estimate_cost(list(texts), embedder, cache=cache),
+        estimate=estimate_cost(list(texts), embedder, cache=cache, batch_api=batch_api),
         language_warning=_language_warning(list(texts), embedder),
     )
 

@@ -158,7 +158,7 @@ def run_search(
     if mode not in MEMORY_MODES:
         raise InvalidInputError(f"unknown memory mode {mode!r}; choose one of: {MEMORY_MODES}")
     start = time.perf_counter()
-    embedded = embed_texts(queries, embedder, cache=query_cache)
+    embedded = embed_texts(queries, embedder, cache=query_cache, role="query")
     embed_ms = _ms(start)
     vectors = embedded.vectors
     recall, pool, search_pool = None, None, None

@@ -78,7 +78,6 @@ def test_key_and_endpoint_from_environment_reach_the_server(openai_server, monke
 @pytest.mark.parametrize(
     ("model", "dimensions", "match"),
     [
-        ("text-embedding-4", None, "unknown OpenAI embedding model"),
         ("text-embedding-ada-002", 256, "only supported by the text-embedding-3"),
         (SMALL, 0, "from 1 to 1536"),
         (SMALL, 1537, "from 1 to 1536"),

@@ -3,10 +3,17 @@
 ===========================  =========================================  =======  =============
 provider                     models                                     offline  languages
 ===========================  =========================================  =======  =============
-``openai``                   text-embedding-3-small/-large, ada-002     no       multilingual
+``openai``                   text-embedding-3-small/-large, ada-002;    no       multilingual
+                             any name on an OpenAI-compatible server
 ``use-multilingual``         universal-sentence-encoder-multilingual-3  yes      multilingual
 ``sentence-transformers``    all-MiniLM-L6-v2 (bundled), any local one  yes      en
 ===========================  =========================================  =======  =============
+
+With a base URL (``base_url=``, ``OPENAI_BASE_URL``) ``openai`` takes any model name: its
+dimension is learnt from the server or stated (``dimension=``), its limits default to safe
+ones, known model families get their query/document prefixes (:func:`default_prefixes`), and
+:func:`check_connection` shows what a server answers. :func:`embedder_for_collection` rebuilds
+a saved collection's embedder (model, dimension, prefixes) for its queries.
 
 ``sentence-transformers`` is listed only when torch and sentence-transformers are installed
 (``requirements-st.txt``); nothing here imports torch, openai or a model until an embedder is
@@ -17,11 +24,12 @@ asked for. Every embedder is both a LangChain ``Embeddings`` and a
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core.embedding._types import EmbedderSpec
+from core.embedding.providers._connection import ConnectionReport, check_connection
 from core.embedding.providers._local import (
     ST_DEFAULT_MODEL,
     ST_PROVIDER,
@@ -29,6 +37,7 @@ from core.embedding.providers._local import (
     USE_MODEL,
     USE_PROVIDER,
 )
+from core.embedding.providers._prefixes import Prefixes, default_prefixes, resolve_prefixes
 from core.errors import InvalidInputError
 
 __all__ = [
@@ -36,12 +45,19 @@ __all__ = [
     "PROVIDER_NAMES",
     "SENTENCE_TRANSFORMERS",
     "USE_MULTILINGUAL",
+    "ConnectionReport",
+    "Prefixes",
     "ProviderInfo",
     "available_providers",
+    "check_connection",
+    "default_prefixes",
     "default_provider",
+    "embedder_for_collection",
     "get_embedder",
     "is_english_only",
     "provider_info",
+    "resolve_prefixes",
+    "resolve_provider",
     "sentence_transformers_installed",
 ]
 
@@ -153,9 +169,9 @@ def default_provider(api_key: str | None = None) -> str:
     return OPENAI if resolve_api_key(api_key) else USE_MULTILINGUAL
 
 
-def _provider_for_model(model: str) -> str:
+def _provider_for_model(model: str, base_url: str | None = None) -> str:
     from core.embedding.providers._local import _BUNDLED_ST_MODELS
-    from core.embedding.providers._openai import OPENAI_MODEL_DIMENSIONS
+    from core.embedding.providers._openai import OPENAI_MODEL_DIMENSIONS, resolve_base_url
 
     if model in OPENAI_MODEL_DIMENSIONS:
         return OPENAI
@@ -163,11 +179,26 @@ def _provider_for_model(model: str) -> str:
         return USE_MULTILINGUAL
     if model in _BUNDLED_ST_MODELS or Path(model).expanduser().is_dir():
         return SENTENCE_TRANSFORMERS
+    if resolve_base_url(base_url) is not None:
+        return OPENAI  # any name an OpenAI-compatible server serves
     known = [*OPENAI_MODEL_DIMENSIONS, USE_MODEL, ST_DEFAULT_MODEL]
     raise InvalidInputError(
         f"unknown model {model!r}; choose one of: {', '.join(known)}, or name the provider "
-        "(sentence-transformers also accepts a local model directory)"
+        "(sentence-transformers also accepts a local model directory), or set a base URL "
+        "(OPENAI_BASE_URL, --base-url, base_url=) for a model an OpenAI-compatible server serves"
     )
+
+
+def resolve_provider(
+    provider: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+) -> str:
+    """The provider :func:`get_embedder` would use for these arguments."""
+    if provider is not None:
+        return provider
+    return _provider_for_model(model, base_url) if model else default_provider(api_key)
 
 
 def _reject_options(provider: str, options: dict[str, Any], accepted: tuple[str, ...]) -> None:
@@ -202,8 +233,12 @@ def get_embedder(
         OpenAI only (fallbacks: ``OPENAI_API_KEY``/``OPENAI_BASE_URL``, environment or ``.env``);
         ignored by local providers.
     **options
-        Provider options: OpenAI ``timeout``, ``tokens_per_minute``, ``cache``,
-        ``concurrency``; sentence-transformers ``batch_size``.
+        Every provider: ``query_prefix`` / ``document_prefix`` (default: the model family's,
+        see :func:`default_prefixes`; ``""`` for none) and ``dimension`` (the output dimension,
+        checked). OpenAI and compatible servers also: ``max_inputs_per_request``,
+        ``max_tokens_per_input``, ``max_tokens_per_request``, ``tokens_per_minute``,
+        ``requests_per_minute``, ``encoding_format``, ``timeout``, ``cache``, ``concurrency``,
+        ``http_client``, ``require_key``; sentence-transformers ``batch_size``.
 
     Returns
     -------
@@ -215,8 +250,7 @@ def get_embedder(
         Unknown provider or model (listing the valid ones), ``dimensions`` where unsupported,
         a missing API key for an OpenAI model (saying how to set one), unknown options.
     """
-    if provider is None:
-        provider = _provider_for_model(model) if model else default_provider(api_key)
+    provider = resolve_provider(provider, model, api_key, base_url)
     info = provider_info(provider)
     if provider == OPENAI:
         from core.embedding.providers._openai import make_openai_embedder
@@ -224,6 +258,24 @@ def get_embedder(
         return make_openai_embedder(
             model or info.default_model, dimensions, api_key=api_key, base_url=base_url, **options
         )
+    query_prefix = options.pop("query_prefix", None)
+    document_prefix = options.pop("document_prefix", None)
+    stated = options.pop("dimension", None)
+    embedder = _local_embedder(provider, info, model, dimensions, options)
+    prefixes = resolve_prefixes(embedder.spec.model, query_prefix, document_prefix)
+    if prefixes.query or prefixes.document:
+        embedder.spec = replace(
+            embedder.spec, query_prefix=prefixes.query, document_prefix=prefixes.document
+        )
+    if stated is not None and int(stated) != embedder.dimension:
+        raise InvalidInputError(
+            f"{embedder.spec.model} returns {embedder.dimension} dimensions, not {stated}: "
+            "this is another model than the one stated"
+        )
+    return embedder
+
+
+def _local_embedder(provider: str, info: ProviderInfo, model, dimensions, options):
     native = info.native_dimensions.get(model or info.default_model)
     if dimensions is not None and dimensions != native:
         raise InvalidInputError(
@@ -241,6 +293,33 @@ def get_embedder(
     from core.embedding.providers._local import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(model or info.default_model, **options)
+
+
+def embedder_for_collection(
+    manifest, *, api_key: str | None = None, base_url: str | None = None, **options: Any
+):
+    """The embedder that made a saved collection, for its queries: same provider, model,
+    ``dimensions``, output dimension (checked, so no probe is sent) and prefixes.
+
+    Parameters
+    ----------
+    manifest : core.data.Manifest
+        ``collection.manifest``.
+    api_key, base_url, **options
+        As for :func:`get_embedder` (a custom endpoint's base URL is not kept in the manifest).
+    """
+    spec = manifest.spec
+    return get_embedder(
+        provider=spec.provider,
+        model=spec.model,
+        dimensions=spec.dimensions,
+        api_key=api_key,
+        base_url=base_url,
+        dimension=manifest.dimension,
+        query_prefix=spec.query_prefix,
+        document_prefix=spec.document_prefix,
+        **options,
+    )
 
 
 def is_english_only(spec: EmbedderSpec) -> bool:

@@ -173,8 +173,10 @@ class _LocalEmbedder(Embeddings):
         return embed_texts(list(texts), self, cache=None).vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one query text for LangChain (an empty query gives a zero vector)."""
-        return self.embed_documents([text])[0]
+        """Embed one query text for LangChain (with the query prefix; empty gives zeros)."""
+        from core.embedding._batching import embed_texts
+
+        return embed_texts([text], self, cache=None, role="query").vectors[0].tolist()
 
     @property
     def limits(self) -> BatchLimits:  # overridden
