@@ -92,7 +92,7 @@ def cost_lines(corpus, queries, configs) -> list[str]:
         bound = "" if est.exact else " (upper bound)"
         lines.append(
             f"{model}: {est.n_texts:,} texts to send, {est.tokens:,} tokens{bound}, "
-            f"about ${est.usd:.4f}."
+            f"{'about ' if est.price_text.startswith('$') else ''}{est.price_text}."
         )
     return lines
 

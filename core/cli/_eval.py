@@ -175,7 +175,9 @@ def run_eval(args: argparse.Namespace) -> int:
     for (provider, _, _), estimate in estimates.items():
         if provider == "openai":
             bound = "" if estimate.exact else " (upper bound)"
-            cost = f"{estimate.tokens:,} tokens to send{bound}, about ${estimate.usd:.4f}"
+            price = estimate.price_text
+            about = "about " if price.startswith("$") else ""
+            cost = f"{estimate.tokens:,} tokens to send{bound}, {about}{price}"
         else:
             cost = "local model, no cost"
         print(

@@ -361,7 +361,7 @@ def compare(
             if not embedder.limits.remote:
                 embedder.embed_batch(["warm-up"])  # load a local model outside the timing
             docs = embed_texts(corpus.texts, embedder, cache=cache)
-            asked = embed_texts(queries.texts, embedder, cache=cache)
+            asked = embed_texts(queries.texts, embedder, cache=cache, role="query")
             embedded[source] = (
                 spec.model,
                 docs.vectors,
