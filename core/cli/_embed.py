@@ -168,6 +168,10 @@ def run_embed(args: argparse.Namespace) -> int:
     def on_progress(p) -> None:
         bar.update(p.texts_done - bar.n)
         bar.set_postfix(batch=f"{p.batch_index}/{p.n_batches}", tokens=f"{p.tokens:,}")
+        if p.note:  # a retry wait: "waiting 60 s: the server asked for 3600 s"
+            bar.set_description(f"embedding ({p.note})", refresh=True)
+        elif bar.desc != "embedding":
+            bar.set_description("embedding")
 
     try:
         result = embed_texts(

@@ -208,6 +208,8 @@ class Handler(BaseHTTPRequestHandler):
                 emb = vec.tolist()
             data.append({"object": "embedding", "index": i, "embedding": emb})
         usage = {"prompt_tokens": record.tokens, "total_tokens": record.tokens}
+        if fault is not None and fault.kind == "bad_usage":
+            usage = [record.tokens]
         self._reply(record, 200, {"object": "list", "data": data, "model": model, "usage": usage})
 
     def _apply_fault(self, record: RequestRecord, fault: Fault) -> None:
@@ -215,7 +217,9 @@ class Handler(BaseHTTPRequestHandler):
             err = _HTTPError(
                 429, "Rate limit reached for requests.", "rate_limit_exceeded", None, "requests"
             )
-            if fault.retry_after is not None:
+            if fault.header is not None:
+                err.headers["Retry-After"] = fault.header
+            elif fault.retry_after is not None:
                 record.retry_after = fault.retry_after
                 if fault.retry_after_ms:
                     err.headers["retry-after-ms"] = str(round(fault.retry_after * 1000))

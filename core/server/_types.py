@@ -46,11 +46,18 @@ class Fault:
     retry_after: float | None = None
     retry_after_ms: bool = False
     hang_s: float = 30.0
+    header: str | None = None
 
     @classmethod
-    def rate_limit(cls, retry_after: float | None = None, *, as_ms: bool = False) -> Fault:
-        """429; ``retry_after`` seconds in ``Retry-After`` (or ``retry-after-ms`` if ``as_ms``)."""
-        return cls("429", retry_after, as_ms)
+    def rate_limit(
+        cls, retry_after: float | None = None, *, as_ms: bool = False, header: str | None = None
+    ) -> Fault:
+        """429; ``retry_after`` seconds in ``Retry-After`` (or ``retry-after-ms`` if ``as_ms``).
+
+        ``header`` sends that exact ``Retry-After`` text instead (``"soon"``, ``"inf"``,
+        ``"1e9"``, an HTTP date), as a misbehaving server might.
+        """
+        return cls("429", retry_after, as_ms, header=header)
 
     @classmethod
     def quota_exceeded(cls) -> Fault:
@@ -76,6 +83,11 @@ class Fault:
     def wrong_count(cls) -> Fault:
         """A 200 answer missing its last vector."""
         return cls("wrong_count")
+
+    @classmethod
+    def malformed_usage(cls) -> Fault:
+        """A correct answer whose ``usage`` is a list, not an object."""
+        return cls("bad_usage")
 
     @classmethod
     def unauthorized(cls) -> Fault:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import email.utils
 import json
+import math
 import os
 import time
 
@@ -114,24 +116,42 @@ def check_model(model: str, dimensions: int | None) -> int:
     return int(dimensions)
 
 
+def _seconds(value: str) -> float | None:
+    """A Retry-After number: seconds (``inf`` and huge values kept: the engine caps them);
+    None when it is not a number or is NaN."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return None if math.isnan(seconds) else max(0.0, seconds)
+
+
 def _retry_after(headers) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date).
+
+    Anything unreadable (``soon``, a bad date) is None: the engine then backs off as for a 429
+    without the header; the request stays retryable.
+    """
     if headers is None:
         return None
     value = headers.get("retry-after-ms")
     if value is not None:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass  # malformed: try Retry-After
+        ms = _seconds(value)
+        if ms is not None:
+            return ms / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 class OpenAIEmbedder(Embeddings):
@@ -304,9 +324,11 @@ class OpenAIEmbedder(Embeddings):
                     f"expected {self._dimension} dimensions (check `dimensions`)"
                 )
             vectors[row] = vec
-        usage = payload.get("usage") or {}
-        tokens = usage.get("prompt_tokens")
-        return BatchOutput(vectors, int(tokens) if isinstance(tokens, int) else None)
+        # The vectors are paid for: a malformed usage only loses the token count, never them.
+        usage = payload.get("usage")
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        valid = isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0
+        return BatchOutput(vectors, int(tokens) if valid else None)
 
     # --- LangChain Embeddings ----------------------------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
