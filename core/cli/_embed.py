@@ -5,7 +5,8 @@ while it runs, and a summary at the end. Every finished request lands in the emb
 first, so after a crash, Ctrl-C or an exhausted quota the same command resumes and pays only for
 what is missing.
 
-Exit codes (see :mod:`core.cli`): 0 done, 2 bad input (files, arguments), 1 the provider failed.
+Exit codes (see :mod:`core.cli`): 0 done, 2 bad input (files, arguments), 1 the provider failed,
+3 storage (``--out`` or the cache full, read-only or not permitted; checked before the job).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.errors import InvalidInputError
 
 EXIT_BAD_INPUT = 2
 EXIT_PROVIDER_FAILED = 1
+EXIT_STORAGE = 3
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -121,7 +123,9 @@ def _cache(args: argparse.Namespace):
         return None
     from core.embedding._cache import EmbeddingCache
 
-    return EmbeddingCache(args.cache_dir) if args.cache_dir else EmbeddingCache()
+    cache = EmbeddingCache(args.cache_dir) if args.cache_dir else EmbeddingCache()
+    cache.check_writable()  # a read-only or full cache fails now, not after paying
+    return cache
 
 
 def run_embed(args: argparse.Namespace) -> int:
@@ -129,14 +133,16 @@ def run_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.data._collection import Collection, check_save_target
+    from core.data._storage import check_writable, collection_bytes, save_failed
     from core.embedding._batching import EmbeddingJobError, embed_texts, estimate_cost
     from core.embedding._language import language_warning
     from core.embedding.providers import get_embedder
-    from core.errors import RetriesExhaustedError
+    from core.errors import RetriesExhaustedError, StorageError
 
     _check_args(args)
     if not args.dry_run:
         check_save_target(args.out)  # before reading, embedding or paying for anything
+        check_writable(args.out)
     parsed = read_inputs(args)
     embedder = get_embedder(
         provider=args.provider,
@@ -150,6 +156,8 @@ def run_embed(args: argparse.Namespace) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     cache = _cache(args)
+    if not args.dry_run:
+        check_writable(args.out, collection_bytes(parsed.texts, embedder.dimension))
     estimate = estimate_cost(parsed.texts, embedder, cache=cache)
     n_files = parsed.metadata["source"].nunique()
     if embedder.limits.remote:
@@ -192,13 +200,16 @@ def run_embed(args: argparse.Namespace) -> int:
                 f"{first}, then rerun the same command to resume: finished batches are cached",
                 file=sys.stderr,
             )
-        return EXIT_PROVIDER_FAILED
+        return EXIT_STORAGE if isinstance(exc.__cause__, StorageError) else EXIT_PROVIDER_FAILED
     finally:
         bar.close()
     collection = Collection.create(
         parsed.texts, result.vectors, spec, metadata=parsed.metadata, normalized=True
     )
-    collection.save(args.out)
+    try:
+        collection.save(args.out)
+    except OSError as exc:  # the disk filled up or went read-only during the job
+        raise save_failed(args.out, exc, cache, len(collection)) from exc
     print(
         f"saved {len(collection):,} vectors ({embedder.dimension}-d) to {args.out}: "
         f"{result.n_requests} request(s), {result.n_cached:,} from cache, "

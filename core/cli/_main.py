@@ -1,7 +1,8 @@
 """Command line: ``python -m core info|search|embed ...`` for headless batch jobs.
 
 Exit codes: 0 success, 2 bad input (arguments, files, collections), 1 the provider failed
-(rerun to resume), 130 interrupted.
+(rerun to resume), 3 storage (disk full, read-only, no permission; the vectors are cached),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM; handled like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 import textwrap
 
 from core.data._collection import Collection, CollectionError
-from core.errors import EmbeddingJobError, InvalidInputError
+from core.cli._signals import interrupted_exit, terminate_as_interrupt
+from core.errors import EmbeddingJobError, InvalidInputError, StorageError
 from core.search._engine import Metric
 from core.search._memory import memory_table
 
@@ -53,16 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args) or 0
+        with terminate_as_interrupt():
+            return args.run(args) or 0
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except (CollectionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except EmbeddingJobError as exc:  # the provider failed; its message says what to fix
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; finished batches are cached, rerun to resume", file=sys.stderr)
-        return 130
+        return 3 if isinstance(exc.__cause__, StorageError) else 1
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see core.cli._signals)
+        code, message = interrupted_exit(exc)
+        print(message, file=sys.stderr)
+        return code
 
 
 def run_info(args) -> int:

@@ -229,6 +229,12 @@ class Handler(BaseHTTPRequestHandler):
         if fault.kind in _FAULT_ERRORS:
             status, message, code, err_type = _FAULT_ERRORS[fault.kind]
             raise _HTTPError(status, message, code, None, err_type)
+        if fault.kind == "pause":
+            reached, release = fault.events
+            reached.set()
+            while not release.wait(0.05) and not self.state.stopping.is_set():
+                pass
+            return
         if fault.kind == "timeout":
             self.state.stopping.wait(fault.hang_s)
             record.status = 0  # no reply: the client has given up

@@ -47,6 +47,7 @@ class Fault:
     retry_after_ms: bool = False
     hang_s: float = 30.0
     header: str | None = None
+    events: tuple = ()  # (reached, release) threading.Events of a paused request
 
     @classmethod
     def rate_limit(
@@ -83,6 +84,12 @@ class Fault:
     def wrong_count(cls) -> Fault:
         """A 200 answer missing its last vector."""
         return cls("wrong_count")
+
+    @classmethod
+    def paused(cls, reached: threading.Event, release: threading.Event) -> Fault:
+        """Set ``reached`` when this request arrives, answer normally once ``release`` is set
+        (or the server stops): lets a test act at a known point of a job, without sleeping."""
+        return cls("pause", events=(reached, release))
 
     @classmethod
     def malformed_usage(cls) -> Fault:
