@@ -12,8 +12,8 @@ import shutil
 import sys
 import textwrap
 
-from core.data._collection import Collection, CollectionError
 from core.cli._signals import interrupted_exit, terminate_as_interrupt
+from core.data._collection import Collection, CollectionError
 from core.errors import EmbeddingJobError, InvalidInputError, StorageError
 from core.search._engine import Metric
 from core.search._memory import memory_table

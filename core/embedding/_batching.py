@@ -18,7 +18,8 @@ same way:
   with exponential backoff and full jitter, or the server's Retry-After, which then pauses every
   worker — at most ``max_retry_wait_s`` (60 s): a server asking for an hour, ``inf`` or ``1e9``
   is retried after the cap. Every wait is reported through ``progress`` (``Progress.note``) and
-  ends at once when the job is cancelled (a raising callback, Ctrl-C, SIGTERM). Any other error (bad key, unknown model, bad request) stops the job at once.
+  ends at once when the job is cancelled (a raising callback, Ctrl-C, SIGTERM). Any other
+  error (bad key, unknown model, bad request) stops the job at once.
 - **Rate limit**: with ``tokens_per_minute`` a token-bucket pacer keeps the job just under the
   limit instead of provoking storms of 429s.
 - **Cache and resume**: each finished request is written to the cache (on by default, see

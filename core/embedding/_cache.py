@@ -300,7 +300,9 @@ def _max_bytes(explicit: int | None) -> int:
         try:
             explicit = int(float(env) * 2**20)
         except ValueError:
-            raise InvalidInputError(f"{CACHE_MAX_MB_ENV} must be a number of MB, got {env!r}")
+            raise InvalidInputError(
+                f"{CACHE_MAX_MB_ENV} must be a number of MB, got {env!r}"
+            ) from None
     if explicit < 1:
         raise InvalidInputError(f"the cache size cap must be positive, got {explicit} bytes")
     return int(explicit)

@@ -89,11 +89,10 @@ def test_a_disk_failing_during_the_job_keeps_every_vector_in_the_cache(
         worker.start()
         assert reached.wait(60), "the job never reached its second request"
         if fault == "full":
-            with open(disk / "filler", "wb") as filler:
-                with pytest.raises(OSError):  # fill it to the last byte
-                    while True:
-                        filler.write(b"\0" * 65536)
-                        filler.flush()
+            with open(disk / "filler", "wb") as filler, pytest.raises(OSError):
+                while True:  # fill it to the last byte
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
         else:
             remount_read_only(disk)
         release.set()
@@ -124,9 +123,10 @@ def test_sigterm_mid_job_is_clean_cached_and_exits_143(tmp_path):
     with OpenAICompatibleServer(api_key=TEST_API_KEY, latency_ms=150) as server:
         server.inject(*([None] * 6), Fault.paused(reached, release))
         env = {**os.environ, "OPENAI_API_KEY": TEST_API_KEY, "OPENAI_BASE_URL": server.base_url}
-        argv = [sys.executable, "-m", "core", "embed", str(tmp_path / "paid.txt"), "--provider",
-                "openai", "--dimensions", "8", "--batch-size", "20", "--concurrency", "3",
-                "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "coll")]  # fmt: skip
+        argv = [sys.executable, "-m", "core", "embed", str(tmp_path / "paid.txt"),
+                "--provider", "openai", "--dimensions", "8", "--batch-size", "20",
+                "--concurrency", "3", "--cache-dir", str(tmp_path / "cache"),
+                "--out", str(tmp_path / "coll")]  # fmt: skip
         process = subprocess.Popen(argv, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
         try:
             assert reached.wait(120), "the job never reached its seventh request"

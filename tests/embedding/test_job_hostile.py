@@ -89,7 +89,7 @@ def test_stop_interrupts_a_retry_after_wait(make_embedder, openai_server, concur
                 ["a"], make_embedder(), cache=None, concurrency=concurrency,
                 progress=stop_on_wait,
             )  # fmt: skip
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:
             outcome.append(exc)
 
     worker = threading.Thread(target=run, daemon=True)
