@@ -21,7 +21,6 @@ from core.server._types import (
     reference_embedding,
 )
 
-
 # Largest request body accepted: 2,048 inputs of 8,191 tokens fit in well under this.
 MAX_BODY_BYTES = 64 * 2**20
 
