@@ -16,6 +16,7 @@ from core.search._pairs import PairSummary, row_cosines
 from ui import cache
 from ui.jobs import embed_queries
 from ui.tables import format_score, score_column
+from ui.text import md
 
 EXACT = "float32"  # the collection's own vectors, exact search
 MEMORY_MODES = ("float32", "float16", "int8", "binary")
@@ -314,8 +315,8 @@ def show_best(result: dict, table) -> None:
     for q, query in enumerate(result["queries"]):
         best = table[(table["query"] == query) & (table["rank"] == 1)].iloc[0]
         st.markdown(
-            f"**Q{q + 1}** {query}  \n→ **Top result** ({column} "
-            f"{format_score(best[column])}): {best['text']}"
+            f"**Q{q + 1}** {md(query)}  \n→ **Top result** ({column} "
+            f"{format_score(best[column])}): {md(best['text'])}"
         )
         note = no_match_note(result, q)
         if note:
