@@ -210,6 +210,12 @@ def jsonl_objects(name: str, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 f"broken JSON: {exc.msg} (column {exc.colno}). Each line must be one JSON object.",
                 location=f"line {line_number}",
             ) from exc
+        except RecursionError:
+            raise ParseError(
+                name,
+                "the JSON on this line is nested too deeply to read. Flatten its values.",
+                location=f"line {line_number}",
+            ) from None
         if not isinstance(obj, dict):
             raise ParseError(
                 name,

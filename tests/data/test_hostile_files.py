@@ -244,3 +244,9 @@ def test_a_column_whose_type_differs_between_files_is_made_storable():
     assert parsed.metadata["id"].tolist() == ["1", "x"]
     assert any("'id' holds number (one.jsonl, line 1)" in w for w in parsed.warnings)
     pa.Table.from_pandas(parsed.metadata)  # storable: raises if not
+
+
+def test_jsonl_nested_too_deeply_is_a_parse_error_not_a_recursion_error():
+    line = b'{"text": "x", "m": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    with pytest.raises(ParseError, match=r"^deep\.jsonl, line 2: the JSON on this line is nested"):
+        parse_file("deep.jsonl", b'{"text": "ok"}\n' + line)
