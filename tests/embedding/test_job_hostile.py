@@ -186,3 +186,26 @@ def test_a_non_dict_usage_keeps_the_paid_vectors(make_embedder, openai_server, t
     assert_allclose(result.vectors, reference(texts), atol=1e-6)
     assert tmp_cache.count(embedder.cache_key) == 150
     assert result.tokens_used == sum(r.tokens for r in openai_server.log)  # counted instead
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_ctrl_c_interrupts_a_retry_after_wait(make_embedder, openai_server, concurrency):
+    """A real SIGINT, sent from another thread once the wait is reported, reaches the main
+    thread inside the capped 60 s wait: KeyboardInterrupt at once, no retry sent."""
+    import os
+    import signal
+
+    openai_server.inject(Fault.rate_limit(3600))
+    waiting = threading.Event()
+    sender = threading.Thread(
+        target=lambda: waiting.wait(30) and os.kill(os.getpid(), signal.SIGINT), daemon=True
+    )
+    sender.start()
+    with pytest.raises(KeyboardInterrupt):
+        embed_texts(
+            ["a"], make_embedder(), cache=None, concurrency=concurrency,
+            progress=lambda p: p.note and waiting.set(),
+        )  # fmt: skip
+    sender.join(5)
+    assert waiting.is_set()
+    assert [r.status for r in openai_server.log] == [429]
