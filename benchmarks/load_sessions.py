@@ -85,11 +85,19 @@ def main() -> int:
         start_rss = rss_mib(proc.pid)
         sampler.start()
         marks: list[float] = []
+        done: list[list] = []
+
+        def on_round(round_, outcomes) -> None:
+            marks.append(time.monotonic() - t0)
+            done.append(list(outcomes))
+            print(f"round {round_ + 1}: {sum(len(o.problems) for o in outcomes)} problem(s), "
+                  f"RSS {rss_mib(proc.pid):,.0f} MiB", flush=True)  # fmt: skip
+            write_report(args, done, marks, samples, start_rss, rss_mib(proc.pid))
+
         try:
-            results = asyncio.run(
+            asyncio.run(
                 run_rounds(url, Path(tmp), sessions=args.sessions, rounds=args.rounds,
-                           chromium=str(CHROMIUM), args=CHROMIUM_ARGS,
-                           on_round=lambda r, o: marks.append(time.monotonic() - t0))
+                           chromium=str(CHROMIUM), args=CHROMIUM_ARGS, on_round=on_round)
             )  # fmt: skip
         finally:
             stop.set()
@@ -97,6 +105,12 @@ def main() -> int:
             end_rss = rss_mib(proc.pid)
             proc.terminate()
             proc.wait(timeout=20)
+    problems = write_report(args, done, marks, samples, start_rss, end_rss)
+    return 0 if not problems else 1
+
+
+def write_report(args, results, marks, samples, start_rss: float, end_rss: float) -> list[str]:
+    """Write LOAD.md and load.json for the rounds done so far; returns the problems found."""
     bounds = [0.0, *marks]
     per_round = []
     for r, outcomes in enumerate(results):
@@ -115,7 +129,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
         "sessions": args.sessions,
-        "rounds": args.rounds,
+        "rounds": len(results),
         "rss_start_mib": start_rss,
         "rss_end_mib": end_rss,
         "rss_peak_mib": max((m for _, m in samples), default=end_rss),
@@ -127,7 +141,8 @@ def main() -> int:
     lines = [
         "# Load test: concurrent browser sessions against one app server",
         "",
-        f"`python benchmarks/load_sessions.py --sessions {args.sessions} --rounds {args.rounds}`,"
+        f"`python benchmarks/load_sessions.py --sessions {args.sessions} --rounds {args.rounds}` "
+        f"({len(results)} round(s) done),"
         f" {report['when']}, {report['machine']}. Each session: load the sample, run the sample "
         "searches, upload a private 3-line file, embed it, search for it; then check the page "
         "for errors and for any other session's text.",
@@ -149,8 +164,7 @@ def main() -> int:
     if problems:
         lines += ["", "Problems:", "", *(f"- {p}" for p in problems)]
     (RESULTS / "LOAD.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0 if not problems else 1
+    return problems
 
 
 if __name__ == "__main__":
