@@ -12,6 +12,7 @@ import shutil
 import sys
 import textwrap
 
+from core.cli._embed import EXIT_STORAGE
 from core.cli._signals import interrupted_exit, terminate_as_interrupt
 from core.data._collection import Collection, CollectionError
 from core.errors import EmbeddingJobError, InvalidInputError, StorageError
@@ -59,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
             return args.run(args) or 0
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_STORAGE
     except (CollectionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except EmbeddingJobError as exc:  # the provider failed; its message says what to fix
         print(f"error: {exc}", file=sys.stderr)
-        return 3 if isinstance(exc.__cause__, StorageError) else 1
+        return EXIT_STORAGE if isinstance(exc.__cause__, StorageError) else 1
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see core.cli._signals)
         code, message = interrupted_exit(exc)
         print(message, file=sys.stderr)
