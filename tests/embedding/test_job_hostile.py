@@ -196,16 +196,21 @@ def test_ctrl_c_interrupts_a_retry_after_wait(make_embedder, openai_server, conc
     import signal
 
     openai_server.inject(Fault.rate_limit(3600))
+    # Python's own Ctrl-C handler, whatever an earlier test (Streamlit, Playwright) installed.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     waiting = threading.Event()
     sender = threading.Thread(
         target=lambda: waiting.wait(30) and os.kill(os.getpid(), signal.SIGINT), daemon=True
     )
     sender.start()
-    with pytest.raises(KeyboardInterrupt):
-        embed_texts(
-            ["a"], make_embedder(), cache=None, concurrency=concurrency,
-            progress=lambda p: p.note and waiting.set(),
-        )  # fmt: skip
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            embed_texts(
+                ["a"], make_embedder(), cache=None, concurrency=concurrency,
+                progress=lambda p: p.note and waiting.set(),
+            )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
     sender.join(5)
     assert waiting.is_set()
     assert [r.status for r in openai_server.log] == [429]
