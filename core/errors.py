@@ -15,6 +15,9 @@ Each also derives from the built-in a caller would expect (``ValueError`` for ba
     │   ├── ProviderResponseError            wrong number, shape or values of vectors
     │   └── RetriesExhaustedError            still failing after the retries
     ├── RetryableEmbeddingError              worth retrying (429, 5xx, timeout); for the engine
+    ├── StorageError (OSError)               a disk write failed or cannot work (full,
+    │                                        read-only, no permission); says what is kept
+    ├── BudgetExceededError (MemoryError)    the server's shared memory budget is used up
     ├── EmbeddingJobError (RuntimeError)     a job stopped; says what is already cached
     └── JobCancelled                         internal: a worker saw its job cancelled
 """
@@ -101,6 +104,17 @@ class RetryableEmbeddingError(WorkbenchError):
 
 
 RETRYABLE = (RetryableEmbeddingError, TimeoutError, ConnectionError)
+
+
+class StorageError(WorkbenchError, OSError):
+    """A directory or the embedding cache cannot be written: full, read-only, no permission.
+
+    The message names the path, the reason and what is safe (vectors already in the cache).
+    """
+
+
+class BudgetExceededError(WorkbenchError, MemoryError):
+    """The process-wide memory budget shared by every dashboard session is used up."""
 
 
 class EmbeddingJobError(WorkbenchError, RuntimeError):

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.errors import BudgetExceededError
 from ui import state
 from ui.benchmarks import (
     COLLECTION_DRAW,
@@ -14,8 +15,10 @@ from ui.benchmarks import (
     combined_table,
     run_on_collection,
 )
+from ui.budget import process_budget
 from ui.display import show_figure
 from ui.frame import page_frame
+from ui.text import md
 
 page_frame()
 st.title("Benchmark")
@@ -60,24 +63,30 @@ if submitted:
         for problem in problems:
             st.error(problem)
     else:
-        results = {}
-        with st.status("Running benchmarks…", expanded=True) as status:
-            bar = st.progress(0.0)
-            for name in chosen:
-                status.update(label=f"Running: {SUITES[name].title}…")
+        try:  # the arrays are reserved in the app's shared memory budget while they exist
+            with process_budget().reserving(config.peak_bytes(), "these benchmarks"):
+                results = {}
+                with st.status("Running benchmarks…", expanded=True) as status:
+                    bar = st.progress(0.0)
+                    for name in chosen:
+                        status.update(label=f"Running: {SUITES[name].title}…")
 
-                def report(fraction: float, message: str, title: str = SUITES[name].title) -> None:
-                    bar.progress(fraction, text=f"{title}: {message}")
+                        def report(
+                            fraction: float, message: str, title: str = SUITES[name].title
+                        ) -> None:
+                            bar.progress(fraction, text=f"{title}: {message}")
 
-                results[name] = SUITES[name].run(config, report)
-                st.write(f"✓ {SUITES[name].title}")
-            if on_collection and state.collection() is not None:
-                status.update(label="Running on the current collection…")
-                results |= run_on_collection(state.collection().embeddings, config)
-                st.write("✓ current collection")
-            status.update(label="Benchmarks finished", state="complete", expanded=False)
-        state.put(state.BENCH_RESULTS, results)
-        state.put(state.BENCH_CONFIG, config)
+                        results[name] = SUITES[name].run(config, report)
+                        st.write(f"✓ {SUITES[name].title}")
+                    if on_collection and state.collection() is not None:
+                        status.update(label="Running on the current collection…")
+                        results |= run_on_collection(state.collection().embeddings, config)
+                        st.write("✓ current collection")
+                    status.update(label="Benchmarks finished", state="complete", expanded=False)
+                state.put(state.BENCH_RESULTS, results)
+                state.put(state.BENCH_CONFIG, config)
+        except BudgetExceededError as exc:
+            st.error(md(exc))
 
 results = state.get(state.BENCH_RESULTS)
 measured = state.get(state.BENCH_CONFIG)

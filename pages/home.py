@@ -4,10 +4,11 @@ import streamlit as st
 
 from core.data import SAMPLE_DOCUMENTS, SAMPLE_QUERIES
 from core.embedding.providers import provider_info
-from core.errors import EmbeddingJobError
+from core.errors import BudgetExceededError, EmbeddingJobError
 from ui import cache, state
 from ui.frame import page_frame
 from ui.sample import load_sample
+from ui.text import md
 
 page_frame()
 st.title("Embedding Workbench")
@@ -42,12 +43,12 @@ if st.button("Load the sample corpus", type="primary", key="load_sample", icon="
         with st.spinner("Embedding the sample corpus…"):
             loaded = load_sample(spec)
     except cache.MissingKeyError as exc:
-        st.error(str(exc))
-    except EmbeddingJobError as exc:
-        st.error(f"Embedding the sample failed: {exc}")
+        st.error(md(exc))
+    except (EmbeddingJobError, BudgetExceededError) as exc:
+        st.error(f"Embedding the sample failed: {md(exc)}")
     else:
         m = loaded.manifest
-        text = f"Loaded the sample: {m.count} documents × {m.dimension} dimensions ({m.model})."
+        text = f"Loaded the sample: {m.count} documents × {m.dimension} dimensions ({md(m.model)})."
         state.flash("success", text)
         st.rerun()  # redraw the sidebar and the metrics above with the new collection
 
@@ -55,7 +56,7 @@ if collection is not None:
     st.page_link("pages/search.py", label="Search the collection", icon=":material/search:")
     with st.expander("Questions to try", expanded=False):
         for query in SAMPLE_QUERIES[:6]:
-            st.markdown(f"- {query.text}")
+            st.markdown(f"- {md(query.text)}")
     with st.expander("Documents in the collection"):
         st.dataframe(collection.documents().head(200), hide_index=True, width="stretch")
 

@@ -12,6 +12,7 @@ from ui.display import show_figure
 from ui.frame import page_frame
 from ui.search import is_previous, run_search, show_best, show_summary
 from ui.tables import neighbours_table, results_table, score_config
+from ui.text import md
 
 page_frame()
 st.title("Search")
@@ -22,7 +23,9 @@ if collection is None:
     st.stop()
 
 m = collection.manifest
-st.caption(f"Searching {m.count:,} documents × {m.dimension} dimensions embedded with {m.model}.")
+st.caption(
+    f"Searching {m.count:,} documents × {m.dimension} dimensions embedded with {md(m.model)}."
+)
 with st.form("search_form"):
     st.text_area("Queries, one per line", key=state.bind(state.SEARCH_QUERIES), height=110)
     cols = st.columns([2, 1, 2])
@@ -47,7 +50,7 @@ if submitted:
         try:
             result = run_search(collection, queries, method=method, k=int(k), mode=mode)
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
-            st.error(f"Could not embed the queries: {exc}")
+            st.error(f"Could not embed the queries: {md(exc)}")
         else:
             state.put(state.SEARCH_RESULT, result)
             failed = False
@@ -60,7 +63,7 @@ if result is None:
     st.stop()
 # Labelled until a search succeeds: on this run and on any rerun (a map click, a page change).
 if is_previous(result, state.get(state.SEARCH_QUERIES) or ""):
-    st.info(previous_note(result), icon=":material/history:")
+    st.info(md(previous_note(result)), icon=":material/history:")
 
 show_summary(result)
 table = results_table(collection, result.queries, result.ids, result.scores, result.method)
@@ -115,7 +118,7 @@ st.caption(
 )
 
 if selected is not None and near_ids is not None:
-    st.markdown(f"**Nearest neighbours of #{selected}:** {collection.texts[selected]}")
+    st.markdown(f"**Nearest neighbours of #{selected}:** {md(collection.texts[selected])}")
     st.dataframe(
         neighbours_table(collection, near_ids, near_scores, result.method),
         hide_index=True,

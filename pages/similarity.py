@@ -20,6 +20,7 @@ from ui.frame import page_frame
 from ui.jobs import embed_queries
 from ui.search import duplicate_pairs
 from ui.tables import pairs_table, results_table, score_config
+from ui.text import md
 
 MAX_DOCS = 60
 
@@ -71,7 +72,7 @@ if mode == "Queries × documents":
     try:
         query_vectors = embed_queries(queries, cache.embedder_for(collection.spec)).vectors
     except (cache.MissingKeyError, EmbeddingJobError) as exc:
-        st.error(f"Could not embed the queries: {exc}")
+        st.error(f"Could not embed the queries: {md(exc)}")
         st.stop()
     top_ids, top_scores = collection.search(query_vectors, 5, method)
     # Show the documents the queries found first, then fill up with the rest in order.

@@ -5,11 +5,12 @@ import streamlit as st
 
 from core.embedding import language_warning
 from core.embedding.providers import provider_info
-from core.errors import EmbeddingJobError
+from core.errors import BudgetExceededError, EmbeddingJobError
 from ui import cache, state
 from ui.batch_api import render_batch_api_choice
 from ui.frame import page_frame
 from ui.jobs import disable_stop, render_job_buttons, run_embedding
+from ui.text import md
 from ui.upload import (
     BUTTON_HELP,
     EMBED_LABEL,
@@ -39,7 +40,7 @@ if files:
     try:
         parsed = parse_uploads(files, **options)
     except ValueError as exc:  # bad options, e.g. an overlap as long as the chunk
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         render_preview(parsed)
 
@@ -49,14 +50,14 @@ info = provider_info(spec.provider)
 native = info.native_dimensions.get(spec.model)
 dims = spec.dimensions or (f"native ({native})" if native else "native")
 st.caption(
-    f"Provider **{info.label}** · model **{spec.model}** · dimensions **{dims}** "
+    f"Provider **{info.label}** · model **{md(spec.model)}** · dimensions **{dims}** "
     "(change them in the sidebar)"
 )
 embedder = None
 try:
     embedder = cache.embedder_for(spec)
 except cache.MissingKeyError as exc:
-    st.warning(str(exc))
+    st.warning(md(exc))
 batch_size, concurrency = render_request_options(info, embedder)
 use_batch_api = render_batch_api_choice(spec.provider, len(parsed.texts) if parsed else 0)
 
@@ -70,7 +71,7 @@ if parsed and parsed.texts and pricer:
     est = estimate(*key, parsed.texts, pricer, store, batch_api=use_batch_api)
     label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
     if warning := language_warning(parsed.texts, pricer):
-        st.warning(warning)
+        st.warning(md(warning))
 
 start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP[label])
 if start:
@@ -79,9 +80,9 @@ if start:
             parsed.texts, parsed.metadata, embedder, batch_size=batch_size,
             concurrency=concurrency, batch_api=use_batch_api,
         )  # fmt: skip
-    except EmbeddingJobError as exc:
+    except (EmbeddingJobError, BudgetExceededError) as exc:
         disable_stop(stop_slot)
-        st.error(f"Embedding failed: {exc}")
+        st.error(f"Embedding failed: {md(exc)}")
     else:
         st.rerun()  # redraw the sidebar with the new collection; the summary is kept in state
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,12 @@ def new_app() -> AppTest:
     at.run()
     assert_ok(at)
     return at
+
+
+def shown(markdown: str) -> str:
+    """The text a visitor reads from a Markdown element whose untrusted parts went through
+    ``ui.text.md``: backslash escapes resolved, invisible word joiners dropped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def assert_ok(at: AppTest) -> None:

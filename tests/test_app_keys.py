@@ -21,6 +21,7 @@ from tests.app_support import (
     load_sample,
     new_app,
     open_page,
+    shown,
     texts_on_page,
 )
 from tests.fixtures_openai import TEST_API_KEY, isolated_embedding_cache, openai_server
@@ -245,7 +246,7 @@ def test_refused_endpoint_names_the_setting_that_allows_it(listener, monkeypatch
     at.button(key="load_sample").click().run()
     (error,) = [e.value for e in at.error]
     assert "is an internal address (127.0.0.1)" in error
-    assert "WORKBENCH_CUSTOM_ENDPOINTS=any" in error
+    assert "WORKBENCH_CUSTOM_ENDPOINTS=any" in shown(error)
     assert listener.headers == []
     # The operator allows it (an app run on one's own machine): the same URL now works.
     monkeypatch.setenv("WORKBENCH_CUSTOM_ENDPOINTS", "any")

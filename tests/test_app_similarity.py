@@ -4,6 +4,8 @@ threshold (or, when none pass, where the most alike pair is)."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 
@@ -64,7 +66,7 @@ def test_queries_by_documents_heatmap_with_full_text_on_hover(similarity):
     assert hover_contains(heat["y"][1], SAMPLE_QUERIES[1].text)
     assert plotly_array(heat["z"]).shape == (4, 20)
     ticks = figure["layout"]["xaxis"]["ticktext"]
-    assert all(len(t) <= 24 for t in ticks)
+    assert all(len(html.unescape(t)) <= 24 for t in ticks)
     assert "4 × 20 cosine similarities" in similarity.caption[0].value
     assert "%{z:.3f}" in heat["hovertemplate"]
 

@@ -10,7 +10,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from core.data._formats import to_npz_bytes, to_parquet_bytes
-from tests.app_support import assert_ok, new_app, open_page, texts_on_page
+from tests.app_support import assert_ok, new_app, open_page, shown, texts_on_page
 from tests.data.test_parsing import make_pdf
 
 NOTES = "\n".join(
@@ -377,7 +377,7 @@ def test_random_bytes_as_npz_get_our_message_not_numpys():
     at.run()
     assert_ok(at)
     (error,) = [e.value for e in at.error]
-    assert error == (
+    assert shown(error) == (
         "bad.npz: not a readable .npz file: it is not a zip archive of NumPy arrays (damaged, cut "
         "short, or another kind of file). Upload a collection file downloaded from this app "
         "(Upload & embed page)."

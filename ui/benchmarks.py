@@ -36,6 +36,12 @@ class BenchConfig:
     n_queries: int = 16
     sizes: tuple[int, ...] = (1_000, 5_000, 20_000, 50_000)
 
+    def peak_bytes(self) -> int:
+        """About the most memory a run takes: the largest corpus as float64 and float32, plus
+        a score block (what the app's shared memory budget reserves for it)."""
+        n = max(self.n_docs, *self.sizes) if self.sizes else self.n_docs
+        return n * self.dim * (8 + 4) + n * self.n_queries * 8
+
     def problems(self) -> list[str]:
         """What is wrong with this configuration, in words (empty when it can run)."""
         out = []

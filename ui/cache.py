@@ -28,6 +28,7 @@ from core.embedding.providers._openai import DEFAULT_TIMEOUT_S
 from core.errors import EndpointRefusedError, MissingAPIKeyError
 from core.viz._projection import Projection, fit_projection
 from ui import state
+from ui.budget import process_budget
 from ui.endpoint import custom_model, endpoint_options, prefixes_for
 from ui.secrets import credentials
 from ui.session_store import SessionVectorStore
@@ -136,8 +137,13 @@ def session_store() -> SessionVectorStore:
     """This session's vector store (created on first use)."""
     store = st.session_state.get(state.EMBED_STORE)
     if store is None:
-        store = st.session_state[state.EMBED_STORE] = SessionVectorStore()
+        store = st.session_state[state.EMBED_STORE] = SessionVectorStore(on_grow=_admit_vectors)
     return store
+
+
+def _admit_vectors(store: SessionVectorStore, extra: int) -> None:
+    """The whole process's memory budget, before a session's store grows (see ui.budget)."""
+    process_budget().admit(store, extra, "embedding these texts")
 
 
 @st.cache_data(show_spinner=False, max_entries=4, ttl=timedelta(days=1))

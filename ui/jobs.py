@@ -51,6 +51,7 @@ def run_embedding(
     def on_progress(p: Progress) -> None:
         job.update(done=p.texts_done, batches=p.batch_index, n_batches=p.n_batches)
         eta = "" if p.eta_s is None else f", about {p.eta_s:,.0f} s left"
+        eta = f" · {p.note}" if p.note else eta  # a retry wait (Stop ends it at once)
         bar.progress(
             min(1.0, p.fraction),
             text=f"{label}: batch {p.batch_index}/{p.n_batches} · "

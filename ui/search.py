@@ -22,6 +22,7 @@ from core.services import (
 from core.services import run_search as _run_search
 from ui import cache
 from ui.tables import score_column
+from ui.text import md
 
 
 def run_search(collection, queries, *, method: str, k: int, mode: str) -> SearchReport:
@@ -72,8 +73,8 @@ def show_best(report: SearchReport, table) -> None:
     for q, query in enumerate(report.queries):
         best = table[(table["query"] == query) & (table["rank"] == 1)].iloc[0]
         st.markdown(
-            f"**Q{q + 1}** {query}  \n→ **Top result** ({column} "
-            f"{format_score(best[column])}): {best['text']}"
+            f"**Q{q + 1}** {md(query)}  \n→ **Top result** ({column} "
+            f"{format_score(best[column])}): {md(best['text'])}"
         )
         note = no_match_note(report, q)
         if note:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from core.embedding._cache import VectorByteStore
 
@@ -41,12 +41,20 @@ class SessionVectorStore(VectorByteStore):
     ----------
     max_bytes : int
         Upper bound for the stored values; the least recently stored entries go first.
+    on_grow : callable, optional
+        ``on_grow(store, extra_bytes)`` before the store grows; may raise to refuse (the
+        process-wide budget of ``ui.budget`` does).
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        on_grow: Callable[[SessionVectorStore, int], None] | None = None,
+    ) -> None:
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
         self.max_bytes = int(max_bytes)
+        self.on_grow = on_grow
         self._data: OrderedDict[str, bytes] = OrderedDict()
         self._nbytes = 0
         self._lock = threading.Lock()  # the batch engine writes from worker threads
@@ -67,8 +75,14 @@ class SessionVectorStore(VectorByteStore):
             return [self._data.get(key) for key in keys]
 
     def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
+        pairs = list(key_value_pairs)
         with self._lock:
-            for key, value in key_value_pairs:
+            if self.on_grow is not None:
+                incoming = sum(len(v) for _, v in pairs)
+                grown = min(self._nbytes + incoming, self.max_bytes) - self._nbytes
+                if grown > 0:
+                    self.on_grow(self, grown)
+            for key, value in pairs:
                 old = self._data.pop(key, None)
                 if old is not None:
                     self._nbytes -= len(old)

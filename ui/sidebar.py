@@ -8,6 +8,7 @@ from core.embedding.providers import available_providers, default_provider
 from ui import state
 from ui.endpoint import custom_model, render_endpoint_panel
 from ui.secrets import configured_api_key, key_source
+from ui.text import md
 
 # Shorter output sizes the OpenAI text-embedding-3 models accept through ``dimensions``.
 _DIMENSION_CHOICES = {
@@ -100,4 +101,4 @@ def render_sidebar() -> None:
             st.caption("No collection yet: load the sample on Home, or upload files.")
         else:
             m = collection.manifest
-            st.caption(f"Collection: {m.count:,} × {m.dimension} · {m.model}")
+            st.caption(f"Collection: {m.count:,} × {m.dimension} · {md(m.model)}")

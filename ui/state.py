@@ -10,6 +10,8 @@ from typing import Any
 
 import streamlit as st
 
+from ui.budget import nbytes_of, process_budget
+
 # Sidebar widgets (rendered on every run by app.py, so their values persist across pages).
 PROVIDER = "provider"
 MODEL = "model"
@@ -95,7 +97,16 @@ def collection():
 
 
 def set_collection(new) -> None:
-    """Make ``new`` the current collection; results computed on the old one no longer apply."""
+    """Make ``new`` the current collection; results computed on the old one no longer apply.
+
+    Raises
+    ------
+    core.errors.BudgetExceededError
+        The app's memory, shared by every session, cannot hold it (see ``ui.budget``).
+    """
+    if new is not None:
+        old = st.session_state.get(COLLECTION)
+        process_budget().admit(new, nbytes_of(new), "this collection", replacing=old)
     st.session_state[COLLECTION] = new
     st.session_state[SEARCH_RESULT] = None
     st.session_state[EMBED_JOB] = None

@@ -12,9 +12,12 @@ from core.data._parsing import ParsedDocuments, ParseError, columns_of, parse_fi
 from core.embedding._pricing import CostEstimate, estimate_cost
 from core.embedding._types import EmbedderSpec
 from core.embedding.providers import ProviderInfo
+from core.errors import BudgetExceededError
 from core.services import EmbedSummary
 from ui import state
+from ui.budget import process_budget
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
+from ui.text import md
 
 UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
 AUTO_COLUMN = "(automatic)"
@@ -33,6 +36,11 @@ BUTTON_HELP = {
 # Session-state key (private to this page's helpers): the documents parse_uploads returned last,
 # so render_estimate can compare their sources with the current collection's (the page passes
 # it the texts only).
+def load_allowance() -> int:
+    """Most memory a loaded collection file may take: this session's share of what is free."""
+    return process_budget().load_allowance()
+
+
 def max_upload_bytes() -> int:
     """The per-file limit: ``server.maxUploadSize`` from .streamlit/config.toml, in bytes."""
     return int(st.get_option("server.maxUploadSize")) * 2**20
@@ -103,7 +111,7 @@ def load_collection_file(uploaded) -> Collection | None:
     sig = (uploaded.file_id, uploaded.name, uploaded.size)
     if st.session_state.get(state.LOADED_SIGNATURE) == sig:
         return None
-    collection = from_bytes(uploaded.name, uploaded.getvalue())
+    collection = from_bytes(uploaded.name, uploaded.getvalue(), max_bytes=load_allowance())
     state.set_collection(collection)
     st.session_state[state.EMBED_SUMMARY] = None
     st.session_state[state.LOADED_SIGNATURE] = sig
@@ -251,7 +259,7 @@ def render_estimate(
         m = current.manifest
         st.caption(
             f"Embedding replaces the current collection ({m.count:,} documents × {m.dimension}, "
-            f"{m.model}); download it below first to keep it."
+            f"{md(m.model)}); download it below first to keep it."
         )
     return REBUILD_LABEL if est.n_texts == 0 else EMBED_LABEL
 
@@ -259,9 +267,9 @@ def render_estimate(
 def render_preview(parsed: ParsedDocuments) -> None:
     """Errors (one per bad file, naming it and the line/row), warnings, and the first rows."""
     for error in parsed.errors:
-        st.error(str(error))
+        st.error(md(error))
     for warning in parsed.warnings:
-        st.warning(warning)
+        st.warning(md(warning))
     if parsed.texts:
         n_files = parsed.metadata["source"].nunique()
         st.write(f"**{len(parsed):,} documents** from {n_files} file(s). Preview:")
@@ -272,7 +280,7 @@ def render_preview(parsed: ParsedDocuments) -> None:
 
 def render_summary(summary: EmbedSummary) -> None:
     """Count, shape, dtype, memory, time, throughput and the norm check of the last run."""
-    st.success(f"Embedded {summary.count:,} texts with {summary.model}.")
+    st.success(f"Embedded {summary.count:,} texts with {md(summary.model)}.")
     first, second = st.columns(4), st.columns(4)
     first[0].metric("Count", f"{summary.count:,}")
     first[1].metric("Shape", " × ".join(f"{s:,}" for s in summary.shape))
@@ -325,11 +333,11 @@ def render_save_load(collection: Collection | None) -> None:
         return
     try:
         loaded = load_collection_file(saved)
-    except CollectionError as exc:
-        st.error(str(exc))
+    except (CollectionError, BudgetExceededError) as exc:
+        st.error(md(exc))
         return
     if loaded is not None:
         m = loaded.manifest
-        text = f"Loaded {saved.name}: {m.count:,} documents × {m.dimension} ({m.model})."
+        text = f"Loaded {md(saved.name)}: {m.count:,} documents × {m.dimension} ({md(m.model)})."
         state.flash("success", text)
         st.rerun()  # redraw the sidebar and the page with the loaded collection

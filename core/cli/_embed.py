@@ -5,7 +5,8 @@ while it runs, and a summary at the end. Every finished request lands in the emb
 first, so after a crash, Ctrl-C or an exhausted quota the same command resumes and pays only for
 what is missing.
 
-Exit codes (see :mod:`core.cli`): 0 done, 2 bad input (files, arguments), 1 the provider failed.
+Exit codes (see :mod:`core.cli`): 0 done, 2 bad input (files, arguments), 1 the provider failed,
+3 storage (``--out`` or the cache full, read-only or not permitted; checked before the job).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ EXIT_BAD_INPUT = 2
 EXIT_PROVIDER_FAILED = 1
 # Documents read from standard input (FILE "-") are parsed as a text file of this name.
 STDIN_NAME = "stdin.txt"
+EXIT_STORAGE = 3
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -140,7 +142,9 @@ def _cache(args: argparse.Namespace):
         return None
     from core.embedding._cache import EmbeddingCache
 
-    return EmbeddingCache(args.cache_dir) if args.cache_dir else EmbeddingCache()
+    cache = EmbeddingCache(args.cache_dir) if args.cache_dir else EmbeddingCache()
+    cache.check_writable()  # a read-only or full cache fails now, not after paying
+    return cache
 
 
 def run_embed(args: argparse.Namespace) -> int:
@@ -148,13 +152,15 @@ def run_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.data import check_save_target
+    from core.data._storage import check_writable, collection_bytes, save_failed
     from core.embedding.providers import get_embedder, resolve_provider
-    from core.errors import EmbeddingJobError, RetriesExhaustedError
+    from core.errors import EmbeddingJobError, RetriesExhaustedError, StorageError
     from core.services import embed_collection, plan_embedding
 
     _check_args(args)
     if not args.dry_run:
         check_save_target(args.out)  # before reading, embedding or paying for anything
+        check_writable(args.out)
     provider = resolve_provider(args.provider, args.model, args.api_key, args.base_url)
     options = endpoint_options(args, provider)
     if args.dry_run and provider == "openai":
@@ -169,6 +175,8 @@ def run_embed(args: argparse.Namespace) -> int:
         **options,
     )
     cache = _cache(args)
+    if not args.dry_run:
+        check_writable(args.out, collection_bytes(parsed.texts, embedder.dimension))
     plan = plan_embedding(
         parsed.texts, embedder, cache=cache, n_files=parsed.metadata["source"].nunique(),
         batch_api=args.batch_api,
@@ -183,6 +191,10 @@ def run_embed(args: argparse.Namespace) -> int:
     def on_progress(p) -> None:
         bar.update(p.texts_done - bar.n)
         bar.set_postfix(batch=f"{p.batch_index}/{p.n_batches}", tokens=f"{p.tokens:,}")
+        if p.note:  # a retry wait: "waiting 60 s: the server asked for 3600 s"
+            bar.set_description(f"embedding ({p.note})", refresh=True)
+        elif bar.desc != "embedding":
+            bar.set_description("embedding")
 
     try:
         if args.batch_api:
@@ -206,11 +218,14 @@ def run_embed(args: argparse.Namespace) -> int:
                 f"{first}, then rerun the same command to resume: finished batches are cached",
                 file=sys.stderr,
             )
-        return EXIT_PROVIDER_FAILED
+        return EXIT_STORAGE if isinstance(exc.__cause__, StorageError) else EXIT_PROVIDER_FAILED
     finally:
         bar.close()
     collection, result = outcome.collection, outcome.result
-    collection.save(args.out)
+    try:
+        collection.save(args.out)
+    except OSError as exc:  # the disk filled up or went read-only during the job
+        raise save_failed(args.out, exc, cache, len(collection)) from exc
     print(
         f"saved {len(collection):,} vectors ({embedder.dimension}-d) to {args.out}: "
         f"{result.n_requests} request(s), {result.n_cached:,} from cache, "

@@ -6,7 +6,8 @@ stdout, with messages on stderr.
 
 Exit codes: :data:`EXIT_OK` 0 success, :data:`EXIT_PROVIDER_FAILED` 1 the provider failed (rerun
 to resume), :data:`EXIT_BAD_INPUT` 2 bad input (arguments, files, collections),
-:data:`EXIT_INTERRUPTED` 130 interrupted.
+:data:`EXIT_STORAGE` 3 storage (disk full, read-only, no permission; the vectors are cached),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM; handled like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import sys
 import textwrap
 
 from core import __version__
+from core.cli._embed import EXIT_STORAGE
+from core.cli._signals import interrupted_exit, terminate_as_interrupt
 from core.data import Collection
-from core.errors import EmbeddingJobError, InvalidInputError, WorkbenchError
+from core.errors import EmbeddingJobError, InvalidInputError, StorageError, WorkbenchError
 from core.search import memory_table
 from core.search._metrics import metric_names
 
 EXIT_OK = 0
 EXIT_PROVIDER_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 PROG = "embedding-workbench"
 
 
@@ -72,16 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args) or EXIT_OK
+        with terminate_as_interrupt():
+            return args.run(args) or EXIT_OK
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except (InvalidInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (EmbeddingJobError, WorkbenchError) as exc:  # the provider failed; says what to fix
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_PROVIDER_FAILED
-    except KeyboardInterrupt:
-        print("interrupted; finished batches are cached, rerun to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_STORAGE if isinstance(exc.__cause__, StorageError) else EXIT_PROVIDER_FAILED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see core.cli._signals)
+        code, message = interrupted_exit(exc)
+        print(message, file=sys.stderr)
+        return code
 
 
 def run_info(args) -> int:

@@ -12,10 +12,16 @@ Layout on disk::
 Saving writes a complete new version directory first and then replaces ``CURRENT`` with
 ``os.replace`` (atomic), so a crash at any point leaves the previous collection readable; the
 superseded version is deleted only after the switch.
+
+Concurrent saves and loads of one path (several processes or threads) are safe: a save holds an
+exclusive ``flock`` on ``<path>/.lock`` while it publishes its version and deletes every other
+one, a load holds a shared one while it reads, so no version is orphaned and no reader finds a
+file missing (on systems without ``fcntl`` the lock is skipped).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +45,7 @@ from core.search._pairs import PairSummary, strongest_pairs
 FORMAT_VERSION = 1
 TEXT_COLUMN = "text"
 _CURRENT = "CURRENT"
+_LOCK = ".lock"
 _MANIFEST, _VECTORS, _DOCUMENTS = "manifest.json", "vectors.npy", "documents.parquet"
 # Verify the content hash on load when the vectors are at most this big (it reads every byte).
 AUTO_VERIFY_BYTES = 512 * 2**20
@@ -244,17 +251,22 @@ class Collection:
                 json.dumps(asdict(self.manifest), indent=2, ensure_ascii=False), encoding="utf-8"
             )
             _fsync_tree(staging)
-            staging.rename(root / version)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        previous = _read_current(root)
-        pointer = root / f".{_CURRENT}.{uuid.uuid4().hex[:8]}"
-        pointer.write_text(version + "\n", encoding="utf-8")
-        _fsync_file(pointer)
-        os.replace(pointer, root / _CURRENT)
-        if previous and previous != version:
-            shutil.rmtree(root / previous, ignore_errors=True)
+        with _locked(root, exclusive=True):  # publish and clean up as one step (see module)
+            try:
+                staging.rename(root / version)
+                pointer = root / f".{_CURRENT}.{uuid.uuid4().hex[:8]}"
+                pointer.write_text(version + "\n", encoding="utf-8")
+                _fsync_file(pointer)
+                os.replace(pointer, root / _CURRENT)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            for old in root.glob("v-*"):  # every superseded version, a concurrent save's too
+                if old.name != version:
+                    shutil.rmtree(old, ignore_errors=True)
         return root
 
     @classmethod
@@ -281,14 +293,15 @@ class Collection:
                 f"no collection at {root}: not a directory. Create one with "
                 f"`python -m core embed FILE... --out {root}` (or Collection.save)"
             )
-        version = _read_current(root)
-        if version is None:
-            raise CollectionError(f"{root} is not a collection: {_CURRENT} is missing")
-        folder = root / version
-        manifest = _read_manifest(folder / _MANIFEST)
-        vectors = _read_vectors(folder / _VECTORS, mmap)
-        documents = _read_documents(folder / _DOCUMENTS)
-        texts = documents.pop(TEXT_COLUMN).astype(str).tolist()
+        with _locked(root, exclusive=False):  # no save deletes this version while it is read
+            version = _read_current(root)
+            if version is None:
+                raise CollectionError(f"{root} is not a collection: {_CURRENT} is missing")
+            folder = root / version
+            manifest = _read_manifest(folder / _MANIFEST)
+            vectors = _read_vectors(folder / _VECTORS, mmap)
+            documents = _read_documents(folder / _DOCUMENTS)
+        texts = _texts(folder / _DOCUMENTS, documents.pop(TEXT_COLUMN))
         _check_consistent(folder, manifest, vectors, texts)
         if verify is None:
             verify = vectors.nbytes <= AUTO_VERIFY_BYTES
@@ -315,12 +328,51 @@ def check_save_target(path: str | os.PathLike) -> Path:
         raise CollectionError(
             f"cannot save a collection at {root}: it is a file. Choose a new directory name."
         )
-    if (root / _CURRENT).exists() or not any(root.iterdir()):
+    if (root / _CURRENT).exists() or not any(p.name != _LOCK for p in root.iterdir()):
         return root
     raise CollectionError(
         f"cannot save a collection at {root}: the directory holds other files and is not a "
         "collection. Choose a new or empty directory."
     )
+
+
+@contextlib.contextmanager
+def _locked(root: Path, *, exclusive: bool):
+    """An ``flock`` on ``root/.lock``: exclusive for a save, shared for a load. A reader that
+    cannot open the lock file (a read-only copy) reads without it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = root / _LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if exclusive:
+            raise
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield
+            return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _texts(path: Path, column: pd.Series) -> list[str]:
+    """The text column as strings; null texts are refused with their rows."""
+    missing = [int(i) for i in column.index[column.isna()]]
+    if missing:
+        shown = ", ".join(str(i + 1) for i in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise CollectionError(
+            f"{path}: {len(missing):,} row(s) have no text (null), e.g. row(s) {shown}; "
+            "re-create the collection from its source files"
+        )
+    return [str(t) for t in column.tolist()]
 
 
 def _read_current(root: Path) -> str | None:

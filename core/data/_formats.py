@@ -15,6 +15,12 @@ a browser download needs a single file. Two are offered:
 Loading checks everything a hand-edited or truncated file can get wrong (missing parts, counts,
 dimension, NaN, content hash) and raises :class:`~core.data._collection.CollectionError` naming the
 file and what to do.
+
+Decompression bombs: a 10 KB Parquet file or a 1 MB ``.npz`` can inflate to gigabytes. Nothing is
+inflated before the sizes are known: the Parquet footer (rows, column types, uncompressed sizes)
+and each ``.npy`` header (dtype, shape) are read first and must agree with the manifest, and
+what they would take in memory must fit ``max_bytes`` (the caller's budget, e.g. one dashboard
+session's share). Any other failure inside a hostile file becomes a ``CollectionError`` too.
 """
 
 from __future__ import annotations
@@ -38,6 +44,15 @@ VECTOR_COLUMN = "embedding"
 MANIFEST_KEY = b"embedding_workbench.manifest"
 FORMATS = (".parquet", ".npz")
 NPZ_PARTS = ("embeddings", "texts", "manifest")  # required; "metadata" is optional
+# Most memory one loaded collection may take unless the caller says otherwise.
+DEFAULT_MAX_LOAD_BYTES = 512 * 2**20
+_MAX_MANIFEST_BYTES = 1 << 20
+_MAX_COLUMNS = 1000
+_MANIFEST_TYPES = {
+    "provider": str, "model": str, "dimension": int, "dtype": str, "normalized": bool,
+    "count": int, "content_hash": str, "created": str, "dimensions_requested": (int, type(None)),
+    "format_version": int, "extra": dict,
+}  # fmt: skip
 # What to do about any file this module refuses.
 _UPLOAD_OURS = "Upload a collection file downloaded from this app (Upload & embed page)."
 
@@ -88,7 +103,7 @@ def to_npz_bytes(collection: Collection) -> bytes:
     return sink.getvalue()
 
 
-def from_bytes(name: str, data: bytes) -> Collection:
+def from_bytes(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_LOAD_BYTES) -> Collection:
     """Read a collection file made by :func:`to_parquet_bytes` or :func:`to_npz_bytes`.
 
     Parameters
@@ -96,6 +111,9 @@ def from_bytes(name: str, data: bytes) -> Collection:
     name : str
         File name; its extension picks the format.
     data : bytes
+    max_bytes : int
+        Most memory the loaded collection may take (vectors, texts, metadata); checked from the
+        file's metadata before anything is decompressed.
 
     Raises
     ------
@@ -106,16 +124,52 @@ def from_bytes(name: str, data: bytes) -> Collection:
     lower = name.lower()
     if not data:
         raise CollectionError(f"{name}: the file is empty; choose a collection file you downloaded")
-    if lower.endswith(".parquet"):
-        texts, metadata, vectors, manifest = _read_parquet(name, data)
-    elif lower.endswith(".npz"):
-        texts, metadata, vectors, manifest = _read_npz(name, data)
-    else:
+    if not lower.endswith(FORMATS):
         raise CollectionError(
             f"{name}: not a collection file; expected one of {', '.join(FORMATS)} "
             "as downloaded from the Upload & embed page"
         )
-    return _check(name, texts, metadata, vectors, manifest)
+    reader = _read_parquet if lower.endswith(".parquet") else _read_npz
+    try:
+        texts, metadata, vectors, manifest = reader(name, data, max_bytes)
+        return _check(name, texts, metadata, vectors, manifest)
+    except CollectionError:
+        raise
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # a hostile file may fail deep inside pyarrow, numpy or pandas
+        raise CollectionError(
+            f"{name}: the file is damaged or was changed after it was saved "
+            f"({type(exc).__name__}: {exc}). {_UPLOAD_OURS}"
+        ) from exc
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _check_budget(name: str, manifest: Manifest, rows: int, max_bytes: int) -> None:
+    """Before inflating: the rows the file holds match its manifest, and its vectors fit."""
+    if rows != manifest.count:
+        raise CollectionError(
+            f"{name}: the file holds {rows:,} rows but its manifest says {manifest.count:,}; it "
+            f"was changed after it was saved. {_UPLOAD_OURS}"
+        )
+    if manifest.count < 0 or manifest.dimension < 1:
+        raise CollectionError(
+            f"{name}: the manifest says {manifest.count} × {manifest.dimension}, which is not a "
+            f"collection. {_UPLOAD_OURS}"
+        )
+    _check_size(name, 4 * manifest.count * manifest.dimension, max_bytes)
+
+
+def _check_size(name: str, n_bytes: int, max_bytes: int) -> None:
+    if n_bytes > max_bytes:
+        raise CollectionError(
+            f"{name}: loading it would take {_mib(n_bytes)} of memory, over the {_mib(max_bytes)} "
+            "allowed for one collection here. Load a smaller collection (embed fewer documents, "
+            "or a shorter dimension)."
+        )
 
 
 def _manifest_from(name: str, raw: bytes | None) -> Manifest:
@@ -125,27 +179,59 @@ def _manifest_from(name: str, raw: bytes | None) -> Manifest:
             "Embed the texts again instead."
         )
     try:
-        return Manifest(**json.loads(bytes(raw).decode("utf-8")))
+        fields = json.loads(bytes(raw).decode("utf-8"))
+        if not isinstance(fields, dict):
+            raise TypeError(f"a JSON {type(fields).__name__}, not an object")
+        for key, value in fields.items():
+            wanted = _MANIFEST_TYPES.get(key)
+            bad_bool = isinstance(value, bool) and wanted is int
+            if wanted is not None and (bad_bool or not isinstance(value, wanted)):
+                raise TypeError(f"{key!r} is {value!r}")
+        return Manifest(**fields)
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
         raise CollectionError(f"{name}: the manifest is corrupt ({exc}). {_UPLOAD_OURS}") from None
 
 
-def _read_parquet(name: str, data: bytes):
+def _read_parquet(name: str, data: bytes, max_bytes: int):
     try:
-        arrow = pq.read_table(io.BytesIO(data))
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        schema = parquet.schema_arrow
     except (pa.ArrowException, OSError, ValueError):
         # Arrow's own text ("magic bytes not found in footer") does not say what to do.
         raise CollectionError(
             f"{name}: not a readable Parquet file: it is damaged or cut short (an interrupted "
             f"download?), or not Parquet at all. {_UPLOAD_OURS}"
         ) from None
-    manifest = _manifest_from(name, (arrow.schema.metadata or {}).get(MANIFEST_KEY))
+    manifest = _manifest_from(name, (schema.metadata or {}).get(MANIFEST_KEY))
     for column in (TEXT_COLUMN, VECTOR_COLUMN):
-        if column not in arrow.column_names:
+        if column not in schema.names:
             raise CollectionError(
-                f"{name}: no {column!r} column; columns: {arrow.column_names}. "
+                f"{name}: no {column!r} column; columns: {schema.names}. "
                 f"The file was changed after it was saved. {_UPLOAD_OURS}"
             )
+    # Only the footer has been read so far: check every size before decompressing anything.
+    footer = parquet.metadata
+    if footer.num_columns > _MAX_COLUMNS:
+        raise CollectionError(
+            f"{name}: {footer.num_columns:,} columns; a collection has its text, vectors and a "
+            f"few metadata columns. {_UPLOAD_OURS}"
+        )
+    _check_budget(name, manifest, footer.num_rows, max_bytes)
+    vector_type = schema.field(VECTOR_COLUMN).type
+    if pa.types.is_fixed_size_list(vector_type) and vector_type.list_size != manifest.dimension:
+        raise CollectionError(
+            f"{name}: vectors of {vector_type.list_size} dimensions but the manifest says "
+            f"{manifest.dimension}; it was changed after it was saved. {_UPLOAD_OURS}"
+        )
+    inflated = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
+    _check_size(name, inflated, max_bytes)
+    try:
+        arrow = parquet.read()
+    except (pa.ArrowException, OSError, ValueError):
+        raise CollectionError(
+            f"{name}: not a readable Parquet file: it is damaged or cut short (an interrupted "
+            f"download?), or not Parquet at all. {_UPLOAD_OURS}"
+        ) from None
     column = arrow.column(VECTOR_COLUMN).combine_chunks()
     if column.null_count:
         raise CollectionError(
@@ -168,11 +254,23 @@ def _read_parquet(name: str, data: bytes):
     flat = column.flatten().to_numpy(zero_copy_only=False)
     vectors = np.asarray(flat, dtype=np.float32).reshape(len(column), width)
     table = arrow.drop_columns([VECTOR_COLUMN]).to_pandas()
-    texts = table.pop(TEXT_COLUMN).astype(str).tolist()
+    texts = _texts_of(name, table.pop(TEXT_COLUMN))
     return texts, table, vectors, manifest
 
 
-def _read_npz(name: str, data: bytes):
+def _texts_of(name: str, column: pd.Series) -> list[str]:
+    """The text column as strings; a missing (null) text is refused with its rows."""
+    missing = [int(i) for i in column.index[column.isna()]]
+    if missing:
+        shown = ", ".join(str(i + 1) for i in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise CollectionError(
+            f"{name}: {len(missing):,} row(s) have no text (null), e.g. row(s) {shown}; every "
+            f"document needs its text. {_UPLOAD_OURS}"
+        )
+    return [str(t) for t in column.tolist()]
+
+
+def _read_npz(name: str, data: bytes, max_bytes: int):
     # A .npz is a zip archive of .npy arrays. Checked first: for anything else np.load would
     # return a bare array, or (allow_pickle=False) suggest loading the file unsafely.
     if not zipfile.is_zipfile(io.BytesIO(data)):
@@ -181,58 +279,120 @@ def _read_npz(name: str, data: bytes):
             f"cut short, or another kind of file). {_UPLOAD_OURS}"
         )
     try:
-        archive = np.load(io.BytesIO(data), allow_pickle=False)
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = {
+            info.filename.removesuffix(".npy"): info
+            for info in archive.infolist()
+            if info.filename.endswith(".npy")
+        }
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
         raise CollectionError(
             f"{name}: not a readable .npz file: the zip archive is damaged. {_UPLOAD_OURS}"
         ) from None
     with archive:
-        missing = [p for p in NPZ_PARTS if p not in archive.files]
+        missing = [p for p in NPZ_PARTS if p not in members]
         if missing:
+            found = sorted(i.filename.removesuffix(".npy") for i in archive.infolist())
             raise CollectionError(
-                f"{name}: missing part(s) {missing}; found {archive.files}. It was not saved by "
+                f"{name}: missing part(s) {missing}; found {found}. It was not saved by "
                 f"this app, or was changed since. {_UPLOAD_OURS}"
             )
-        parts = {}
-        for part in (*NPZ_PARTS, "metadata"):
-            if part in archive.files:
-                parts[part] = _npz_part(name, archive, part)
+        parts_present = [p for p in (*NPZ_PARTS, "metadata") if p in members]
+        # Only the .npy headers (dtype, shape) are read here, nothing is inflated.
+        headers = {part: _npy_header(name, archive, members[part], part) for part in parts_present}
+        shape, dtype = headers["embeddings"]
+        if len(shape) != 2 or not np.issubdtype(dtype, np.floating):
+            raise CollectionError(
+                f"{name}: embeddings are {dtype} of shape {shape}; "
+                f"expected floats of shape (n, d). {_UPLOAD_OURS}"
+            )
+        for part in ("texts", "manifest", "metadata"):
+            if part in headers and (headers[part][1] != np.uint8 or len(headers[part][0]) != 1):
+                raise CollectionError(
+                    f"{name}: part {part!r} is {headers[part][1]} of shape {headers[part][0]}, "
+                    f"not UTF-8 JSON bytes. {_UPLOAD_OURS}"
+                )
+        if headers["manifest"][0][0] > _MAX_MANIFEST_BYTES:
+            raise CollectionError(f"{name}: the manifest is too large to be one. {_UPLOAD_OURS}")
+        raw_manifest = _npz_part(name, archive, members["manifest"], "manifest").tobytes()
+        manifest = _manifest_from(name, raw_manifest)
+        _check_budget(name, manifest, shape[0], max_bytes)
+        if shape[1] != manifest.dimension:
+            raise CollectionError(
+                f"{name}: the manifest says {manifest.count} × {manifest.dimension} but the "
+                f"file holds {shape[0]} × {shape[1]}; it was changed after it was saved. "
+                f"{_UPLOAD_OURS}"
+            )
+        total = sum(int(np.prod(s)) * np.dtype(d).itemsize for s, d in headers.values())
+        _check_size(name, total, max_bytes)
+        parts = {p: _npz_part(name, archive, members[p], p) for p in parts_present}
     try:
         vectors = parts["embeddings"]
         texts = json.loads(parts["texts"].tobytes().decode("utf-8"))
         records = (
             json.loads(parts["metadata"].tobytes().decode("utf-8")) if "metadata" in parts else []
         )
-        raw_manifest = parts["manifest"].tobytes()
     except (ValueError, UnicodeDecodeError) as exc:
         raise CollectionError(f"{name}: a part is corrupt ({exc}). {_UPLOAD_OURS}") from None
-    manifest = _manifest_from(name, raw_manifest)
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise CollectionError(f"{name}: 'texts' must be a JSON list of strings. {_UPLOAD_OURS}")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise CollectionError(
+            f"{name}: 'metadata' must be a JSON list of objects, one per text. {_UPLOAD_OURS}"
+        )
     metadata = (
         pd.DataFrame.from_records(records) if records else pd.DataFrame(index=range(len(texts)))
     )
     return texts, metadata, vectors, manifest
 
 
-def _npz_part(name: str, archive, part: str) -> np.ndarray:
-    """One array of an open .npz, or a CollectionError saying why it cannot be used."""
+def _npy_header(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, part: str):
+    """``(shape, dtype)`` from one member's .npy header, without reading its data."""
     try:
-        value = archive[part]
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version in ((2, 0), (3, 0)):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
     except ValueError as exc:
-        if "allow_pickle" not in str(exc):
-            raise CollectionError(f"{name}: part {part!r} is corrupt. {_UPLOAD_OURS}") from None
-        raise CollectionError(
-            f"{name}: part {part!r} holds Python objects (pickle), which are not allowed: "
-            f"loading them could run code. {_UPLOAD_OURS}"
-        ) from None
+        if "magic" in str(exc).lower():  # a zip member that is not a .npy array
+            raise CollectionError(
+                f"{name}: part {part!r} is not a NumPy array. {_UPLOAD_OURS}"
+            ) from None
+        raise CollectionError(f"{name}: part {part!r} is corrupt. {_UPLOAD_OURS}") from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
         raise CollectionError(
             f"{name}: part {part!r} is damaged in the zip archive. {_UPLOAD_OURS}"
         ) from None
-    if not isinstance(value, np.ndarray):  # a zip member that is not a .npy array
-        raise CollectionError(f"{name}: part {part!r} is not a NumPy array. {_UPLOAD_OURS}")
-    return value
+    if dtype.hasobject:
+        raise CollectionError(
+            f"{name}: part {part!r} holds Python objects (pickle), which are not allowed: "
+            f"loading them could run code. {_UPLOAD_OURS}"
+        )
+    needed = int(np.prod(shape)) * dtype.itemsize
+    if info.file_size < needed:  # the zip says less data than the header claims: tampered
+        raise CollectionError(
+            f"{name}: part {part!r} claims {shape} but holds fewer bytes; it was cut short or "
+            f"changed. {_UPLOAD_OURS}"
+        )
+    return tuple(shape), dtype
+
+
+def _npz_part(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, part: str) -> np.ndarray:
+    """One array of the archive (its header already checked), or a CollectionError saying why
+    it cannot be used."""
+    try:
+        with archive.open(info) as member:
+            return np.lib.format.read_array(member, allow_pickle=False)
+    except ValueError:
+        raise CollectionError(f"{name}: part {part!r} is corrupt. {_UPLOAD_OURS}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        raise CollectionError(
+            f"{name}: part {part!r} is damaged in the zip archive. {_UPLOAD_OURS}"
+        ) from None
 
 
 def _check(name, texts, metadata, vectors, manifest: Manifest) -> Collection:

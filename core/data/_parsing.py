@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from core.data._chunking import chunk_text
+from core.data._metadata import storable_metadata
 from core.data._readers import (
     SUPPORTED_EXTENSIONS,
     ParseError,
@@ -181,7 +182,7 @@ def parse_file(
         if not text.strip():
             raise ParseError(name, "the file contains only whitespace. Choose a file with text.")
         if ext == ".csv":
-            rows = csv_rows(name, text, text_column)
+            rows = csv_rows(name, text, text_column, warnings)
         elif ext == ".jsonl":
             rows = jsonl_rows(name, text, text_column)
         else:
@@ -208,7 +209,17 @@ def parse_file(
         raise ParseError(name, "no non-empty text found. Check the text column or the file.")
     metadata = pd.DataFrame.from_records(records)
     metadata["chunk"] = metadata["chunk"].astype("int64")
-    return ParsedDocuments(texts, metadata, warnings)
+    metadata, type_warnings = _storable(name, metadata)
+    return ParsedDocuments(texts, metadata, warnings + type_warnings)
+
+
+def _storable(name: str, metadata: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Metadata Parquet can save (mixed-type columns become text), or a ParseError."""
+    try:
+        metadata, warnings = storable_metadata(metadata)
+    except InvalidInputError as exc:
+        raise ParseError(name, f"{exc}. Nothing was sent.") from None
+    return metadata, [f"{name}: {w}" if not w.startswith(name) else w for w in warnings]
 
 
 def parse_files(files: Iterable[tuple[str, bytes]], **options: Any) -> ParsedDocuments:
@@ -238,6 +249,7 @@ def parse_files(files: Iterable[tuple[str, bytes]], **options: Any) -> ParsedDoc
     frames: list[pd.DataFrame] = []
     warnings: list[str] = []
     errors: list[ParseError] = []
+    files = list(files)
     for name, data in files:
         try:
             parsed = parse_file(name, data, **options)
@@ -249,6 +261,9 @@ def parse_files(files: Iterable[tuple[str, bytes]], **options: Any) -> ParsedDoc
         warnings.extend(parsed.warnings)
     if frames:
         metadata = pd.concat(frames, ignore_index=True)
+        # Each file was storable; one column may still differ in type between files.
+        metadata, type_warnings = _storable(", ".join(n for n, _ in files), metadata)
+        warnings.extend(type_warnings)
     else:
         metadata = pd.DataFrame(
             {c: pd.Series(dtype="int64" if c == "chunk" else "object") for c in BASE_COLUMNS}

@@ -98,50 +98,108 @@ def pick_column(name: str, columns: list[str], text_column: str | None) -> str:
     )
 
 
-def _csv_reader(text: str) -> csv.DictReader:
-    """A DictReader whose delimiter is the most frequent of , ; tab | in the header line."""
+def _csv_reader(text: str):
+    """A csv.reader (strict: an unclosed quote is an error, not the rest of the file in one
+    value) whose delimiter is the most frequent of , ; tab | in the header line."""
     header = text.split("\n", 1)[0]
     delimiter = max(",;\t|", key=header.count)
     if header.count(delimiter) == 0:
         delimiter = ","
     # Long documents in one cell exceed the csv module's 128 KB default field limit.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+
+
+def _header(name: str, reader) -> tuple[list[str], list[str]]:
+    """The header row with blank and repeated names made unique, and what was renamed."""
+    try:
+        raw = next(reader, [])
+    except csv.Error as exc:
+        raise ParseError(
+            name, f"broken CSV header: {exc}. Check the quoting.", location="line 1"
+        ) from exc
+    columns: list[str] = []
+    renamed: list[str] = []
+    for position, column in enumerate(raw, 1):
+        unique = column.strip() or f"column_{position}"
+        suffix = 2
+        while unique in columns:
+            unique = f"{column.strip() or 'column'}_{suffix}"
+            suffix += 1
+        if unique != column:
+            what = "has no name" if not column.strip() else f"repeats {column!r}"
+            renamed.append(f"column {position} {what}: it is kept as {unique!r}")
+        columns.append(unique)
+    return columns, renamed
 
 
 def csv_columns(text: str) -> list[str]:
-    """Header names of a decoded CSV text."""
-    return [c for c in (_csv_reader(text).fieldnames or []) if c is not None]
+    """Header names of a decoded CSV text (blank and repeated names made unique)."""
+    try:
+        return _header("", _csv_reader(text))[0]
+    except ParseError:
+        return []
 
 
-def csv_rows(name: str, text: str, text_column: str | None) -> Iterator[Unit]:
-    """Units ``("row N", text, other columns)`` of a decoded CSV text (N counts data rows)."""
+def csv_rows(
+    name: str, text: str, text_column: str | None, warnings: list[str] | None = None
+) -> Iterator[Unit]:
+    """Units ``("row N", text, other columns)`` of a decoded CSV text (N counts data rows).
+
+    Blank and repeated header names are renamed (``id``, ``id_2``), said in ``warnings``; an
+    unclosed quote is refused with the line where its value starts.
+    """
     reader = _csv_reader(text)
-    columns = [c for c in (reader.fieldnames or []) if c is not None]
+    columns, renamed = _header(name, reader)
     if not columns:
         raise ParseError(name, "no header row. The first line must name the columns.")
+    if renamed and warnings is not None:
+        warnings.append(f"{name}: " + "; ".join(renamed) + ".")
     column = pick_column(name, columns, text_column)
+    row_number, last_line = 0, reader.line_num
     try:
-        for row_number, row in enumerate(reader, 1):
-            if None in row:
+        for fields in reader:
+            if not fields:
+                last_line = reader.line_num
+                continue  # a blank line, as DictReader skips it
+            row_number += 1
+            if len(fields) > len(columns):
                 raise ParseError(
                     name,
-                    f"this row has {len(columns) + len(row[None])} fields but the header has "
-                    f"{len(columns)}. Put quotes around values that contain the delimiter.",
+                    f"this row has {len(fields)} fields but the header has {len(columns)}. Put "
+                    "quotes around values that contain the delimiter.",
                     location=f"row {row_number} (line {reader.line_num})",
                 )
+            row = dict(zip(columns, fields, strict=False))
             value = row.get(column) or ""
             extra = {c: row.get(c) for c in columns if c != column}
+            last_line = reader.line_num
             yield f"row {row_number}", value, extra
     except csv.Error as exc:
+        start = last_line + 1
+        if "unexpected end of data" in str(exc):
+            raise ParseError(
+                name,
+                "a quote opened here is never closed, so the rest of the file would become one "
+                'value. Close the quote, or double a quote inside a value ("").',
+                location=f"row {row_number + 1} (line {start})",
+            ) from exc
         raise ParseError(
-            name, f"broken CSV: {exc}. Check the quoting.", location=f"line {reader.line_num}"
+            name,
+            f"broken CSV: {exc}. Check the quoting.",
+            location=f"row {row_number + 1} (line {start})",
         ) from exc
+
+
+def _json_lines(text: str) -> list[str]:
+    """Lines of a JSONL text split on ``\n`` only: U+2028, U+2029 and the other characters
+    ``str.splitlines`` also breaks on are valid inside a JSON string."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def jsonl_objects(name: str, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line of a decoded JSONL text."""
-    for line_number, line in enumerate(text.splitlines(), 1):
+    for line_number, line in enumerate(_json_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -152,6 +210,12 @@ def jsonl_objects(name: str, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 f"broken JSON: {exc.msg} (column {exc.colno}). Each line must be one JSON object.",
                 location=f"line {line_number}",
             ) from exc
+        except RecursionError:
+            raise ParseError(
+                name,
+                "the JSON on this line is nested too deeply to read. Flatten its values.",
+                location=f"line {line_number}",
+            ) from None
         if not isinstance(obj, dict):
             raise ParseError(
                 name,

@@ -15,8 +15,11 @@ same way:
 - **Concurrency**: remote providers get ``concurrency`` requests in flight (default 4); local ones
   run in the calling thread.
 - **Retries**: 429, 5xx, timeouts and connection errors are retried up to ``max_retries`` times
-  with exponential backoff and full jitter, or exactly the server's Retry-After, which then
-  pauses every worker. Any other error (bad key, unknown model, bad request) stops the job at once.
+  with exponential backoff and full jitter, or the server's Retry-After, which then pauses every
+  worker — at most ``max_retry_wait_s`` (60 s): a server asking for an hour, ``inf`` or ``1e9``
+  is retried after the cap. Every wait is reported through ``progress`` (``Progress.note``) and
+  ends at once when the job is cancelled (a raising callback, Ctrl-C, SIGTERM). Any other
+  error (bad key, unknown model, bad request) stops the job at once.
 - **Rate limits**: with ``tokens_per_minute`` a token-bucket pacer, with ``requests_per_minute``
   evenly spaced request starts keep the job just under the limits instead of provoking storms of
   429s; both may be set together. A server's ``x-ratelimit-limit-*`` headers start the pacer a
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.embedding._cache import EmbeddingCache, default_cache
-from core.embedding._job import BatchJob
+from core.embedding._job import DEFAULT_MAX_RETRY_WAIT_S, BatchJob
 from core.embedding._planning import split_to_token_limit
 from core.embedding._pricing import CostEstimate, estimate_cost
 from core.embedding._types import BatchEmbedder, Progress
@@ -152,6 +155,7 @@ def embed_texts(
     backoff_max_s: float = 60.0,
     requests_per_minute: int | None = None,
     role: str = "document",
+    max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
 ) -> EmbeddingResult:
     """Embed ``texts`` with ``embedder`` in batches; see the module docstring for every policy.
 
@@ -181,6 +185,8 @@ def embed_texts(
         Pace request starts under this limit; default: ``embedder.requests_per_minute``.
     role : {"document", "query"}
         Which of the embedder's prefixes (``embedder.spec``) goes before each text.
+    max_retry_wait_s : float
+        Longest wait a server's Retry-After may impose before a retry (the rest is ignored).
 
     Returns
     -------
@@ -198,6 +204,8 @@ def embed_texts(
         raise InvalidInputError(
             f"long_text_policy must be one of {LONG_TEXT_POLICIES}, got {long_text_policy!r}"
         )
+    if not max_retry_wait_s >= 0:
+        raise InvalidInputError(f"max_retry_wait_s must be 0 or more, got {max_retry_wait_s}")
     if max_retries < 0:
         raise InvalidInputError(f"max_retries must be 0 or more, got {max_retries}")
     limits = embedder.limits
@@ -223,7 +231,7 @@ def embed_texts(
         texts = [prefix + text if text.strip() else text for text in texts]
     job = BatchJob(
         texts, embedder, _resolve_cache(cache), long_text_policy, max_retries, backoff_base_s,
-        backoff_max_s,
+        backoff_max_s, max_retry_wait_s,
     )  # fmt: skip
     job.plan(batch_size, tokens_per_minute, requests_per_minute)
     job.run(concurrency, progress, started)

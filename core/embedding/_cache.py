@@ -31,6 +31,15 @@ several requests in flight, and writing each finished request at once, so a cras
 or exhausted quota loses nothing and a rerun sends only what is missing. ``langchain`` itself is
 therefore not a dependency.
 
+Size cap
+--------
+The file is capped (``max_bytes``; default 4 GiB, or ``EMBEDDING_WORKBENCH_CACHE_MAX_MB``): when a
+write takes it over the cap, the least recently written entries are evicted until it is 10 %
+under. Keep the cap above your largest job, or a resumed job pays again for what was evicted.
+
+A read-only, full or unwritable cache folder raises :class:`~core.errors.StorageError` (the
+CLI checks it before a job starts: :meth:`EmbeddingCache.check_writable`).
+
 SQLite runs in WAL mode with a 30 s busy timeout; one connection per cache object, shared by the
 engine's worker threads under a lock, so threads and several processes (app, CLI) can read and
 write the same file safely.
@@ -49,9 +58,13 @@ from pathlib import Path
 import numpy as np
 from langchain_core.stores import BaseStore
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, StorageError
 
 CACHE_DIR_ENV = "EMBEDDING_WORKBENCH_CACHE_DIR"
+CACHE_MAX_MB_ENV = "EMBEDDING_WORKBENCH_CACHE_MAX_MB"
+DEFAULT_CACHE_MAX_BYTES = 4 * 2**30
+_EVICT_TO = 0.9  # after an eviction the cache holds at most this share of the cap
+_PROBE_KEY = "\x00workbench-write-probe"
 CACHE_FILE_NAME = "embeddings.sqlite3"
 _SQLITE_BATCH = 500  # keys per IN (...) query, well under SQLite's variable limit
 _MAX_CHAR = "\U0010ffff"  # sorts after every other character: prefix range upper bound
@@ -125,16 +138,53 @@ class EmbeddingCache(VectorByteStore):
         docstring.
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str] | None = None, *, max_bytes: int | None = None
+    ) -> None:
         self.directory = Path(directory).expanduser() if directory else default_cache_dir()
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / CACHE_FILE_NAME
+        self.max_bytes = _max_bytes(max_bytes)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        with self._transaction() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
-            )
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with self._transaction() as conn:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+                )
+                self._nbytes = conn.execute(
+                    "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM kv"
+                ).fetchone()[0]
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise self._storage_error(exc) from exc
+
+    def _storage_error(self, exc: Exception) -> StorageError:
+        why = str(exc)
+        if isinstance(exc, OSError):
+            from core.data._storage import reason
+
+            why = reason(exc)
+        return StorageError(
+            f"the embedding cache {self.path} cannot be written ({why}). Choose a writable "
+            f"folder (--cache-dir, or {CACHE_DIR_ENV}), or turn the cache off (--no-cache)."
+        )
+
+    def check_writable(self) -> None:
+        """Write and delete a probe entry; :class:`~core.errors.StorageError` if that fails."""
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (_PROBE_KEY, b"\0")
+                )
+                conn.execute("DELETE FROM kv WHERE key = ?", (_PROBE_KEY,))
+        except sqlite3.Error as exc:
+            raise self._storage_error(exc) from exc
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of stored values (as this object counted them)."""
+        return self._nbytes
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.directory)!r})"
@@ -171,11 +221,36 @@ class EmbeddingCache(VectorByteStore):
         return [found.get(key) for key in keys]
 
     def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
-        """Insert or replace ``(key, value)`` pairs in one transaction."""
-        with self._transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key_value_pairs
-            )
+        """Insert or replace ``(key, value)`` pairs in one transaction; evict past the cap."""
+        pairs = list(key_value_pairs)
+        try:
+            with self._transaction() as conn:
+                conn.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", pairs)
+                self._nbytes += sum(len(v) for _, v in pairs)
+                if self._nbytes > self.max_bytes:
+                    self._evict(conn)
+        except sqlite3.Error as exc:  # disk full, read-only, locked for 30 s
+            raise self._storage_error(exc) from exc
+
+    def _evict(self, conn: sqlite3.Connection) -> None:
+        """Drop the least recently written entries until the cache is under 90 % of the cap."""
+        # Another process may have written too: count for real before evicting.
+        self._nbytes = conn.execute("SELECT COALESCE(SUM(LENGTH(value)), 0) FROM kv").fetchone()[0]
+        target = int(self.max_bytes * _EVICT_TO)
+        while self._nbytes > target:
+            rows = conn.execute(
+                "SELECT rowid, LENGTH(value) FROM kv ORDER BY rowid LIMIT ?", (_SQLITE_BATCH,)
+            ).fetchall()
+            if not rows:
+                break
+            drop, freed = [], 0
+            for rowid, size in rows:
+                if self._nbytes - freed <= target:
+                    break
+                drop.append((rowid,))
+                freed += size
+            conn.executemany("DELETE FROM kv WHERE rowid = ?", drop)
+            self._nbytes -= freed
 
     def mdelete(self, keys: Sequence[str]) -> None:
         """Remove ``keys`` (missing ones are ignored)."""
@@ -215,6 +290,22 @@ class EmbeddingCache(VectorByteStore):
             return conn.execute(
                 "DELETE FROM kv WHERE key >= ? AND key < ?", (prefix, prefix + _MAX_CHAR)
             ).rowcount
+
+
+def _max_bytes(explicit: int | None) -> int:
+    if explicit is None:
+        env = os.environ.get(CACHE_MAX_MB_ENV, "").strip()
+        if not env:
+            return DEFAULT_CACHE_MAX_BYTES
+        try:
+            explicit = int(float(env) * 2**20)
+        except ValueError:
+            raise InvalidInputError(
+                f"{CACHE_MAX_MB_ENV} must be a number of MB, got {env!r}"
+            ) from None
+    if explicit < 1:
+        raise InvalidInputError(f"the cache size cap must be positive, got {explicit} bytes")
+    return int(explicit)
 
 
 _default_caches: dict[Path, EmbeddingCache] = {}

@@ -34,6 +34,24 @@ from core.errors import (
 # pacer's bucket (one request) is small next to the minute's budget.
 _TPM_REQUEST_SHARE = 50
 _COUNT_CHUNK = 1024  # texts counted per planning step, between sends
+# While a retry waits, the calling thread reports it this often, so a progress display shows the
+# wait and a Stop (a progress callback that raises), Ctrl-C or SIGTERM acts within this time.
+_WAIT_TICK_S = 0.25
+DEFAULT_MAX_RETRY_WAIT_S = 60.0
+
+
+def wait_note(seconds: float, asked: float | None, attempt: int, max_retries: int) -> str:
+    """What a progress display says while a request waits to be retried."""
+    if asked is None:
+        return f"waiting {_secs(seconds)} s before retry {attempt} of {max_retries}"
+    if asked > seconds:
+        what = "an unlimited wait" if asked == float("inf") else f"{_secs(asked)} s"
+        return f"waiting {_secs(seconds)} s: the server asked for {what}"
+    return f"waiting {_secs(seconds)} s, as the server asked (Retry-After)"
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
 
 
 class BatchJob:
@@ -48,8 +66,15 @@ class BatchJob:
         max_retries: int,
         backoff_base_s: float,
         backoff_max_s: float,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
     ) -> None:
         self.texts = texts
+        self.max_retry_wait_s = max_retry_wait_s
+        self.main_thread = threading.current_thread()
+        # (until, note) of the longest retry wait in progress, for the calling thread to report.
+        self.waiting: tuple[float, str] | None = None
+        self.wait_lock = threading.Lock()
+        self.callback_error: Exception | None = None
         self.embedder = embedder
         self.cache = cache
         self.policy = long_text_policy
@@ -212,14 +237,14 @@ class BatchJob:
                     raise RetriesExhaustedError(
                         f"gave up after {self.max_retries} retries: {exc}"
                     ) from exc
-                retry_after = getattr(exc, "retry_after", None)
-                if retry_after is not None:
-                    delay = retry_after
+                asked = getattr(exc, "retry_after", None)
+                if asked is not None:
+                    # A server may ask for an hour (or "inf"): never trust it beyond the cap.
+                    delay = min(asked, self.max_retry_wait_s)
                     self.gate.hold(delay)  # every worker waits, not just this one
                 else:
                     delay = backoff_delay(attempt, *self.backoff, self.rng)
-                if self.cancel.wait(delay):
-                    raise JobCancelled from exc
+                self._pause(delay, wait_note(delay, asked, attempt, self.max_retries))
                 continue
             vectors = np.ascontiguousarray(out.vectors, dtype=np.float32)
             if vectors.shape != (len(batch), self.dim) or not np.isfinite(vectors).all():
@@ -260,6 +285,51 @@ class BatchJob:
         if left is not None and left < biggest and headers.reset_tokens_s:
             self.gate.hold(headers.reset_tokens_s)
 
+    def _pause(self, seconds: float, note: str) -> None:
+        """Wait before a retry; raises JobCancelled as soon as the job is cancelled.
+
+        In the calling thread (one request at a time) the wait is reported every
+        ``_WAIT_TICK_S`` through the progress callback, which may raise to stop it; in a worker
+        the calling thread reports it (see :meth:`_run_pool`).
+        """
+        until = time.monotonic() + seconds
+        with self.wait_lock:
+            if self.waiting is None or self.waiting[0] < until:
+                self.waiting = (until, note)
+        try:
+            if threading.current_thread() is not self.main_thread:
+                if self.cancel.wait(seconds):
+                    raise JobCancelled
+                return
+            while (left := until - time.monotonic()) > 0:
+                self._report_wait()
+                if self.cancel.wait(min(left, _WAIT_TICK_S)):
+                    raise JobCancelled
+        finally:
+            with self.wait_lock:
+                if self.waiting is not None and self.waiting[0] <= time.monotonic():
+                    self.waiting = None
+
+    def _report_wait(self) -> None:
+        """Tell the progress callback (calling thread only) that requests are waiting."""
+        with self.wait_lock:
+            waiting = self.waiting
+        if self.progress is None or waiting is None:
+            return
+        until, note = waiting
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        elapsed = time.perf_counter() - self.t0
+        try:
+            self.progress(
+                Progress(self.n_requests, self.n_batches(), self.done, len(self.texts),
+                         self.tokens_used, elapsed, None, note=note, wait_s=left)
+            )  # fmt: skip
+        except Exception as exc:
+            self.callback_error = exc
+            raise
+
     # --- the loop (calling thread) -------------------------------------------------------------
     def run(self, concurrency: int, progress: Callable[[Progress], None] | None, t0: float) -> None:
         n_total = len(self.texts)
@@ -272,6 +342,8 @@ class BatchJob:
                 try:
                     out, retries = self._send(start, stop)
                 except Exception as exc:
+                    if exc is self.callback_error:  # the progress callback's own: unchanged
+                        raise
                     raise self._job_error(exc) from exc
                 self._finish(start, stop, out, retries)
         else:
@@ -282,8 +354,9 @@ class BatchJob:
     def _run_pool(self, planner: Iterator[tuple[int, int]], concurrency: int) -> None:
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="embed")
         pending: dict[Future, tuple[int, int]] = {}
+        failure: Exception | None = None
         try:
-            while True:
+            while failure is None:
                 # Keep a few requests queued beyond those in flight; plan more meanwhile.
                 while not self.planning_done and len(pending) < 2 * concurrency:
                     request = next(planner, None)
@@ -292,40 +365,43 @@ class BatchJob:
                     pending[pool.submit(self._send, *request)] = request
                 if not pending:
                     break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                # Wake up now and then: a retry wait is reported (and may be stopped) meanwhile.
+                finished, _ = wait(pending, timeout=_WAIT_TICK_S, return_when=FIRST_COMPLETED)
+                if not finished:
+                    self._report_wait()
                 for future in finished:
                     start, stop = pending.pop(future)
                     try:
                         out, retries = future.result()
                     except Exception as exc:
-                        raise self._job_error(exc) from exc
+                        failure = exc
+                        break
                     self._finish(start, stop, out, retries)
         finally:
             # On any exit (done, fatal error, callback exception, Ctrl-C): drop queued requests,
             # wake waiting workers, let in-flight ones finish and cache their vectors.
             self.cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            # Requests that finished meanwhile are cached: count them in what the job kept.
+            for future, (start, stop) in pending.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    out, retries = future.result()
+                    self._finish(start, stop, out, retries, report=False)
+        if failure is not None:
+            raise self._job_error(failure) from failure
 
     def _job_error(self, exc: Exception) -> EmbeddingJobError:
         self.cancel.set()
-        n_total = len(self.texts)
-        missing = n_total - self.done
-        if self.done == 0:
-            what = "the text was" if n_total == 1 else f"none of the {n_total} texts was"
-            msg = f"{exc} — {what} embedded; nothing is lost — fix the problem and try again."
-        elif self.cache is None:
-            msg = (
-                f"{exc} — {self.done} of {n_total} texts were done but not kept (cache=None); "
-                f"rerunning sends all {n_total} again."
-            )
-        else:
-            msg = (
-                f"{exc} — {self.done} of {n_total} texts were done and are kept in the cache; "
-                f"rerunning sends only the remaining {missing}."
-            )
-        return EmbeddingJobError(msg, n_done=self.done, n_total=n_total)
+        return EmbeddingJobError(
+            job_error_message(exc, len(self.texts), self.n_empty, self.done - self.n_empty,
+                              self.cache is not None),
+            n_done=self.done - self.n_empty,
+            n_total=len(self.texts) - self.n_empty,
+        )  # fmt: skip
 
-    def _finish(self, start: int, stop: int, out: BatchOutput, retries: int) -> None:
+    def _finish(
+        self, start: int, stop: int, out: BatchOutput, retries: int, *, report: bool = True
+    ) -> None:
         batch = self.todo[start:stop]
         for piece, vec in zip(batch, out.vectors, strict=True):
             self.vectors[piece] = vec
@@ -337,7 +413,7 @@ class BatchJob:
         self.tokens_used += reported if reported is not None else sum(self.todo_tokens[start:stop])
         self.n_requests += 1
         self.n_retries += retries
-        if self.progress is None:
+        if self.progress is None or not report:
             return
         elapsed = time.perf_counter() - self.t0
         n_total = len(self.texts)
@@ -363,3 +439,35 @@ class BatchJob:
                 vec = mean / norm if norm > 0 else mean
             out[rows] = vec
         return out
+
+
+def job_error_message(exc: Exception, n_total: int, n_blank: int, n_kept: int, cached: bool) -> str:
+    """What a failed job says: the error, what is kept (blank texts, which need no request,
+    are not counted as embedded) and what a rerun sends.
+
+    Parameters
+    ----------
+    exc : Exception
+        The provider's error.
+    n_total, n_blank : int
+        Texts in the job; how many of them are blank.
+    n_kept : int
+        Non-blank texts whose vectors the job has (from the cache or sent), counting requests
+        that finished after the error.
+    cached : bool
+        Whether those vectors are in a cache (``cache=None`` keeps nothing).
+    """
+    n_real = n_total - n_blank
+    blanks = f" ({n_blank:,} blank text(s) need no request)" if n_blank else ""
+    if n_kept == 0:
+        what = "the text was not" if n_real == 1 else f"none of the {n_real:,} texts was"
+        return f"{exc} — {what} embedded{blanks}; nothing is lost — fix the problem and try again."
+    if not cached:
+        return (
+            f"{exc} — {n_kept:,} of {n_real:,} texts were embedded but not kept (cache=None)"
+            f"{blanks}; rerunning sends all {n_real:,} again."
+        )
+    return (
+        f"{exc} — {n_kept:,} of {n_real:,} texts are embedded and kept in the cache{blanks}; "
+        f"rerunning sends only the remaining {n_real - n_kept:,}."
+    )

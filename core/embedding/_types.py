@@ -105,7 +105,9 @@ class Progress:
     """A progress report, sent after each finished request.
 
     ``batch_index`` counts finished requests (1-based) out of ``n_batches``; texts served from the
-    cache count as done before the first request.
+    cache count as done before the first request. While requests wait to be retried (a 429's
+    Retry-After, capped; a backoff), reports keep coming with ``note`` saying so (e.g.
+    ``"waiting 60 s: the server asked for 3600 s"``) and ``wait_s`` the seconds left.
     """
 
     batch_index: int
@@ -115,6 +117,8 @@ class Progress:
     tokens: int
     elapsed_s: float
     eta_s: float | None
+    note: str | None = None
+    wait_s: float | None = None
 
     @property
     def fraction(self) -> float:

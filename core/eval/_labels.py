@@ -28,11 +28,13 @@ Every problem raises :class:`~core.errors.ParseError` naming the file, the line 
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
 from core.data._readers import _csv_reader, decode_text, jsonl_objects
+from core.data._readers import _header as _csv_header
 from core.errors import InvalidInputError, ParseError
 from core.eval._corpus import EvalCorpus
 
@@ -238,8 +240,10 @@ def _grades(name: str, where: str, raw: list, n_refs: int, n_texts: int) -> list
 
 
 def _csv_records(name: str, text: str) -> list[_Record]:
+    # The project's CSV reading (delimiter sniffing, strict quotes, unique header names), so a
+    # label file is read exactly like a document file.
     reader = _csv_reader(text)
-    columns = [c.strip() for c in (reader.fieldnames or []) if c is not None]
+    columns, _ = _csv_header(name, reader)
     if QUERY_COLUMN not in columns:
         raise ParseError(
             name,
@@ -254,16 +258,25 @@ def _csv_records(name: str, text: str) -> list[_Record]:
             location="line 1",
         )
     records = []
-    for row in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ParseError(
+                name, f"broken CSV: {exc}. Check the quoting.", location=f"line {reader.line_num}"
+            ) from exc
         where = f"line {reader.line_num}"
-        if None in row:
+        if len(values) > len(columns):
             raise ParseError(
                 name,
                 f"this row has more fields than the header's {len(columns)}. Put quotes around "
                 "values that contain the delimiter.",
                 location=where,
             )
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
+        values = values + [""] * (len(columns) - len(values))
+        row = dict(zip(columns, values, strict=True))
         if not any(v.strip() for v in row.values()):
             continue
         refs = _split(row.get(RELEVANT_COLUMN, ""))

@@ -26,6 +26,10 @@ from core.server._types import (
     reference_embedding,
 )
 
+# Largest request body accepted: 2,048 inputs of 8,191 tokens fit in well under this.
+MAX_BODY_BYTES = 64 * 2**20
+
+
 # Fault kind -> (status, message, code, type) of the error it answers with.
 _FAULT_ERRORS = {
     "quota": (
@@ -88,13 +92,39 @@ class Handler(BaseHTTPRequestHandler):
                 raise self._not_found()
         except _HTTPError as err:
             self._error(record, err)
+        except (_Hang, ConnectionError):
+            raise
+        except Exception as exc:  # a bug must answer 500, not drop the connection
+            self._error(
+                record, _HTTPError(500, f"Internal error: {exc}", None, None, "server_error")
+            )
         finally:
             self._end(record)
+
+    def _body(self) -> bytes:
+        """The request body; a missing, malformed, negative or huge Content-Length is a 400/413
+        (and closes the connection: what follows on it cannot be framed)."""
+        raw = self.headers.get("Content-Length")
+        if raw is None or raw.strip() == "":
+            return b""
+        try:
+            length = int(raw.strip())
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            raise _HTTPError(400, f"Invalid Content-Length header: {raw!r}.")
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise _HTTPError(
+                413, f"Request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit."
+            )
+        return self.rfile.read(length)
 
     def do_POST(self):
         record = self._begin()
         try:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self._body()
             self._authorize()
             route = self._route()
             if route == "/embeddings":
@@ -233,6 +263,8 @@ class Handler(BaseHTTPRequestHandler):
         answer = {"object": "list", "data": data, "model": model}
         if mode.usage:
             answer["usage"] = {"prompt_tokens": record.tokens, "total_tokens": record.tokens}
+            if fault is not None and fault.kind == "bad_usage":
+                answer["usage"] = [record.tokens]
         self._reply(record, 200, answer, self._rate_headers())
 
     def embed_many(self, inputs: list[str], model: str, dims: int | None) -> np.ndarray:
@@ -256,7 +288,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _HTTPError(
                 400, "This model does not support specifying dimensions.", param="dimensions"
             )
-        if not isinstance(dims, int) or not 1 <= dims <= native:
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= native:
             raise _HTTPError(
                 400, f"dimensions must be an integer from 1 to {native}.", param="dimensions"
             )
@@ -312,7 +344,9 @@ class Handler(BaseHTTPRequestHandler):
             err = _HTTPError(
                 429, "Rate limit reached for requests.", "rate_limit_exceeded", None, "requests"
             )
-            if fault.retry_after is not None:
+            if fault.header is not None:
+                err.headers["Retry-After"] = fault.header
+            elif fault.retry_after is not None:
                 record.retry_after = fault.retry_after
                 if fault.retry_after_ms:
                     err.headers["retry-after-ms"] = str(round(fault.retry_after * 1000))
@@ -322,6 +356,12 @@ class Handler(BaseHTTPRequestHandler):
         if fault.kind in _FAULT_ERRORS:
             status, message, code, err_type = _FAULT_ERRORS[fault.kind]
             raise _HTTPError(status, message, code, None, err_type)
+        if fault.kind == "pause":
+            reached, release = fault.events
+            reached.set()
+            while not release.wait(0.05) and not self.state.stopping.is_set():
+                pass
+            return
         if fault.kind == "timeout":
             self.state.stopping.wait(fault.hang_s)
             record.status = 0  # no reply: the client has given up
@@ -455,6 +495,9 @@ class _Hang(Exception):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog of 5 resets connections under a burst of clients (a benchmark's 60
+    # threads); the kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address, state: ServerState) -> None:
         self.state = state

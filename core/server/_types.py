@@ -114,11 +114,19 @@ class Fault:
     retry_after: float | None = None
     retry_after_ms: bool = False
     hang_s: float = 30.0
+    header: str | None = None
+    events: tuple = ()  # (reached, release) threading.Events of a paused request
 
     @classmethod
-    def rate_limit(cls, retry_after: float | None = None, *, as_ms: bool = False) -> Fault:
-        """429; ``retry_after`` seconds in ``Retry-After`` (or ``retry-after-ms`` if ``as_ms``)."""
-        return cls("429", retry_after, as_ms)
+    def rate_limit(
+        cls, retry_after: float | None = None, *, as_ms: bool = False, header: str | None = None
+    ) -> Fault:
+        """429; ``retry_after`` seconds in ``Retry-After`` (or ``retry-after-ms`` if ``as_ms``).
+
+        ``header`` sends that exact ``Retry-After`` text instead (``"soon"``, ``"inf"``,
+        ``"1e9"``, an HTTP date), as a misbehaving server might.
+        """
+        return cls("429", retry_after, as_ms, header=header)
 
     @classmethod
     def quota_exceeded(cls) -> Fault:
@@ -149,6 +157,17 @@ class Fault:
     def dimension_change(cls, dimension: int = 7) -> Fault:
         """A 200 answer whose vectors have ``dimension`` components (a model swapped mid-job)."""
         return cls("dimension_change", hang_s=float(dimension))
+
+    @classmethod
+    def paused(cls, reached: threading.Event, release: threading.Event) -> Fault:
+        """Set ``reached`` when this request arrives, answer normally once ``release`` is set
+        (or the server stops): lets a test act at a known point of a job, without sleeping."""
+        return cls("pause", events=(reached, release))
+
+    @classmethod
+    def malformed_usage(cls) -> Fault:
+        """A correct answer whose ``usage`` is a list, not an object."""
+        return cls("bad_usage")
 
     @classmethod
     def unauthorized(cls) -> Fault:

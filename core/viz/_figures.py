@@ -3,10 +3,10 @@
 Nothing here draws or imports Streamlit; the dashboard hands the figures to one display helper,
 and tests inspect them directly (trace types, point counts, hover text, axis titles).
 
-Text from documents is untrusted: it is HTML-escaped before it reaches a hover label (Plotly
-renders a subset of HTML there), wrapped for readability, and capped in length. Axis labels
-are truncated by *display width*, so a Chinese label (two columns per character) is cut as
-short, on screen, as an English one.
+Text from documents is untrusted: it is HTML-escaped before it reaches a hover label or a tick
+label (Plotly renders a subset of HTML there, links included), wrapped for readability, and
+capped in length. Axis labels are truncated by *display width*, so a Chinese label (two
+columns per character) is cut as short, on screen, as an English one.
 """
 
 from __future__ import annotations
@@ -348,13 +348,13 @@ def similarity_heatmap(
     fig.update_xaxes(
         title=col_title,
         tickvals=col_keys,
-        ticktext=[truncate_label(t, label_width) for t in col_texts],
+        ticktext=[html.escape(truncate_label(t, label_width)) for t in col_texts],
         tickangle=-45,
     )
     fig.update_yaxes(
         title=row_title,
         tickvals=row_keys,
-        ticktext=[truncate_label(t, label_width) for t in row_texts],
+        ticktext=[html.escape(truncate_label(t, label_width)) for t in row_texts],
         autorange="reversed",
     )
     height = int(min(1100, max(380, 22 * len(row_texts) + 220)))

@@ -101,7 +101,9 @@ def test_saving_again_replaces_the_old_version_and_cleans_up(tmp_path, rng):
     make_collection(rng, n=12).save(root)
     assert not first.exists()
     assert len(Collection.load(root)) == 12
-    assert sorted(p.name for p in root.iterdir() if p.name != "CURRENT") == [version_dir(root).name]
+    assert sorted(p.name for p in root.iterdir() if p.name not in ("CURRENT", ".lock")) == [
+        version_dir(root).name
+    ]
 
 
 def _save_then_die(root: str, n: int) -> None:

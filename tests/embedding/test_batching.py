@@ -254,7 +254,13 @@ def test_401_on_third_request_then_rerun_sends_only_the_rest(
     texts = [f"sentence {i}" for i in range(50)]
     embedder = make_embedder()
     openai_server.inject(None, None, Fault.unauthorized())
-    with pytest.raises(EmbeddingJobError, match="20 of 50 texts were done") as caught:
+    with pytest.raises(
+        EmbeddingJobError,
+        match=(
+            "20 of 50 texts are embedded and kept in the cache; "
+            "rerunning sends only the remaining 30"
+        ),
+    ) as caught:
         embed_texts(texts, embedder, batch_size=10, concurrency=1, cache=tmp_cache)
     assert (caught.value.n_done, caught.value.n_total) == (20, 50)
     first_run = sent_texts(openai_server)

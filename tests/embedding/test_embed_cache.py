@@ -144,3 +144,31 @@ def test_works_under_langchain_cache_backed_embeddings(tmp_cache):
     assert len(first) == 2 and len(first[0]) == 512
     assert cached.embed_documents(["a cat on a mat", "猫坐在垫子上"]) == first
     assert len(list(tmp_cache.yield_keys(prefix="use"))) == 2
+
+
+def test_the_disk_cache_is_capped_and_evicts_the_least_recently_written(tmp_path):
+    import numpy as np
+
+    from core.embedding._cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "capped", max_bytes=40 * 4 * 16)  # room for 40 16-d rows
+    vectors = np.arange(100 * 16, dtype=np.float32).reshape(100, 16)
+    texts = [f"t{i}" for i in range(100)]
+    for start in range(0, 100, 10):  # ten writes, as ten finished requests
+        cache.put_vectors("spec", texts[start : start + 10], vectors[start : start + 10])
+    kept = cache.get_vectors("spec", texts, 16)
+    alive = [i for i, v in enumerate(kept) if v is not None]
+    assert cache.nbytes <= 40 * 4 * 16
+    assert alive == list(range(100 - len(alive), 100))  # the newest survive, in one run
+    assert len(alive) >= 30
+    np.testing.assert_array_equal(np.stack([kept[i] for i in alive]), vectors[alive])
+    reopened = EmbeddingCache(tmp_path / "capped", max_bytes=40 * 4 * 16)
+    assert reopened.nbytes == cache.nbytes == 4 * 16 * reopened.count()
+
+
+def test_a_bad_cache_size_setting_is_refused(tmp_path, monkeypatch):
+    from core.embedding._cache import CACHE_MAX_MB_ENV, EmbeddingCache
+
+    monkeypatch.setenv(CACHE_MAX_MB_ENV, "lots")
+    with pytest.raises(ValueError, match="EMBEDDING_WORKBENCH_CACHE_MAX_MB must be a number"):
+        EmbeddingCache(tmp_path / "c")

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import email.utils
 import json
+import math
 import os
 import re
 import threading
@@ -126,24 +128,42 @@ def check_model(model: str, dimensions: int | None) -> int:
     return int(dimensions)
 
 
+def _seconds(value: str) -> float | None:
+    """A Retry-After number: seconds (``inf`` and huge values kept: the engine caps them);
+    None when it is not a number or is NaN."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return None if math.isnan(seconds) else max(0.0, seconds)
+
+
 def _retry_after(headers) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date).
+
+    Anything unreadable (``soon``, a bad date) is None: the engine then backs off as for a 429
+    without the header; the request stays retryable.
+    """
     if headers is None:
         return None
     value = headers.get("retry-after-ms")
     if value is not None:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass  # malformed: try Retry-After
+        ms = _seconds(value)
+        if ms is not None:
+            return ms / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 # --- what this module knows about servers that are not api.openai.com -------------------------
@@ -608,9 +628,11 @@ class OpenAIEmbedder(Embeddings):
                 )
         rows = [self._decode(item.get("embedding"), row) for row, item in enumerate(items)]
         vectors = np.ascontiguousarray(np.stack(rows), dtype=np.float32) if rows else None
-        usage = payload.get("usage") or {}
+        # The vectors are paid for: a malformed usage only loses the token count, never them.
+        usage = payload.get("usage")
         tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-        return BatchOutput(vectors, int(tokens) if isinstance(tokens, int) else None)
+        valid = isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0
+        return BatchOutput(vectors, int(tokens) if valid else None)
 
     def _decode(self, emb, row: int) -> np.ndarray:
         try:

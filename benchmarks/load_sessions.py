@@ -1,0 +1,171 @@
+"""Load test: N concurrent browser sessions doing real work against one ``streamlit run``.
+
+    python benchmarks/load_sessions.py --sessions 10 --rounds 3
+
+Starts the app on 127.0.0.1 (as the browser tests do), drives ``--sessions`` Chromium contexts at
+once through ``tests/browser/load_sessions.py`` (load the sample, search, upload a private file,
+embed, search for it), ``--rounds`` times, and samples the server's resident memory (VmRSS) every
+0.25 s. Writes benchmarks/results/LOAD.md and load.json: errors, leaks, per-session times, RSS
+at start, peak per round and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.load_sessions import run_rounds  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_app(cache_dir: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = cache_dir
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return proc, url
+        except OSError:
+            threading.Event().wait(0.5)
+    proc.kill()
+    raise RuntimeError("the app did not start within 90 s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_app(str(Path(tmp) / "cache"))
+        samples: list[tuple[float, float]] = []
+        stop = threading.Event()
+        t0 = time.monotonic()
+
+        def sample() -> None:
+            while not stop.wait(0.25):
+                samples.append((time.monotonic() - t0, rss_mib(proc.pid)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        start_rss = rss_mib(proc.pid)
+        sampler.start()
+        marks: list[float] = []
+        done: list[list] = []
+
+        def on_round(round_, outcomes) -> None:
+            marks.append(time.monotonic() - t0)
+            done.append(list(outcomes))
+            print(f"round {round_ + 1}: {sum(len(o.problems) for o in outcomes)} problem(s), "
+                  f"RSS {rss_mib(proc.pid):,.0f} MiB", flush=True)  # fmt: skip
+            write_report(args, done, marks, samples, start_rss, rss_mib(proc.pid))
+
+        try:
+            asyncio.run(
+                run_rounds(url, Path(tmp), sessions=args.sessions, rounds=args.rounds,
+                           chromium=str(CHROMIUM), args=CHROMIUM_ARGS, on_round=on_round)
+            )  # fmt: skip
+        finally:
+            stop.set()
+            sampler.join()
+            end_rss = rss_mib(proc.pid)
+            proc.terminate()
+            proc.wait(timeout=20)
+    problems = write_report(args, done, marks, samples, start_rss, end_rss)
+    return 0 if not problems else 1
+
+
+def write_report(args, results, marks, samples, start_rss: float, end_rss: float) -> list[str]:
+    """Write LOAD.md and load.json for the rounds done so far; returns the problems found."""
+    bounds = [0.0, *marks]
+    per_round = []
+    for r, outcomes in enumerate(results):
+        window = [m for t, m in samples if bounds[r] <= t <= bounds[r + 1]] or [end_rss]
+        per_round.append({
+            "round": r + 1,
+            "sessions": len(outcomes),
+            "problems": [p for o in outcomes for p in (f"{o.name}: {x}" for x in o.problems)],
+            "session_seconds_median": sorted(o.seconds for o in outcomes)[len(outcomes) // 2],
+            "session_seconds_max": max(o.seconds for o in outcomes),
+            "round_seconds": bounds[r + 1] - bounds[r],
+            "peak_rss_mib": max(window),
+            "rss_at_end_mib": window[-1],
+        })  # fmt: skip
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "sessions": args.sessions,
+        "rounds": len(results),
+        "rss_start_mib": start_rss,
+        "rss_end_mib": end_rss,
+        "rss_peak_mib": max((m for _, m in samples), default=end_rss),
+        "rounds_detail": per_round,
+        "errors_or_leaks": sum(len(r["problems"]) for r in per_round),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [
+        "# Load test: concurrent browser sessions against one app server",
+        "",
+        f"`python benchmarks/load_sessions.py --sessions {args.sessions} --rounds {args.rounds}` "
+        f"({len(results)} round(s) done),"
+        f" {report['when']}, {report['machine']}. Each session: load the sample, run the sample "
+        "searches, upload a private 3-line file, embed it, search for it; then check the page "
+        "for errors and for any other session's text.",
+        "",
+        f"Server RSS: {start_rss:,.0f} MiB at start, peak {report['rss_peak_mib']:,.0f} MiB, "
+        f"{end_rss:,.0f} MiB at the end. Errors or leaks: {report['errors_or_leaks']}.",
+        "",
+        "| round | sessions | problems | median s | max s | round s | peak RSS MiB "
+        "| RSS at end MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in per_round:
+        lines.append(
+            f"| {r['round']} | {r['sessions']} | {len(r['problems'])} | "
+            f"{r['session_seconds_median']:.1f} | {r['session_seconds_max']:.1f} | "
+            f"{r['round_seconds']:.1f} | {r['peak_rss_mib']:,.0f} | {r['rss_at_end_mib']:,.0f} |"
+        )
+    problems = [p for r in per_round for p in r["problems"]]
+    if problems:
+        lines += ["", "Problems:", "", *(f"- {p}" for p in problems)]
+    (RESULTS / "LOAD.md").write_text("\n".join(lines) + "\n")
+    return problems
+
+
+if __name__ == "__main__":
+    sys.exit(main())
