@@ -12,6 +12,18 @@ each function imports them when called and names the extra if they are missing.
 """
 
 from core.distributed._cluster import connect, require_distributed, worker_addresses
+from core.distributed._embed import DistributedEmbeddingResult, JobProgress, embed_to_shards
+from core.distributed._limits import LimitedEmbedder, SharedRateLimit
 from core.distributed._search import search
 
-__all__ = ["connect", "require_distributed", "search", "worker_addresses"]
+__all__ = [
+    "DistributedEmbeddingResult",
+    "JobProgress",
+    "LimitedEmbedder",
+    "SharedRateLimit",
+    "connect",
+    "embed_to_shards",
+    "require_distributed",
+    "search",
+    "worker_addresses",
+]

@@ -1,0 +1,152 @@
+"""One request/token budget and one Retry-After pause for a whole Dask cluster.
+
+Every worker of a job paces its requests through the same :class:`SharedRateLimit`, whose state
+lives on the Dask scheduler (a ``distributed.Lock`` and two ``distributed.Variable``), not in any
+worker: a worker that dies takes nothing with it, and a limit of 1,000,000 tokens per minute means
+1,000,000 for the cluster, not per worker.
+
+The pacing is a shared schedule: each request reserves the next free slot, ``tokens / rate`` (and
+``1 / request rate``) after the previous one, at ``safety`` of the limit; a provider's Retry-After
+moves the "not before" time of every worker. Any window of ``window_s`` therefore carries at
+most ``safety * limit`` plus one request, which is why requests are kept small next to the limit.
+Slot times are wall-clock (``time.time``); across machines that assumes synchronised clocks (NTP).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from core.distributed._cluster import require_distributed
+from core.errors import InvalidInputError, RetryableEmbeddingError
+
+
+@dataclass(frozen=True)
+class SharedRateLimit:
+    """A cluster-wide budget, usable from any task of the cluster that created it.
+
+    Parameters
+    ----------
+    tokens_per_minute, requests_per_minute : int, optional
+        The provider's limits (per ``window_s``); at least one.
+    window_s : float
+        The limit's window: 60 s for per-minute limits.
+    safety : float
+        Share of the limit to aim for.
+    name : str
+        Names the scheduler-side state; unique per job by default.
+    """
+
+    tokens_per_minute: int | None = None
+    requests_per_minute: int | None = None
+    window_s: float = 60.0
+    safety: float = 0.95
+    name: str = field(default_factory=lambda: f"rate-{uuid.uuid4().hex[:12]}")
+
+    def __post_init__(self) -> None:
+        for label, value in (("tokens_per_minute", self.tokens_per_minute),
+                             ("requests_per_minute", self.requests_per_minute)):  # fmt: skip
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise InvalidInputError(f"{label} must be a positive integer, got {value!r}")
+        if self.tokens_per_minute is None and self.requests_per_minute is None:
+            raise InvalidInputError(
+                "a shared rate limit needs tokens_per_minute or requests_per_minute"
+            )
+        if not 0 < self.safety <= 1 or self.window_s <= 0:
+            raise InvalidInputError("safety must be in (0, 1] and window_s positive")
+
+    def start(self, client) -> SharedRateLimit:
+        """Create the scheduler-side state (from the client, before any task uses it)."""
+        distributed = require_distributed()
+        for suffix in ("next", "pause"):
+            distributed.Variable(f"{self.name}-{suffix}", client=client).set(0.0)
+        return self
+
+    def interval(self, tokens: int) -> float:
+        """Seconds of the shared schedule a request of ``tokens`` occupies."""
+        gaps = [0.0]
+        if self.tokens_per_minute is not None:
+            gaps.append(tokens * self.window_s / (self.safety * self.tokens_per_minute))
+        if self.requests_per_minute is not None:
+            gaps.append(self.window_s / (self.safety * self.requests_per_minute))
+        return max(gaps)
+
+    def bind(self) -> _BoundLimit:
+        """The scheduler-side state, bound here: call it in a task (or the client) thread; the
+        result may then be used from any thread of this process (the engine's senders)."""
+        return _BoundLimit(self)
+
+
+class _BoundLimit:
+    """A :class:`SharedRateLimit` bound to this process's connection to the scheduler."""
+
+    def __init__(self, limit: SharedRateLimit) -> None:
+        distributed = require_distributed()
+        self.limit = limit
+        try:
+            worker = distributed.get_worker()
+            scheduler, loop = worker.scheduler, worker.loop
+        except ValueError:  # the client process
+            client = distributed.get_client()
+            scheduler, loop = client.scheduler, client.loop
+        client = distributed.get_client()
+        self._lock = distributed.Lock(f"{limit.name}-lock", scheduler_rpc=scheduler, loop=loop)
+        self._next = distributed.Variable(f"{limit.name}-next", client=client)
+        self._pause = distributed.Variable(f"{limit.name}-pause", client=client)
+        self._local = threading.Lock()  # one sender of this process at a time holds the lock
+
+    def reserve(self, tokens: int) -> float:
+        """Take the next slot for a request of ``tokens``; returns the wall-clock time to send."""
+        limit = self.limit
+        if limit.tokens_per_minute is not None and tokens > limit.safety * limit.tokens_per_minute:
+            raise InvalidInputError(
+                f"one request of {tokens} tokens exceeds the shared limit of "
+                f"{limit.tokens_per_minute} per {limit.window_s:g} s; send smaller batches"
+            )
+        with self._local, self._lock:
+            now = time.time()
+            slot = max(now, float(self._next.get()), float(self._pause.get()))
+            self._next.set(slot + limit.interval(tokens))
+        return slot
+
+    def acquire(self, tokens: int) -> None:
+        """Wait for this request's slot in the cluster's schedule."""
+        delay = self.reserve(tokens) - time.time()
+        if delay > 0:
+            time.sleep(delay)  # this sender's own turn; others keep reserving meanwhile
+
+    def pause_all(self, seconds: float) -> None:
+        """Retry-After: no worker of the cluster sends before ``seconds`` from now."""
+        with self._local, self._lock:
+            self._pause.set(max(float(self._pause.get()), time.time() + seconds))
+
+
+class LimitedEmbedder:
+    """An embedder whose every request goes through a :class:`SharedRateLimit`.
+
+    Wraps any ``BatchEmbedder`` for :func:`core.embedding.embed_texts`: the engine keeps its
+    batching, retries and cache; this adds the cluster's budget before each request and shares a
+    server's Retry-After with the whole cluster. Everything else is the wrapped embedder's.
+    """
+
+    def __init__(self, embedder, limit: SharedRateLimit) -> None:
+        self._embedder = embedder
+        self._limit = limit.bind()
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+    def embed_batch(self, texts: list[str]):
+        counter = getattr(self._embedder, "token_counter", None)
+        counts = counter.count_many(texts) if counter is not None else None
+        if counts is None:
+            counts = [self._embedder.count_tokens(t) for t in texts]
+        self._limit.acquire(sum(counts))
+        try:
+            return self._embedder.embed_batch(texts)
+        except RetryableEmbeddingError as exc:
+            if exc.retry_after is not None:
+                self._limit.pause_all(exc.retry_after)
+            raise
