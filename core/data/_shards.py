@@ -204,7 +204,13 @@ class ShardedCollection:
         extra: dict | None = None,
     ) -> ShardedCollection:
         """Start an empty sharded collection at ``path`` (new or empty directory)."""
-        root = check_save_target(path)
+        root = Path(path)
+        if is_sharded(root) or (root / "CURRENT").exists():
+            raise CollectionError(
+                f"{root} already holds a collection; open it with ShardedCollection.open to "
+                "append, or choose a new directory"
+            )
+        root = check_save_target(root)
         if root.exists() and any(root.iterdir()):
             raise CollectionError(
                 f"{root} already holds a collection; open it with ShardedCollection.open to "
@@ -279,13 +285,13 @@ class ShardedCollection:
         parts = []
         for i in np.unique(which):
             table = self.shard_documents(int(i))
-            local = ids[which == i] - offsets[i]
+            local = np.unique(ids[which == i] - offsets[i])
             rows = table.iloc[local].copy()
             rows.index = local + offsets[i]
             parts.append(rows)
         if not parts:
             return pd.DataFrame({TEXT_COLUMN: []})
-        return pd.concat(parts).loc[ids]
+        return pd.concat(parts).loc[ids]  # each global id once in the index: repeats are fine
 
     def verify(self) -> None:
         """Re-hash every shard against the manifest; raises :class:`CollectionError` if changed."""

@@ -55,7 +55,9 @@ def connect(cluster: str, *, n_workers: int | None = None, processes: bool = Tru
             n_workers=n_workers,
             threads_per_worker=1 if processes else None,
             processes=processes,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
+            protocol="tcp://",
+            host="127.0.0.1",  # a local cluster listens on loopback only
         )
         return distributed.Client(local)
     if n_workers is not None:

@@ -5,10 +5,11 @@ lives on the Dask scheduler (a ``distributed.Lock`` and two ``distributed.Variab
 worker: a worker that dies takes nothing with it, and a limit of 1,000,000 tokens per minute means
 1,000,000 for the cluster, not per worker.
 
-The pacing is a shared schedule: each request reserves the next free slot, ``tokens / rate`` (and
-``1 / request rate``) after the previous one, at ``safety`` of the limit; a provider's Retry-After
-moves the "not before" time of every worker. Any window of ``window_s`` therefore carries at
-most ``safety * limit`` plus one request, which is why requests are kept small next to the limit.
+The pacing mirrors a provider's own sliding window: the scheduler keeps the send times and
+sizes of the last ``window_s`` of requests (for the whole cluster), and each request takes the
+earliest time, no earlier than the previous one, at which the window holding it stays within
+``safety`` of the limit (with a small margin for jitter, :attr:`SharedRateLimit.margin_s`);
+a provider's Retry-After moves the "not before" time of every worker.
 Slot times are wall-clock (``time.time``); across machines that assumes synchronised clocks (NTP).
 """
 
@@ -60,18 +61,36 @@ class SharedRateLimit:
     def start(self, client) -> SharedRateLimit:
         """Create the scheduler-side state (from the client, before any task uses it)."""
         distributed = require_distributed()
-        for suffix in ("next", "pause"):
-            distributed.Variable(f"{self.name}-{suffix}", client=client).set(0.0)
+        distributed.Variable(f"{self.name}-log", client=client).set([])
+        distributed.Variable(f"{self.name}-pause", client=client).set(0.0)
         return self
 
-    def interval(self, tokens: int) -> float:
-        """Seconds of the shared schedule a request of ``tokens`` occupies."""
-        gaps = [0.0]
-        if self.tokens_per_minute is not None:
-            gaps.append(tokens * self.window_s / (self.safety * self.tokens_per_minute))
-        if self.requests_per_minute is not None:
-            gaps.append(self.window_s / (self.safety * self.requests_per_minute))
-        return max(gaps)
+    @property
+    def margin_s(self) -> float:
+        """Slack after a window closes, for network and scheduling jitter."""
+        return max(0.05 * self.window_s, 0.25)
+
+    def schedule(self, log: list, start: float, tokens: int) -> float:
+        """The earliest send time ``>= start`` (and after every slot in ``log``, a time-sorted
+        list of ``[time, tokens]``) that keeps every window within the budget."""
+        budget_tokens = None if self.tokens_per_minute is None else \
+            self.safety * self.tokens_per_minute  # fmt: skip
+        budget_requests = None if self.requests_per_minute is None else \
+            max(1, int(self.safety * self.requests_per_minute))  # fmt: skip
+        slot = max(start, log[-1][0]) if log else start
+        first = 0
+        while True:
+            while first < len(log) and log[first][0] <= slot - self.window_s:
+                first += 1
+            held = log[first:]
+            over_tokens = budget_tokens is not None and \
+                sum(t for _, t in held) + tokens > budget_tokens  # fmt: skip
+            over_requests = budget_requests is not None and len(held) + 1 > budget_requests
+            if not (over_tokens or over_requests):
+                return slot
+            # Wait for the oldest to leave the window, plus a margin: a request's arrival at
+            # the provider lags its slot by a varying delay (connection, scheduling).
+            slot = held[0][0] + self.window_s + self.margin_s
 
     def bind(self) -> _BoundLimit:
         """The scheduler-side state, bound here: call it in a task (or the client) thread; the
@@ -93,7 +112,7 @@ class _BoundLimit:
             scheduler, loop = client.scheduler, client.loop
         client = distributed.get_client()
         self._lock = distributed.Lock(f"{limit.name}-lock", scheduler_rpc=scheduler, loop=loop)
-        self._next = distributed.Variable(f"{limit.name}-next", client=client)
+        self._log = distributed.Variable(f"{limit.name}-log", client=client)
         self._pause = distributed.Variable(f"{limit.name}-pause", client=client)
         self._local = threading.Lock()  # one sender of this process at a time holds the lock
 
@@ -107,8 +126,10 @@ class _BoundLimit:
             )
         with self._local, self._lock:
             now = time.time()
-            slot = max(now, float(self._next.get()), float(self._pause.get()))
-            self._next.set(slot + limit.interval(tokens))
+            log = [entry for entry in self._log.get() if entry[0] > now - limit.window_s]
+            slot = limit.schedule(log, max(now, float(self._pause.get())), tokens)
+            log.append([slot, tokens])
+            self._log.set([entry for entry in log if entry[0] > slot - limit.window_s])
         return slot
 
     def acquire(self, tokens: int) -> None:
