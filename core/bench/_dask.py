@@ -145,7 +145,10 @@ def bench_search(args) -> dict:
         log(f"cluster of {n_workers}")
         t = time.perf_counter()
         cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
         )
         client = Client(cluster)
         started = time.perf_counter() - t

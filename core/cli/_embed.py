@@ -59,6 +59,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="embed the readable files even if some cannot be parsed (default: stop)",
     )
     p.add_argument("--dry-run", action="store_true", help="parse and estimate only")
+    from core.cli._cluster import add_cluster_option
+
+    add_cluster_option(p, embed=True)  # --cluster: a distributed job writing a sharded collection
     p.set_defaults(run=run_embed)
     return p
 
@@ -135,9 +138,13 @@ def run_embed(args: argparse.Namespace) -> int:
     from core.errors import RetriesExhaustedError
 
     _check_args(args)
-    if not args.dry_run:
+    if not args.dry_run and not args.cluster:  # a cluster job may resume into its directory
         check_save_target(args.out)  # before reading, embedding or paying for anything
     parsed = read_inputs(args)
+    if args.cluster:
+        from core.cli._cluster import run_embed as run_embed_on_cluster
+
+        return run_embed_on_cluster(args, parsed)
     embedder = get_embedder(
         provider=args.provider,
         model=args.model,

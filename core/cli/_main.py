@@ -43,9 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     find.set_defaults(run=run_search)
 
     # Subcommands defined in other modules register here.
+    from core.cli import _cluster as cli_cluster
     from core.cli import _embed as cli_embed
 
+    cli_cluster.add_cluster_option(find)
     cli_embed.register(sub)
+    cli_cluster.register_shard(sub)
     return parser
 
 
@@ -89,7 +92,11 @@ def run_info(args) -> int:
 
 
 def run_search(args) -> int:
+    from core.cli import _cluster as cli_cluster
     from core.embedding.providers import get_embedder
+
+    if cli_cluster.wants_cluster_search(args):  # --cluster, or a sharded collection
+        return cli_cluster.run_search(args)
 
     if args.k < 1:
         raise InvalidInputError(f"-k must be at least 1, got {args.k}")
