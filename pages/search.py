@@ -6,6 +6,7 @@ import streamlit as st
 from core.embedding._batching import EmbeddingJobError
 from core.viz._figures import points_to_draw, projection_figure, selected_document
 from ui import cache, state
+from ui.cluster import search_section as cluster_search_section
 from ui.display import show_figure
 from ui.frame import page_frame
 from ui.search import (
@@ -23,6 +24,7 @@ from ui.tables import neighbours_table, results_table, score_config
 
 page_frame()
 st.title("Search")
+cluster_search_section()  # only where the operator configured a Dask cluster
 collection = state.collection()
 if collection is None:
     st.info("No collection yet. Load the sample corpus on **Home** or embed files first.")
