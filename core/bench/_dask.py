@@ -279,22 +279,32 @@ def render() -> str:
 def render_embed(e: dict) -> list[str]:
     lines = [
         f"**Distributed embedding job**: {e['n_docs']:,} documents, {e['workers']} worker "
-        f"processes, against the local OpenAI-compatible server with a cluster-wide limit of "
-        f"{e['tpm']:,} tokens per minute (the server enforces the same limit over a sliding "
-        f"minute). Load average {e['env']['load_at_start']} at start, "
-        f"{e['env']['load_at_end']} at end.",
+        f"processes (2 threads, 4 requests in flight per partition), shards of 10,000, against "
+        f"the local OpenAI-compatible server enforcing {e['tpm']:,} tokens per sliding minute, "
+        f"the same limit given to the job as its one cluster-wide budget. Load average "
+        f"{e['env']['load_at_start']} at start, {e['env']['load_at_end']} at end.",
         "",
-        "| run | wall time | texts sent | distinct texts | requests | 429s | share of the limit "
-        "reached |",
-        "|---|---|---|---|---|---|---|",
+        "| run | wall time | texts sent | distinct texts | requests | 429s | tokens per minute "
+        "/ limit | busiest minute / limit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in e["runs"]:
         share = run.get("share_of_limit")
         lines.append(
             f"| {run['label']} | {run['wall_s']:.1f} s | {run['texts_sent']:,} | "
             f"{run['distinct']:,} | {run['requests']:,} | {run['rate_limited']} | "
-            f"{'-' if share is None else f'{share:.1%}'} |"
+            f"{'-' if share is None else f'{share:.1%}'} | {run['busiest_minute_share']:.1%} |"
         )
+    resumed = e["runs"][-1]
+    if "accepted_before_kill" in resumed:
+        lines += [
+            "",
+            f"In the last run the job was killed after the server had accepted "
+            f"{resumed['accepted_before_kill']:,} texts; the rerun skipped "
+            f"{resumed['skipped_shards']} finished shard(s) and resumed the others from their "
+            "partial caches. Texts sent beyond the distinct count are requests that were in "
+            "flight when a process died (answered, never recorded).",
+        ]
     lines.append("")
     return lines
 
