@@ -79,12 +79,19 @@ def markdown(result: dict) -> str:
         if not t["met"] or t["detail"]:
             out.append(f"- **{t['target']}** — {target_note(t)}")
     out += ["", *_grid_tables(grid), *_claims(result["claims"]), *_memory(result["memory"])]
-    out += [*_modes(result["modes"]), "## Notes", ""]
+    out += [*_modes(result["modes"]), *_scaling_out(), "## Notes", ""]
     out += [f"- {note}" for note in NOTES]
     if grid["skipped"]:
         out += ["", "### Skipped cells", ""]
         out += [f"- {s}" for s in _skips(grid["skipped"])]
     return "\n".join(out) + "\n"
+
+
+def _scaling_out() -> list[str]:
+    """The Dask section, from its own results (``python -m core.bench._dask``), if measured."""
+    from core.bench import _dask
+
+    return [*_dask.render().splitlines(), ""] if _dask.has_results() else []
 
 
 def _environment(env: dict) -> list[str]:

@@ -109,6 +109,8 @@ def _rows(collection, ids, sharded: bool):
         return collection, ids
     table = collection.documents_at(ids).reset_index(drop=True)
     texts = table.pop("text").astype(str).tolist()
+    if "source" not in table.columns and "location" not in table.columns:
+        table["location"] = [f"#{int(i)}" for i in ids]  # the global row, as the table shows it
     return SimpleNamespace(metadata=table, texts=texts), list(range(len(ids)))
 
 
