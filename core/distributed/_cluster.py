@@ -51,7 +51,8 @@ def connect(cluster: str, *, n_workers: int | None = None, processes: bool = Tru
             'the cluster must be "local" or a scheduler address such as tcp://10.0.0.5:8786'
         )
     if cluster == "local":
-        local = distributed.LocalCluster(
+        # The client starts the LocalCluster itself, so closing the client also stops it.
+        return distributed.Client(
             n_workers=n_workers,
             threads_per_worker=1 if processes else None,
             processes=processes,
@@ -59,7 +60,6 @@ def connect(cluster: str, *, n_workers: int | None = None, processes: bool = Tru
             protocol="tcp://",
             host="127.0.0.1",  # a local cluster listens on loopback only
         )
-        return distributed.Client(local)
     if n_workers is not None:
         raise InvalidInputError("n_workers applies to a local cluster only, not to an address")
     address = cluster if "://" in cluster else f"tcp://{cluster}"
