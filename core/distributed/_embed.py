@@ -102,6 +102,7 @@ def embed_to_shards(
     tokens_per_minute: int | None = None,
     requests_per_minute: int | None = None,
     window_s: float = 60.0,
+    jitter_s: float | None = None,
     batch_size: int | None = None,
     concurrency: int | None = None,
     long_text_policy: str = "split",
@@ -127,6 +128,9 @@ def embed_to_shards(
         The provider's limits, held across the whole cluster.
     window_s : float
         The limits' window (60 s for per-minute limits).
+    jitter_s : float, optional
+        How late a request may reach the provider after its turn; see
+        :class:`~core.distributed._limits.SharedRateLimit`.
     batch_size, concurrency, long_text_policy, max_retries
         Passed to the batch engine on each worker.
     progress : callable, optional
@@ -158,7 +162,9 @@ def embed_to_shards(
     }  # fmt: skip
     limit = None
     if tokens_per_minute is not None or requests_per_minute is not None:
-        limit = SharedRateLimit(tokens_per_minute, requests_per_minute, window_s).start(client)
+        limit = SharedRateLimit(
+            tokens_per_minute, requests_per_minute, window_s, jitter_s=jitter_s
+        ).start(client)
     engine = {"batch_size": batch_size, "concurrency": concurrency,
               "long_text_policy": long_text_policy, "max_retries": max_retries,
               # the engine's own pacer sizes requests to a small share of a per-minute limit

@@ -36,6 +36,9 @@ class SharedRateLimit:
         The limit's window: 60 s for per-minute limits.
     safety : float
         Share of the limit to aim for.
+    jitter_s : float, optional
+        How late a request may reach the provider after its slot (connection, scheduling);
+        default ``max(0.05 * window_s, 0.25)``.
     name : str
         Names the scheduler-side state; unique per job by default.
     """
@@ -44,6 +47,7 @@ class SharedRateLimit:
     requests_per_minute: int | None = None
     window_s: float = 60.0
     safety: float = 0.95
+    jitter_s: float | None = None
     name: str = field(default_factory=lambda: f"rate-{uuid.uuid4().hex[:12]}")
 
     def __post_init__(self) -> None:
@@ -68,7 +72,7 @@ class SharedRateLimit:
     @property
     def margin_s(self) -> float:
         """Slack after a window closes, for network and scheduling jitter."""
-        return max(0.05 * self.window_s, 0.25)
+        return self.jitter_s if self.jitter_s is not None else max(0.05 * self.window_s, 0.25)
 
     def schedule(self, log: list, start: float, tokens: int) -> float:
         """The earliest send time ``>= start`` (and after every slot in ``log``, a time-sorted
