@@ -19,7 +19,9 @@ Each also derives from the built-in a caller would expect (``ValueError`` for ba
     │                                        read-only, no permission); says what is kept
     ├── BudgetExceededError (MemoryError)    the server's shared memory budget is used up
     ├── EmbeddingJobError (RuntimeError)     a job stopped; says what is already cached
-    └── JobCancelled                         internal: a worker saw its job cancelled
+    ├── JobCancelled                         internal: a worker saw its job cancelled
+    ├── MissingDependencyError (ImportError) an optional extra is not installed
+    └── ClusterError (RuntimeError)          a Dask cluster could not finish the work
 """
 
 from __future__ import annotations
@@ -132,3 +134,14 @@ class EmbeddingJobError(WorkbenchError, RuntimeError):
 
 class JobCancelled(WorkbenchError):
     """Internal: a worker noticed that its job was cancelled."""
+
+
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional feature's packages are missing; the message names the extra to install."""
+
+
+class ClusterError(WorkbenchError, RuntimeError):
+    """A Dask cluster could not finish the work (unreachable, or workers kept dying).
+
+    Never a partial result: the message says what failed and what to do.
+    """

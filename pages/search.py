@@ -8,6 +8,7 @@ from core.search import metric_names
 from core.services import MEMORY_MODES, mode_label, neighbours, parse_queries, previous_note
 from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
+from ui.cluster import search_section as cluster_search_section
 from ui.display import show_figure
 from ui.frame import page_frame
 from ui.search import is_previous, run_search, show_best, show_summary
@@ -16,6 +17,7 @@ from ui.text import md
 
 page_frame()
 st.title("Search")
+cluster_search_section()  # only where the operator configured a Dask cluster
 collection = state.collection()
 if collection is None:
     st.info("No collection yet. Load the sample corpus on **Home** or embed files first.")

@@ -36,7 +36,8 @@ PUBLIC = {
         "estimate_cost", "language_warning", "price_per_million", "text_key", "token_counter",
     },
     "core.data": {
-        "FORMATS", "SAMPLE_DOCUMENTS", "SAMPLE_EVAL_QUERIES", "SAMPLE_QUERIES", "SPLIT_MODES",
+        "FORMATS", "ShardedCollection", "is_sharded", "shard_collection", "SAMPLE_DOCUMENTS",
+        "SAMPLE_EVAL_QUERIES", "SAMPLE_QUERIES", "SPLIT_MODES",
         "SUPPORTED_EXTENSIONS", "TEXT_COLUMN", "Collection", "CollectionError", "Manifest",
         "ParseError", "ParsedDocuments", "check_file_size", "check_save_target", "chunk_text",
         "columns_of", "content_hash", "document_index", "from_bytes", "parse_file", "parse_files",

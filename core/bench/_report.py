@@ -86,12 +86,19 @@ def markdown(result: dict) -> str:
             result["modes"]["recall_meta"].get("source", "the recall set"),
         ),
     ]
-    out += [*_kernel_table(result["modes"].get("kernels")), "## Notes", ""]
+    out += [*_kernel_table(result["modes"].get("kernels")), *_scaling_out(), "## Notes", ""]
     out += [f"- {note}" for note in NOTES]
     if grid["skipped"]:
         out += ["", "### Skipped cells", ""]
         out += [f"- {s}" for s in _skips(grid["skipped"])]
     return "\n".join(out) + "\n"
+
+
+def _scaling_out() -> list[str]:
+    """The Dask section, from its own results (``python -m core.bench._dask``), if measured."""
+    from core.bench import _dask
+
+    return [*_dask.render().splitlines(), ""] if _dask.has_results() else []
 
 
 def _environment(env: dict) -> list[str]:

@@ -67,6 +67,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="parse and estimate only (no key needed)")
     add_endpoint_arguments(p)
+    from core.cli._cluster import add_cluster_option
+
+    add_cluster_option(p, embed=True)  # --cluster: a distributed job writing a sharded collection
     p.set_defaults(run=run_embed)
     return p
 
@@ -158,7 +161,7 @@ def run_embed(args: argparse.Namespace) -> int:
     from core.services import embed_collection, plan_embedding
 
     _check_args(args)
-    if not args.dry_run:
+    if not args.dry_run and not args.cluster:  # a cluster job may resume into its directory
         check_save_target(args.out)  # before reading, embedding or paying for anything
         check_writable(args.out)
     provider = resolve_provider(args.provider, args.model, args.api_key, args.base_url)
@@ -166,6 +169,10 @@ def run_embed(args: argparse.Namespace) -> int:
     if args.dry_run and provider == "openai":
         options["require_key"] = False  # an estimate needs no key
     parsed = read_inputs(args)
+    if args.cluster:
+        from core.cli._cluster import run_embed as run_embed_on_cluster
+
+        return run_embed_on_cluster(args, parsed)
     embedder = get_embedder(
         provider=provider,
         model=args.model,

@@ -61,11 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     find.set_defaults(run=run_search)
 
     # Subcommands defined in other modules register here.
+    from core.cli import _cluster as cli_cluster
     from core.cli import _embed as cli_embed
     from core.cli import _eval as cli_eval
 
+    cli_cluster.add_cluster_option(find)
     cli_embed.register(sub)
     cli_eval.register(sub)
+    cli_cluster.register_shard(sub)
     return parser
 
 
@@ -129,9 +132,13 @@ def run_info(args) -> int:
 
 
 def run_search(args) -> int:
+    from core.cli import _cluster as cli_cluster
     from core.embedding.providers import embedder_for_collection
     from core.services import check_queries
     from core.services import run_search as search_collection
+
+    if cli_cluster.wants_cluster_search(args):  # --cluster, or a sharded collection
+        return cli_cluster.run_search(args)
 
     if args.k < 1:
         raise InvalidInputError(f"-k must be at least 1, got {args.k}")

@@ -3,6 +3,8 @@
 - parsing: :func:`parse_file`, :func:`parse_files` -> :class:`ParsedDocuments`,
   :func:`columns_of`, :func:`check_file_size`, :data:`SPLIT_MODES`, :func:`chunk_text`
 - collections: :class:`Collection`, :class:`Manifest`, :func:`check_save_target`
+- sharded collections: :class:`ShardedCollection` (shards searched as one, appendable),
+  :func:`shard_collection`, :func:`is_sharded`
 - one-file formats: :func:`to_parquet_bytes`, :func:`to_npz_bytes`, :func:`from_bytes`
 - the bilingual sample corpus: :data:`SAMPLE_DOCUMENTS`, :data:`SAMPLE_QUERIES`,
   :data:`SAMPLE_EVAL_QUERIES` (the labelled queries of ``core.eval``),
@@ -36,6 +38,7 @@ from core.data._sample import (
     sample_metadata,
     sample_texts,
 )
+from core.data._shards import ShardedCollection, is_sharded, shard_collection
 
 __all__ = [
     "FORMATS",
@@ -50,6 +53,7 @@ __all__ = [
     "Manifest",
     "ParseError",
     "ParsedDocuments",
+    "ShardedCollection",
     "check_file_size",
     "check_save_target",
     "chunk_text",
@@ -57,10 +61,12 @@ __all__ = [
     "content_hash",
     "document_index",
     "from_bytes",
+    "is_sharded",
     "parse_file",
     "parse_files",
     "sample_metadata",
     "sample_texts",
+    "shard_collection",
     "to_npz_bytes",
     "to_parquet_bytes",
 ]

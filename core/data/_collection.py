@@ -180,6 +180,7 @@ class Collection:
         method: str | Metric = "cosine",
         *,
         mode: str = "float32",
+        client=None,
         **options,
     ):
         """Top-k search of query vectors against this collection; see :func:`core.search.search`.
@@ -187,7 +188,14 @@ class Collection:
         The corpus was checked when the collection was made or loaded, and its norms are kept,
         so each search reads the vectors only once. ``mode`` other than ``"float32"`` (exact)
         searches a ``core.search`` index ("float16", "int8", "binary"), built on first use.
+        ``client`` (a ``distributed.Client``) searches on that Dask cluster instead; same results.
         """
+        if client is not None:  # the Dask backend; see core.distributed
+            from core.search import search as search_on
+
+            return search_on(
+                self, query_vectors, k, method, mode=mode, backend="dask", client=client, **options
+            )
         if mode != "float32":
             return self.index(mode).search(query_vectors, k, method, **options)
         if self._norms is None:
@@ -288,6 +296,10 @@ class Collection:
             Missing, corrupt, truncated or inconsistent files, with the file named.
         """
         root = Path(path)
+        if (root / "shards.json").is_file():  # a sharded collection, read into one (small ones)
+            from core.data._shards import ShardedCollection
+
+            return ShardedCollection.open(root, verify=bool(verify)).to_collection()
         if not root.is_dir():
             raise CollectionError(
                 f"no collection at {root}: not a directory. Create one with "

@@ -5,9 +5,9 @@ queries, k)`` is :func:`search`.
 
 - validation and norms: :func:`as_matrix`, :func:`normalize`, :func:`row_norms`,
   :func:`first_nonfinite_row`
-- exact top-k search: :func:`search`, :class:`Metric`; :func:`merge_topk` merges partial
-  results (the reduce step of a blocked or sharded search); :func:`row_blocks`, the one
-  block generator
+- exact top-k search: :func:`search` (here, or ``backend="dask"`` on a cluster), :class:`Metric`;
+  :func:`merge_topk` merges partial results (the reduce step of a blocked or sharded search);
+  :func:`row_blocks`, the one block generator
 - the metrics registry: :class:`MetricSpec` (name, similarity or distance, scorer, modes),
   :func:`get_metric`, :func:`metric_names`, :func:`register_metric`,
   :func:`unregister_metric`; scorers :class:`Scorer`, :class:`LinearScorer`
@@ -21,13 +21,13 @@ queries, k)`` is :func:`search`.
 import sys
 import types
 
+from core.search._backends import search  # local, or backend="dask"
 from core.search._engine import (
     Metric,
     as_matrix,
     first_nonfinite_row,
     normalize,
     row_norms,
-    search,
 )
 from core.search._memory import STORAGE_TYPES, bytes_per_vector, matrix_nbytes, memory_table
 from core.search._merge import merge_topk
