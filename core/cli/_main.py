@@ -44,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Subcommands defined in other modules register here.
     from core.cli import _embed as cli_embed
+    from core.cli import _map as cli_map
 
     cli_embed.register(sub)
+    cli_map.register(sub)
     return parser
 
 
