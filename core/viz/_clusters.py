@@ -114,7 +114,8 @@ def cluster_points(xy: np.ndarray, params: ClusterParams | None = None) -> np.nd
 
         size = params.min_cluster_size or default_min_cluster_size(n)
         # Sizes refer to the whole map; the sample holds proportionally fewer points.
-        size = max(2, round(size * len(sample) / n))
+        # (at least 5 there, or the asked size if smaller, so the sample's noise stays noise).
+        size = max(min(size, 5), round(size * len(sample) / n))
         labels = HDBSCAN(min_cluster_size=int(min(size, len(sample))), copy=True).fit_predict(
             sample
         )

@@ -8,7 +8,7 @@
   *between* islands mean little.
 
 Large collections: UMAP and t-SNE lay out a seeded sample of at most ``max_exact_rows`` rows
-exactly; every other row (and every query) is *placed* at the similarity-weighted mean position of
+exactly; every other row (and every query) is *placed* at the distance-weighted mean position of
 its nearest laid-out neighbours in the original space (:func:`place_by_neighbours`, one exact
 top-k search). That is what UMAP's own ``transform`` and openTSNE's use to initialise new points,
 without their optimisation epochs, so placing a million rows costs one blocked search instead of
@@ -209,9 +209,9 @@ def place_by_neighbours(
 ) -> np.ndarray:
     """Place vectors at the weighted mean map position of their ``k`` nearest anchors.
 
-    Weights fall with rank and distance: ``exp(-(d - d_min) / spread)`` over each row's ``k``
-    neighbour distances (cosine distance ``1 - cos`` or euclidean), so a vector equal to an anchor
-    lands on it and one between two islands lands between them.
+    Inverse-square distance weights over each row's ``k`` neighbours (cosine distance
+    ``1 - cos``, or euclidean), so a vector equal to an anchor lands on it and one halfway between
+    two islands lands between them.
 
     Parameters
     ----------
@@ -240,10 +240,9 @@ def place_by_neighbours(
         block = queries[start : start + 8_192]
         ids, scores = search(anchors, block, k, metric)
         dist = 1.0 - scores if metric == "cosine" else -scores
-        dist = dist.astype(np.float64)
-        rel = dist - dist[:, :1]
-        spread = np.maximum(rel[:, -1:], 1e-6)
-        weights = np.exp(-3.0 * rel / spread)
+        dist = np.clip(dist.astype(np.float64), 0.0, None)
+        scale = np.maximum(dist[:, -1:], 1e-12)
+        weights = 1.0 / (dist / scale + 1e-6) ** 2
         weights /= weights.sum(axis=1, keepdims=True)
         out[start : start + len(block)] = np.einsum("mk,mkc->mc", weights, anchor_xy[ids])
     return out
