@@ -31,9 +31,7 @@ if lay.note:
 rows = ui_map.render_filters(collection)
 
 search = state.get(ui_map.SEARCH)
-colour_choices = [ui_map.CLUSTER, *ui_map.filter_columns(collection.metadata)]
-if search is not None:
-    colour_choices.append(ui_map.SCORE)
+colour_choices = [ui_map.CLUSTER, *ui_map.filter_columns(collection.metadata), ui_map.SCORE]
 colour = st.selectbox("Colour by", colour_choices, key="map_colour")
 
 with st.form("map_search_form"):
@@ -63,9 +61,12 @@ if asked:
             state.put(ui_map.SEARCH, search)
 
 categories = order = noise = values = None
+if colour == ui_map.SCORE and search is None:
+    st.info("Search on the map first to colour it by the score against the query.")
 if colour == ui_map.SCORE and search is not None:
     values = ui_map.query_scores(collection, search["vectors"][0])
 else:
+    colour = ui_map.CLUSTER if colour == ui_map.SCORE else colour
     categories, order, noise = ui_map.colour_values(collection, result, colour)
 
 event_before = st.session_state.get("map_chart")

@@ -17,6 +17,7 @@ import streamlit as st
 from core.data._collection import Collection
 from core.search._engine import search
 from core.viz._clusters import ClusterParams
+from core.viz._figures import truncate_label
 from core.viz._layout import (
     METHOD_NAMES,
     LayoutParams,
@@ -225,7 +226,8 @@ def colour_values(
     """(categories per document, their order, the noise category) for a colour choice."""
     if choice == CLUSTER:
         names = result.labels()
-        legend = {s.cluster: f"{s.label} ({s.size})" for s in result.summaries}
+        # The size stays readable however long the label (the legend cuts at 40 columns).
+        legend = {s.cluster: f"{truncate_label(s.label, 32)} ({s.size})" for s in result.summaries}
         cats = [legend[int(c)] for c in result.clusters]
         order = [legend[s.cluster] for s in result.summaries]
         noise = next((legend[c] for c in names if c < 0), None)
