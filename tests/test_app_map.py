@@ -105,3 +105,29 @@ def test_the_selection_becomes_the_collection(sample_map):
     assert_ok(at)
     assert len(at.session_state["collection"]) == 9
     assert "The 9 selected documents are now the collection." in texts_on_page(at)
+
+
+CSV = (
+    "answer,team\n"
+    + "".join(f"The striker scored a goal in match {i},sport\n" for i in range(6))
+    + "".join(f"The band played a new song at concert {i},music\n" for i in range(6))
+).encode("utf-8")
+
+
+def test_an_uploaded_csv_is_coloured_by_its_own_column(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    at = open_page(new_app(), "upload")
+    at.file_uploader(key="up_files").set_value([("teams.csv", CSV, "text/csv")])
+    at.run()
+    at.selectbox(key="up_column").set_value("answer").run()
+    at.button(key="up_embed").click().run()
+    assert_ok(at)
+    open_page(at, "map")
+    assert "team" in at.selectbox(key="map_colour").options
+    at.selectbox(key="map_colour").set_value("team").run()
+    assert_ok(at)
+    figure = charts(at)[0]
+    assert sorted(t["name"] for t in figure["data"]) == ["music", "sport"]
+    assert points_drawn(figure) == 12
+    at.multiselect(key="map_filter_team").set_value(["music"]).run()
+    assert points_drawn(charts(at)[0]) == 6
