@@ -71,6 +71,33 @@ def run(sizes, methods) -> dict:
     }
 
 
+def figure_sizes(sizes=(10_000, 100_000, 1_000_000)) -> list[dict]:
+    """What the browser receives: the map figure's JSON size and the time to build it."""
+    from core.viz._map_figure import map_figure
+
+    out = []
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        xy = rng.standard_normal((n, 2)).astype(np.float32)
+        texts = [
+            f"document {i} about topic {i % 20} with a few more words of text" for i in range(n)
+        ]
+        cats = [f"cluster {i % 20}" for i in range(n)]
+        t0 = time.perf_counter()
+        fig = map_figure(xy, texts, categories=cats)
+        payload = fig.to_json()
+        out.append(
+            {
+                "n": n,
+                "view": "density + 20,000-point sample" if n > 100_000 else "every point (WebGL)",
+                "build_s": round(time.perf_counter() - t0, 2),
+                "json_mb": round(len(payload) / 2**20, 1),
+            }
+        )
+        print(out[-1], flush=True)
+    return out
+
+
 def markdown(result: dict) -> str:
     lines = [
         "## Maps: layout + clusters + labels",
@@ -90,6 +117,16 @@ def markdown(result: dict) -> str:
             f"{r['load_avg_1m_before']} |"
         )
     lines += ["", result["note"] + ".", ""]
+    if result.get("figures"):
+        lines += [
+            "What the browser receives (map figure JSON, short hover texts):",
+            "",
+            "| documents | view | build s | JSON MB |",
+            "| ---: | --- | ---: | ---: |",
+        ]
+        for f in result["figures"]:
+            lines.append(f"| {f['n']:,} | {f['view']} | {f['build_s']} | {f['json_mb']} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -97,9 +134,19 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m core.bench._maps", description=__doc__)
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--methods", nargs="+", default=["pca", "umap", "tsne"])
+    p.add_argument(
+        "--figures-only", action="store_true", help="only the figure sizes, merged into maps.json"
+    )
     args = p.parse_args()
+    if args.figures_only:
+        result = json.loads((OUT / "maps.json").read_text(encoding="utf-8"))
+        result["figures"] = figure_sizes()
+        (OUT / "maps.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        (OUT / "maps.md").write_text(markdown(result), encoding="utf-8")
+        return
     methods = [m for m in args.methods if m != "umap" or umap_available()]
     result = run(args.sizes, methods)
+    result["figures"] = figure_sizes()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "maps.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (OUT / "maps.md").write_text(markdown(result), encoding="utf-8")
