@@ -3,11 +3,11 @@ select with box or lasso, search inside the selection, save it as a collection."
 
 import streamlit as st
 
-from core.data._formats import to_parquet_bytes
 from core.errors import WorkbenchError
 from core.viz._map_figure import WEBGL_MAX_POINTS, cluster_centres, map_figure
 from ui import cache, state
 from ui import map as ui_map
+from ui.display import show_figure
 from ui.frame import page_frame
 from ui.jobs import embed_queries
 from ui.search import neighbours, parse_queries
@@ -95,14 +95,7 @@ fig = map_figure(
     axis_titles=lay.axis_titles,
     title=f"{ui_map.METHOD_NAMES[lay.used_method]} map of {len(rows):,} documents",
 )
-st.plotly_chart(
-    fig,
-    key="map_chart",
-    width="stretch",
-    on_select="rerun",
-    selection_mode=("points", "box", "lasso"),
-    config={"displaylogo": False, "scrollZoom": True},
-)
+show_figure(fig, key="map_chart", selectable=True, modes=("points", "box", "lasso"))
 view = "density view + a sample of points" if len(rows) > WEBGL_MAX_POINTS else "every point"
 st.caption(
     f"{len(rows):,} of {len(collection):,} documents ({view}); laid out in {lay.seconds:.1f} s. "
@@ -132,37 +125,5 @@ if clicked is not None:
         key="map_neighbours_table",
     )
 
-if len(selected):
-    st.subheader(f"Selection: {len(selected):,} documents")
-    table = ui_map.selection_table(collection, selected, result)
-    st.dataframe(table, hide_index=True, width="stretch", key="map_selection_table")
-    row = st.container(horizontal=True)
-    row.download_button(
-        "Download the selection (CSV)",
-        table.to_csv(index=False).encode("utf-8"),
-        "selection.csv",
-        "text/csv",
-        key="map_dl_csv",
-        on_click="ignore",
-    )
-    row.download_button(
-        "Download as a collection (Parquet)",
-        lambda: to_parquet_bytes(ui_map.subset_collection(collection, selected)),
-        "selection.parquet",
-        "application/octet-stream",
-        key="map_dl_collection",
-        on_click="ignore",
-    )
-    row.button(
-        "Make the selection the current collection",
-        key="map_adopt",
-        on_click=ui_map.adopt_selection,
-        args=(collection, selected),
-    )
-    row.button("Clear the selection", key="map_clear", on_click=ui_map.clear_selection)
-
-st.subheader("Clusters")
-for s in result.summaries:
-    st.text(f"{s.label} — {s.size:,} documents")
-    for doc in s.representatives:
-        st.text(f"    #{doc}: {collection.texts[doc][:200]}")
+ui_map.render_selection(collection, selected, result)
+ui_map.render_clusters(collection, result)

@@ -7,6 +7,8 @@ import pytest
 
 from tests.app_support import assert_ok, charts, load_sample, new_app, open_page, texts_on_page
 
+LAYOUT_TIMEOUT_S = 300
+
 
 def points_drawn(figure: dict) -> int:
     from tests.app_support import plotly_array
@@ -40,7 +42,7 @@ def test_tsne_with_kmeans_makes_k_labelled_groups(sample_map):
     at = sample_map
     at.radio(key="map_method").set_value("tsne")
     at.radio(key="map_clusters").set_value("kmeans")
-    at.number_input(key="map_k").set_value(8).run()
+    at.number_input(key="map_k").set_value(8).run(timeout=LAYOUT_TIMEOUT_S)
     assert_ok(at)
     figure = charts(at)[0]
     assert "t-SNE map" in figure["layout"]["title"]["text"]
@@ -53,7 +55,8 @@ def test_tsne_with_kmeans_makes_k_labelled_groups(sample_map):
 def test_umap_lays_out_the_sample(sample_map):
     pytest.importorskip("umap")
     at = sample_map
-    at.radio(key="map_method").set_value("umap").run()
+    # The first UMAP in a process waits for numba to compile (slow on a busy machine).
+    at.radio(key="map_method").set_value("umap").run(timeout=LAYOUT_TIMEOUT_S)
     assert_ok(at)
     figure = charts(at)[0]
     assert "UMAP map of 72 documents" in figure["layout"]["title"]["text"]

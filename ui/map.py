@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data._collection import Collection
+from core.data._formats import to_parquet_bytes
 from core.search._engine import search
 from core.viz._clusters import ClusterParams
 from core.viz._figures import truncate_label
@@ -269,3 +270,46 @@ def adopt_selection(collection: Collection, rows: np.ndarray) -> None:
     clear_selection()
     st.session_state[SEARCH] = None
     state.flash("success", f"The {len(rows):,} selected documents are now the collection.")
+
+
+def render_selection(collection: Collection, selected: np.ndarray, result: CorpusMap) -> None:
+    """The selected documents (text as text), CSV and collection downloads, and the buttons
+    that make the selection the current collection or clear it."""
+    if not len(selected):
+        return
+    st.subheader(f"Selection: {len(selected):,} documents")
+    table = selection_table(collection, selected, result)
+    st.dataframe(table, hide_index=True, width="stretch", key="map_selection_table")
+    row = st.container(horizontal=True)
+    row.download_button(
+        "Download the selection (CSV)",
+        table.to_csv(index=False).encode("utf-8"),
+        "selection.csv",
+        "text/csv",
+        key="map_dl_csv",
+        on_click="ignore",
+    )
+    row.download_button(
+        "Download as a collection (Parquet)",
+        lambda: to_parquet_bytes(subset_collection(collection, selected)),
+        "selection.parquet",
+        "application/octet-stream",
+        key="map_dl_collection",
+        on_click="ignore",
+    )
+    row.button(
+        "Make the selection the current collection",
+        key="map_adopt",
+        on_click=adopt_selection,
+        args=(collection, selected),
+    )
+    row.button("Clear the selection", key="map_clear", on_click=clear_selection)
+
+
+def render_clusters(collection: Collection, result: CorpusMap) -> None:
+    """Each cluster's label and size, with its two most central documents."""
+    st.subheader("Clusters")
+    for s in result.summaries:
+        st.text(f"{s.label} — {s.size:,} documents")
+        for doc in s.representatives:
+            st.text(f"    #{doc}: {collection.texts[doc][:200]}")
