@@ -19,6 +19,7 @@ pages = [
     st.Page("pages/home.py", title="Home", default=True),
     st.Page("pages/upload.py", title="Upload & embed"),
     st.Page("pages/search.py", title="Search"),
+    st.Page("pages/map.py", title="Map"),
     st.Page("pages/benchmark.py", title="Benchmark"),
     st.Page("pages/similarity.py", title="Similarity matrix"),
     st.Page("pages/evaluate.py", title="Evaluate"),

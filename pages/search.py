@@ -86,6 +86,7 @@ st.download_button(
 )
 
 st.subheader("Map of the corpus")
+st.page_link("pages/map.py", label="UMAP / t-SNE, clusters, colours and selection: the Map page")
 proj_method = st.radio(
     "Projection",
     ["pca", "random"],

@@ -47,6 +47,11 @@ PUBLIC = {
         "Projection", "bar_figure", "fit_projection", "format_share", "hover_text",
         "line_figure", "metric_bars_figure", "points_to_draw", "projection_figure",
         "recall_memory_figure", "selected_document", "similarity_heatmap", "truncate_label",
+        "CLUSTER_METHODS", "ClusterParams", "ClusterSummary", "CorpusMap", "LAYOUT_METHODS",
+        "Layout", "LayoutParams", "NOISE", "available_methods", "cluster_centres", "cluster_points",
+        "compute_map", "default_neighbours", "distinctive_terms", "fit_layout",
+        "load_or_compute_map", "map_cache_file", "map_figure", "place_by_neighbours",
+        "points_in_selection", "summarise_clusters", "terms_of", "umap_available",
     },
     "core.services": {
         "EXACT", "LOW_COSINE", "MEMORY_MODES", "RECALL_K", "SCORE_DECIMALS", "EmbedOutcome",

@@ -10,7 +10,13 @@ import streamlit as st
 _CONFIG = {"displaylogo": False, "scrollZoom": False}
 
 
-def show_figure(fig: go.Figure, *, key: str | None = None, selectable: bool = False) -> Any:
+def show_figure(
+    fig: go.Figure,
+    *,
+    key: str | None = None,
+    selectable: bool = False,
+    modes: tuple[str, ...] = ("points",),
+) -> Any:
     """Draw a Plotly figure at full width.
 
     Parameters
@@ -21,6 +27,8 @@ def show_figure(fig: go.Figure, *, key: str | None = None, selectable: bool = Fa
         Widget key; required when ``selectable``.
     selectable : bool
         Rerun on a click or box/lasso selection and return the event (``.selection.points``).
+    modes : tuple of str
+        What a selection may be: ``"points"`` (clicks), ``"box"``, ``"lasso"``.
 
     Returns
     -------
@@ -34,7 +42,7 @@ def show_figure(fig: go.Figure, *, key: str | None = None, selectable: bool = Fa
             key=key,
             width="stretch",
             on_select="rerun",
-            selection_mode=("points",),
+            selection_mode=modes,
             config=_CONFIG,
         )
     st.plotly_chart(fig, key=key, width="stretch", config=_CONFIG)

@@ -64,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli import _cluster as cli_cluster
     from core.cli import _embed as cli_embed
     from core.cli import _eval as cli_eval
+    from core.cli import _map as cli_map
 
     cli_cluster.add_cluster_option(find)
     cli_embed.register(sub)
     cli_eval.register(sub)
     cli_cluster.register_shard(sub)
+    cli_map.register(sub)
     return parser
 
 

@@ -200,11 +200,6 @@ def format_share(ratio: float) -> str:
     return f"{percent:.0f}%"
 
 
-def project_2d(x: np.ndarray, method: str = "pca") -> np.ndarray:
-    """Fit and apply in one call: float32 coordinates of shape (n_docs, 2)."""
-    return fit_projection(x, method).transform(x)
-
-
 def _fix_signs(components: np.ndarray) -> None:
     """Make the largest-magnitude loading of every component positive (in place)."""
     for row in components:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.viz._projection import fit_projection, format_share, project_2d
+from core.viz._projection import fit_projection, format_share
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 
@@ -40,7 +40,7 @@ def test_pca_recovers_a_planar_dataset_exactly(rng):
     plane, _ = np.linalg.qr(plane.T)
     coords = rng.standard_normal((80, 2)) * [3.0, 1.0]
     x = (coords @ plane.T + 0.5).astype(np.float32)
-    xy = project_2d(x)
+    xy = fit_projection(x).transform(x)
     assert xy.shape == (80, 2) and xy.dtype == np.float32 and xy.flags.c_contiguous
     proj = fit_projection(x)
     assert proj.explained_variance_ratio.sum() == pytest.approx(1.0, abs=1e-4)
@@ -68,7 +68,8 @@ def test_signs_are_deterministic_and_largest_loading_positive(rng):
 def test_single_document_and_one_dimension_are_finite():
     one = fit_projection(np.ones((1, 5), dtype=np.float32))
     np.testing.assert_array_equal(one.transform(np.ones((1, 5))), np.zeros((1, 2), np.float32))
-    line = project_2d(np.arange(6, dtype=np.float32).reshape(6, 1))
+    points = np.arange(6, dtype=np.float32).reshape(6, 1)
+    line = fit_projection(points).transform(points)
     assert np.isfinite(line).all()
     np.testing.assert_array_equal(line[:, 1], 0.0)  # no second direction exists in 1-D
 

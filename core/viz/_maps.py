@@ -1,0 +1,234 @@
+"""A corpus map: layout + clusters + labels in one call, cached on disk beside a saved collection.
+
+:func:`compute_map` is what the dashboard, the CLI (``embedding-workbench map``) and a notebook
+call; :meth:`CorpusMap.to_frame` is the table the CLI writes (``x``, ``y``, ``cluster``, ``label``,
+one row per document in collection order).
+
+For a saved collection, :func:`load_or_compute_map` keeps each result in ``<collection>/maps/``,
+one ``.npz`` per content hash + parameters, written atomically; a changed collection has a new
+content hash, so an old file is never read for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InvalidInputError
+from core.viz._clusters import ClusterParams, cluster_points
+from core.viz._labels import ClusterSummary, summarise_clusters
+from core.viz._layout import Layout, LayoutParams, Progress, fit_layout
+from core.viz._projection import Projection
+
+MAPS_DIR = "maps"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CorpusMap:
+    """Where every document sits, which cluster it is in, and what each cluster is about.
+
+    Attributes
+    ----------
+    layout : Layout
+    clusters : numpy.ndarray
+        int64 of shape (n_docs,): cluster id per document, ``-1`` for noise.
+    summaries : tuple of ClusterSummary
+        One per cluster id present (noise last).
+    cluster_params : ClusterParams
+    """
+
+    layout: Layout
+    clusters: np.ndarray
+    summaries: tuple[ClusterSummary, ...]
+    cluster_params: ClusterParams
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.layout.xy
+
+    def labels(self) -> dict[int, str]:
+        """cluster id -> label."""
+        return {s.cluster: s.label for s in self.summaries}
+
+    def document_labels(self) -> list[str]:
+        """The label of each document's cluster, collection order."""
+        names = self.labels()
+        return [names[int(c)] for c in self.clusters]
+
+    def to_frame(self) -> pd.DataFrame:
+        """``x``, ``y`` (float32), ``cluster`` (int64, -1 noise), ``label`` (str): one row per
+        document, collection order."""
+        return pd.DataFrame(
+            {
+                "x": self.xy[:, 0],
+                "y": self.xy[:, 1],
+                "cluster": self.clusters.astype(np.int64),
+                "label": self.document_labels(),
+            }
+        )
+
+
+def compute_map(
+    embeddings: np.ndarray,
+    texts: list[str],
+    layout: LayoutParams | None = None,
+    clusters: ClusterParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> CorpusMap:
+    """Lay out, cluster and label a corpus.
+
+    Parameters
+    ----------
+    embeddings : array_like of shape (n_docs, dim)
+    texts : list of str, length n_docs
+    layout : LayoutParams, optional
+        Default: PCA.
+    clusters : ClusterParams, optional
+        Default: HDBSCAN.
+    progress : callable(message, fraction), optional
+
+    Returns
+    -------
+    CorpusMap
+    """
+    layout = layout or LayoutParams()
+    clusters = clusters or ClusterParams()
+    if len(texts) != len(embeddings):
+        raise InvalidInputError(
+            f"{len(texts)} texts for {len(embeddings)} embeddings; they must match one to one"
+        )
+    report = progress or (lambda _m, _f: None)
+
+    def scaled(message: str, fraction: float) -> None:
+        report(message, 0.8 * fraction)
+
+    fitted = fit_layout(embeddings, layout, progress=scaled)
+    report("Finding clusters…", 0.82)
+    ids = cluster_points(fitted.xy, clusters)
+    report("Labelling clusters…", 0.9)
+    summaries = summarise_clusters(texts, ids, embeddings=embeddings, seed=clusters.seed)
+    report("Map ready.", 1.0)
+    return CorpusMap(fitted, ids, tuple(summaries), clusters)
+
+
+def map_cache_file(
+    collection_dir: str | os.PathLike,
+    content_hash: str,
+    layout: LayoutParams,
+    clusters: ClusterParams,
+) -> Path:
+    """Where :func:`load_or_compute_map` keeps this map: ``<collection>/maps/<...>.npz``."""
+    cluster_key = json.dumps(clusters.relevant(), sort_keys=True)
+    import hashlib
+
+    digest = hashlib.sha256(cluster_key.encode()).hexdigest()[:12]
+    name = f"{content_hash[:16]}-{layout.key()}-{digest}.npz"
+    return Path(collection_dir) / MAPS_DIR / name
+
+
+def load_or_compute_map(
+    collection,
+    collection_dir: str | os.PathLike,
+    layout: LayoutParams | None = None,
+    clusters: ClusterParams | None = None,
+    *,
+    progress: Progress | None = None,
+) -> tuple[CorpusMap, bool]:
+    """The map of a saved collection, from ``<collection>/maps/`` when computed before.
+
+    Parameters
+    ----------
+    collection : core.data.Collection
+    collection_dir : path-like
+        The directory it was loaded from.
+
+    Returns
+    -------
+    (CorpusMap, bool)
+        The map, and whether it came from the disk cache.
+    """
+    layout = layout or LayoutParams()
+    clusters = clusters or ClusterParams()
+    path = map_cache_file(collection_dir, collection.manifest.content_hash, layout, clusters)
+    if path.is_file():
+        cached = _read(path, layout, clusters)
+        if cached is not None and cached.xy.shape[0] == len(collection):
+            return cached, True
+    result = compute_map(
+        collection.embeddings, collection.texts, layout, clusters, progress=progress
+    )
+    _write(path, result)
+    return result, False
+
+
+def _write(path: Path, result: CorpusMap) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lay = result.layout
+    meta = {
+        "format": _FORMAT,
+        "used_method": lay.used_method,
+        "axis_titles": list(lay.axis_titles),
+        "note": lay.note,
+        "seconds": lay.seconds,
+        "summaries": [asdict(s) for s in result.summaries],
+    }
+    arrays = {"xy": lay.xy, "fit_rows": lay.fit_rows, "clusters": result.clusters}
+    if lay.projection is not None:
+        arrays |= {
+            "pca_mean": lay.projection.mean,
+            "pca_components": lay.projection.components,
+            "pca_ratio": lay.projection.explained_variance_ratio,
+        }
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read(path: Path, layout: LayoutParams, clusters: ClusterParams) -> CorpusMap | None:
+    """A cached map, or None when the file is unreadable or of another format (recomputed)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != _FORMAT:
+                return None
+            projection = None
+            if "pca_mean" in data:
+                projection = Projection(
+                    "pca", data["pca_mean"], data["pca_components"], data["pca_ratio"]
+                )
+            lay = Layout(
+                params=layout,
+                used_method=meta["used_method"],
+                xy=np.ascontiguousarray(data["xy"], dtype=np.float32),
+                fit_rows=np.asarray(data["fit_rows"], dtype=np.int64),
+                projection=projection,
+                axis_titles=tuple(meta["axis_titles"]),
+                note=meta["note"],
+                seconds=float(meta["seconds"]),
+            )
+            ids = np.asarray(data["clusters"], dtype=np.int64)
+    except (OSError, ValueError, KeyError):
+        return None
+    summaries = tuple(
+        ClusterSummary(
+            cluster=int(s["cluster"]),
+            label=str(s["label"]),
+            terms=tuple(s["terms"]),
+            size=int(s["size"]),
+            representatives=tuple(int(i) for i in s["representatives"]),
+        )
+        for s in meta["summaries"]
+    )
+    return CorpusMap(lay, ids, summaries, clusters)
