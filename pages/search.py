@@ -4,7 +4,7 @@ the corpus where a click shows a document's nearest neighbours."""
 import streamlit as st
 
 from core.errors import EmbeddingJobError
-from core.services import MEMORY_MODES, neighbours, parse_queries, previous_note
+from core.services import MEMORY_MODES, clamp_k, neighbours, parse_queries, previous_note
 from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
@@ -28,7 +28,9 @@ with st.form("search_form"):
     method = cols[0].radio(
         "Method", ["cosine", "euclidean", "dot"], horizontal=True, key="s_method"
     )
-    k = cols[1].number_input("k", 1, min(100, len(collection)), min(5, len(collection)), key="s_k")
+    # No bounds on the box: a bounded box turns red on 0 or 100 and Search then does nothing;
+    # out-of-range values are brought into range below, and the page says so.
+    k = cols[1].number_input("k", value=min(5, len(collection)), step=1, key="s_k")
     mode = cols[2].selectbox(
         "Memory mode",
         MEMORY_MODES,
@@ -45,8 +47,11 @@ if submitted:
     if not queries:
         st.error("Type at least one query (one per line).")
     else:
+        k, k_note = clamp_k(int(k), len(collection))
+        if k_note:
+            st.warning(k_note)
         try:
-            result = run_search(collection, queries, method=method, k=int(k), mode=mode)
+            result = run_search(collection, queries, method=method, k=k, mode=mode)
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {exc}")
         else:

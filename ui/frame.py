@@ -33,10 +33,13 @@ def _leave_automatic_navigation() -> None:
 
     ``PagesManager.uses_pages_directory`` is Streamlit's process-wide switch for that mode:
     ``st.navigation`` clears it, but only once ``app.py`` has run, which a deep link skips.
+    ``AppTest`` sets the switch again before every run and shows no navigation: there the page
+    simply runs on its own (a rerun would drop the click that started the run).
     """
+    from streamlit import config  # AppTest patches config.get_option, not st.get_option
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
         PagesManager.uses_pages_directory = False
         st.rerun()
 

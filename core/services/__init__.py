@@ -19,6 +19,7 @@ from core.services._embed import (
 )
 from core.services._reporting import (
     SCORE_DECIMALS,
+    clamp_k,
     embed_value,
     format_bytes,
     format_score,
@@ -56,6 +57,7 @@ __all__ = [
     "EmbedSummary",
     "SearchReport",
     "check_queries",
+    "clamp_k",
     "embed_collection",
     "embed_value",
     "format_bytes",
