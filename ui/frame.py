@@ -24,7 +24,8 @@ PAGE_CONFIG = {
     # which an offline deployment cannot reach.
     "page_icon": "🧭",
     "layout": "wide",
-    "initial_sidebar_state": "expanded",
+    # "auto": open on a wide screen, closed on a phone, where an open sidebar covers the page.
+    "initial_sidebar_state": "auto",
 }
 
 
