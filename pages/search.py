@@ -4,7 +4,15 @@ the corpus where a click shows a document's nearest neighbours."""
 import streamlit as st
 
 from core.errors import EmbeddingJobError
-from core.services import MEMORY_MODES, clamp_k, neighbours, parse_queries, previous_note
+from core.services import (
+    MEMORY_MODES,
+    clamp_k,
+    csv_bytes,
+    download_name,
+    neighbours,
+    parse_queries,
+    previous_note,
+)
 from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
@@ -79,8 +87,8 @@ st.dataframe(
 )
 st.download_button(
     "Download results (CSV)",
-    table.to_csv(index=False).encode("utf-8"),
-    "search-results.csv",
+    csv_bytes(table),
+    download_name(collection, "search results", "csv"),
     "text/csv",
     key="search_download",
     on_click="ignore",

@@ -48,3 +48,31 @@ def test_k_in_range_searches_without_a_note(search_page):
     assert_ok(at)
     assert not any("k = " in w.value for w in at.warning)
     assert at.dataframe[0].value["rank"].max() == 7
+
+
+def test_results_download_is_utf8_with_bom_named_after_the_collection(search_page, monkeypatch):
+    import codecs
+    import io
+    import re
+
+    import pandas as pd
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    stored = {}  # what the page handed the real media storage: file name -> bytes
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        stored[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    at = search_page
+    at.button(key=SUBMIT).click().run()
+    assert_ok(at)
+    names = [n for n in stored if n and n.endswith(".csv")]
+    assert len(names) == 1, stored.keys()
+    assert re.fullmatch(r"sample-search-results-\d{4}-\d\d-\d\d-\d{4}\.csv", names[0])
+    data = stored[names[0]]
+    assert data.startswith(codecs.BOM_UTF8)
+    table = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    assert table["text"].str.contains("[\u4e00-\u9fff]").any()  # Chinese, intact

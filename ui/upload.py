@@ -12,7 +12,7 @@ from core.data._parsing import ParsedDocuments, ParseError, columns_of, parse_fi
 from core.embedding._pricing import CostEstimate, estimate_cost
 from core.embedding._types import EmbedderSpec
 from core.embedding.providers import ProviderInfo
-from core.services import EmbedSummary
+from core.services import EmbedSummary, download_name
 from ui import state
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
 
@@ -293,7 +293,7 @@ def render_save_load(collection: Collection | None) -> None:
         row.download_button(
             "Download Parquet",
             lambda: to_parquet_bytes(collection),
-            "collection.parquet",
+            download_name(collection, "collection", "parquet"),
             "application/octet-stream",
             key="up_dl_parquet",
             help="One file with texts, metadata and vectors; pandas, Polars and DuckDB read it.",
@@ -303,7 +303,7 @@ def render_save_load(collection: Collection | None) -> None:
         row.download_button(
             "Download .npz",
             lambda: to_npz_bytes(collection),
-            "collection.npz",
+            download_name(collection, "collection", "npz"),
             "application/octet-stream",
             key="up_dl_npz",
             help="NumPy arrays: vectors, texts, metadata and manifest (np.load, no pickle).",
