@@ -52,6 +52,7 @@ PUBLIC = {
         "neighbours", "no_match_note", "no_pairs_message", "pairs_heading", "parse_queries",
         "plan_embedding", "previous_note", "recall_note", "recall_value", "run_search",
         "summarise", "too_many_pairs_note", "top_cosines",
+        "clamp_k", "collection_name", "csv_bytes", "download_name",
     },
     "core.server": {
         "MODEL_DIMENSIONS", "Fault", "OpenAICompatibleServer", "RequestRecord", "main",
