@@ -17,6 +17,7 @@ asked for. Every embedder is both a LangChain ``Embeddings`` and a
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ _INSTALL_ST = (
     "sentence-transformers needs torch and sentence-transformers: "
     "pip install -r requirements-st.txt (CPU torch)"
 )
+
+# Which provider and model an embedder uses, and why: one INFO record per get_embedder call.
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,21 @@ def default_provider(api_key: str | None = None) -> str:
     return OPENAI if resolve_api_key(api_key) else USE_MULTILINGUAL
 
 
+def _choose(provider: str | None, model: str | None, api_key: str | None) -> tuple[str, str]:
+    """The provider :func:`get_embedder` builds, and why, in words (logged once per call)."""
+    if provider is not None:
+        return provider, "the provider was named"
+    if model:
+        return _provider_for_model(model), f"the provider of model {model!r}"
+    chosen = default_provider(api_key)
+    if chosen == OPENAI:
+        return chosen, "an OpenAI API key was found (argument, OPENAI_API_KEY or .env)"
+    return chosen, (
+        "no OpenAI API key was found (argument, OPENAI_API_KEY or .env), so the offline model; "
+        "set a key to use OpenAI"
+    )
+
+
 def _provider_for_model(model: str) -> str:
     from core.embedding.providers._local import _BUNDLED_ST_MODELS
     from core.embedding.providers._openai import OPENAI_MODEL_DIMENSIONS
@@ -215,9 +234,9 @@ def get_embedder(
         Unknown provider or model (listing the valid ones), ``dimensions`` where unsupported,
         a missing API key for an OpenAI model (saying how to set one), unknown options.
     """
-    if provider is None:
-        provider = _provider_for_model(model) if model else default_provider(api_key)
+    provider, why = _choose(provider, model, api_key)
     info = provider_info(provider)
+    _log.info("Embedding with %s, model %s: %s.", provider, model or info.default_model, why)
     if provider == OPENAI:
         from core.embedding.providers._openai import make_openai_embedder
 
