@@ -44,6 +44,7 @@ PUBLIC = {
         "Projection", "bar_figure", "fit_projection", "format_share", "hover_text",
         "line_figure", "points_to_draw", "projection_figure", "recall_memory_figure",
         "selected_document", "similarity_heatmap", "truncate_label",
+        "seriation_order",
     },
     "core.services": {
         "EXACT", "LOW_COSINE", "MEMORY_MODES", "RECALL_K", "SCORE_DECIMALS", "EmbedOutcome",

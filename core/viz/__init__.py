@@ -3,6 +3,7 @@
 - projections: :func:`fit_projection` -> :class:`Projection`
 - figures: :func:`projection_figure`, :func:`similarity_heatmap`, :func:`selected_document`,
   :func:`points_to_draw`, :func:`hover_text`, :func:`truncate_label`
+- ordering: :func:`seriation_order` (similar rows next to each other)
 - benchmark charts: :func:`bar_figure`, :func:`line_figure`, :func:`recall_memory_figure`
 """
 
@@ -16,6 +17,7 @@ from core.viz._figures import (
     truncate_label,
 )
 from core.viz._projection import Projection, fit_projection, format_share
+from core.viz._seriation import seriation_order
 
 __all__ = [
     "Projection",
@@ -28,6 +30,7 @@ __all__ = [
     "projection_figure",
     "recall_memory_figure",
     "selected_document",
+    "seriation_order",
     "similarity_heatmap",
     "truncate_label",
 ]
