@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.surface import set_surface
 from ui import state
 from ui.sidebar import render_sidebar
 
@@ -48,6 +49,7 @@ def _leave_automatic_navigation() -> None:
 def page_frame() -> None:
     """Set the page config, initialise session state and draw the sidebar."""
     _leave_automatic_navigation()
+    set_surface("app")  # messages from core name the app's boxes, not command-line flags
     st.set_page_config(**PAGE_CONFIG)
     state.init_state()
     render_sidebar()

@@ -22,6 +22,7 @@ from core import __version__
 from core.data import Collection
 from core.errors import EmbeddingJobError, InvalidInputError, WorkbenchError
 from core.search import Metric, memory_table
+from core.surface import set_surface
 
 EXIT_OK = 0
 EXIT_PROVIDER_FAILED = 1
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _say_provider_choice_on_stderr()
+    set_surface("cli")  # messages from core name --flags, not the app's boxes
     try:
         return args.run(args) or EXIT_OK
     except (InvalidInputError, ValueError) as exc:

@@ -63,6 +63,12 @@ class Manifest:
         return EmbedderSpec(self.provider, self.model, self.dimensions_requested)
 
 
+def _new_collection_control() -> str:
+    from core.surface import control
+
+    return control("new_collection")
+
+
 def content_hash(texts: list[str], embeddings: np.ndarray) -> str:
     """sha256 over the texts and the vector bytes: changes when either changes."""
     digest = hashlib.sha256()
@@ -263,7 +269,7 @@ class Collection:
         if not root.is_dir():
             raise CollectionError(
                 f"no collection at {root}: not a directory. Create one with "
-                f"`python -m core embed FILE... --out {root}` (or Collection.save)"
+                f"{_new_collection_control()}"
             )
         version = _read_current(root)
         if version is None:
