@@ -72,3 +72,11 @@ def test_a_text_column_for_each_csv_and_app_words_in_errors():
     assert_ok(at)
     assert not at.error
     assert preview(at)["text"].tolist() == ["Like this.", "Because.", "Buy milk."]
+
+
+def test_where_the_collection_lives_and_the_upload_limit_are_said():
+    at = open_page(new_app(), "upload")
+    captions = "\n".join(c.value for c in at.caption)
+    assert "lives only in this browser tab's session" in captions
+    assert "reloading the page or closing the tab drops it" in captions
+    assert "Up to 50 MB per file: a larger file is refused by the uploader" in captions

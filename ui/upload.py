@@ -322,6 +322,11 @@ def render_save_load(collection: Collection | None) -> None:
     above this section show it; the "Loaded …" message is a flash shown after that rerun.
     """
     state.show_flash()
+    st.caption(
+        ":material/info: The collection lives only in this browser tab's session, in the "
+        "server's memory: reloading the page or closing the tab drops it. One click on "
+        "**Download** keeps it as a file; drop that file below to restore it."
+    )
     if collection is not None:
         row = st.container(horizontal=True)
         row.download_button(
