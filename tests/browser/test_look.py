@@ -100,13 +100,13 @@ def test_documents_heatmap_is_ordered_labelled_and_exportable(page: Page):
     load_sample(page)
     go_to(page, "Similarity matrix")
     page.get_by_text("Documents × documents").click()
-    expect(page.get_by_text("A random sample")).to_be_visible()
+    expect(page.get_by_label("How many")).to_be_visible()  # a random sample by default
     heatmap = page.get_by_test_id("stPlotlyChart").first
     expect(heatmap.locator(".heatmaplayer")).to_have_count(1, timeout=LONG_S)
     heatmap.scroll_into_view_if_needed()
     ticks = heatmap.locator(".xtick text")
     expect(ticks.first).to_be_visible()
-    labels = ticks.all_inner_texts()
+    labels = ticks.all_text_contents()  # SVG text: no innerText
     assert len(labels) == 40 and all(label.startswith("#") for label in labels)
     # Readable: no two column labels overlap.
     boxes = sorted(
@@ -129,7 +129,7 @@ def test_phone_width_sidebar_does_not_cover_the_page(chromium, app_url):
     tab = open_app(chromium, app_url, "light", viewport=PHONE)
     try:
         sidebar = tab.get_by_test_id("stSidebar")
-        expect(sidebar).to_have_attribute("aria-expanded", "false")
+        expect(sidebar).to_have_attribute("data-collapsed", "true")
         heading = tab.get_by_role("heading", name="Embedding Workbench")
         box = heading.bounding_box()
         on_top = tab.evaluate(
