@@ -68,6 +68,8 @@ def test_follows_the_system_theme_on_every_page_charts_included(chromium, app_ur
         load_sample(tab)
         shoot(tab, f"home-{scheme}")
         go_to(tab, "Upload & embed")
+        expect(tab.get_by_test_id("stFileUploaderDropzone").last).to_be_visible()
+        expect(tab.get_by_role("button", name="Download Parquet")).to_be_visible()
         shoot(tab, f"upload-{scheme}")
         go_to(tab, "Search")
         search(tab)
@@ -91,6 +93,7 @@ def test_follows_the_system_theme_on_every_page_charts_included(chromium, app_ur
         shoot(tab, f"similarity-{scheme}")
         tab.set_viewport_size({"width": 1440, "height": 1500})
         go_to(tab, "Benchmark")
+        expect(tab.get_by_role("button", name="Run benchmarks")).to_be_visible()
         shoot(tab, f"benchmark-{scheme}")
     finally:
         tab.context.close()
