@@ -15,13 +15,15 @@ from ui.frame import PAGE_CONFIG
 st.set_page_config(**PAGE_CONFIG)
 state.init_state()
 
+# Each url_path is the file's name: the URL a deep link uses (``/search``), and the one
+# Streamlit's automatic navigation gives a page before this file has run (see ui.frame).
 pages = [
     st.Page("pages/home.py", title="Home", default=True),
-    st.Page("pages/upload.py", title="Upload & embed"),
-    st.Page("pages/search.py", title="Search"),
-    st.Page("pages/map.py", title="Map"),
-    st.Page("pages/benchmark.py", title="Benchmark"),
-    st.Page("pages/similarity.py", title="Similarity matrix"),
-    st.Page("pages/evaluate.py", title="Evaluate"),
+    st.Page("pages/upload.py", title="Upload & embed", url_path="upload"),
+    st.Page("pages/search.py", title="Search", url_path="search"),
+    st.Page("pages/map.py", title="Map", url_path="map"),
+    st.Page("pages/benchmark.py", title="Benchmark", url_path="benchmark"),
+    st.Page("pages/similarity.py", title="Similarity matrix", url_path="similarity"),
+    st.Page("pages/evaluate.py", title="Evaluate", url_path="evaluate"),
 ]
 st.navigation(pages).run()

@@ -5,7 +5,16 @@ import streamlit as st
 
 from core.errors import EmbeddingJobError
 from core.search import metric_names
-from core.services import MEMORY_MODES, mode_label, neighbours, parse_queries, previous_note
+from core.services import (
+    MEMORY_MODES,
+    clamp_k,
+    csv_bytes,
+    download_name,
+    mode_label,
+    neighbours,
+    parse_queries,
+    previous_note,
+)
 from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.cluster import search_section as cluster_search_section
@@ -32,7 +41,9 @@ with st.form("search_form"):
     st.text_area("Queries, one per line", key=state.bind(state.SEARCH_QUERIES), height=110)
     cols = st.columns([2, 1, 2])
     method = cols[0].radio("Method", metric_names(), horizontal=True, key="s_method")
-    k = cols[1].number_input("k", 1, min(100, len(collection)), min(5, len(collection)), key="s_k")
+    # No bounds on the box: a bounded box turns red on 0 or 100 and Search then does nothing;
+    # out-of-range values are brought into range below, and the page says so.
+    k = cols[1].number_input("k", value=min(5, len(collection)), step=1, key="s_k")
     mode = cols[2].selectbox(
         "Memory mode",
         MEMORY_MODES,
@@ -49,8 +60,11 @@ if submitted:
     if not queries:
         st.error("Type at least one query (one per line).")
     else:
+        k, k_note = clamp_k(int(k), len(collection))
+        if k_note:
+            st.warning(k_note)
         try:
-            result = run_search(collection, queries, method=method, k=int(k), mode=mode)
+            result = run_search(collection, queries, method=method, k=k, mode=mode)
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {md(exc)}")
         else:
@@ -78,8 +92,8 @@ st.dataframe(
 )
 st.download_button(
     "Download results (CSV)",
-    table.to_csv(index=False).encode("utf-8"),
-    "search-results.csv",
+    csv_bytes(table),
+    download_name(collection, "search results", "csv"),
     "text/csv",
     key="search_download",
     on_click="ignore",

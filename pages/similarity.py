@@ -19,6 +19,7 @@ from ui.display import show_figure
 from ui.frame import page_frame
 from ui.jobs import embed_queries
 from ui.search import duplicate_pairs
+from ui.similarity import choose_documents, matrix_table, ordered, render_downloads
 from ui.tables import pairs_table, results_table, score_config
 from ui.text import md
 
@@ -55,13 +56,24 @@ with left:
         )
 with right:
     method = st.radio("Method", metric_names(), horizontal=True, key="sim_method")
-    n_docs = st.slider(
-        "Documents shown",
-        2,
-        min(MAX_DOCS, len(collection)),
-        min(20, len(collection)),
-        key="sim_n_docs",
-    )
+    if mode == "Queries × documents":
+        n_docs = st.slider(
+            "Documents shown",
+            2,
+            min(MAX_DOCS, len(collection)),
+            min(20, len(collection)),
+            key="sim_n_docs_q",
+        )
+    else:
+        by_similarity = st.toggle(
+            "Order by similarity",
+            value=True,
+            key="sim_order",
+            help="Hierarchical clustering order: similar documents sit together, so groups "
+            "show as bright blocks along the diagonal.",
+        )
+if mode == "Documents × documents":
+    doc_ids = choose_documents(collection, last)
 
 queries = parse_queries(state.get(state.SIM_QUERIES) or "")
 vectors = collection.embeddings
@@ -81,11 +93,20 @@ if mode == "Queries × documents":
     matrix = similarity_matrix(query_vectors, vectors[doc_ids], method)
     fig = similarity_heatmap(matrix, queries, [collection.texts[i] for i in doc_ids], method=method)
 else:
-    doc_ids = list(range(n_docs))
-    matrix = similarity_matrix(vectors[doc_ids], None, method)
+    if len(doc_ids) < 2:
+        st.warning("Choose at least two documents.")
+        st.stop()
+    doc_ids, matrix = ordered(doc_ids, vectors, method, by_similarity)
     texts = [collection.texts[i] for i in doc_ids]
     fig = similarity_heatmap(
-        matrix, texts, texts, method=method, row_title="documents", col_title="documents"
+        matrix,
+        texts,
+        texts,
+        method=method,
+        row_title="documents",
+        col_title="documents",
+        row_ids=doc_ids,
+        col_ids=doc_ids,
     )
 show_figure(fig, key="sim_heatmap")
 st.caption(
@@ -95,7 +116,9 @@ st.caption(
     f"Values range from {format_score(np.min(matrix))} to {format_score(np.max(matrix))}."
 )
 
-if mode == "Queries × documents":
+if mode == "Documents × documents":
+    render_downloads(collection, matrix_table(matrix, doc_ids, texts), fig, method)
+else:
     st.subheader("Top 5 per query (whole collection)")
     table = results_table(collection, queries, top_ids, top_scores, method)
     st.dataframe(

@@ -16,6 +16,7 @@ from ui.upload import (
     EMBED_LABEL,
     UPLOAD_TYPES,
     estimate,
+    max_upload_bytes,
     parse_uploads,
     render_estimate,
     render_preview,
@@ -33,6 +34,10 @@ files = st.file_uploader(
     type=UPLOAD_TYPES,
     accept_multiple_files=True,
     key="up_files",
+)
+st.caption(
+    f"Up to {max_upload_bytes() // 2**20} MB per file: a larger file is refused by the uploader "
+    "(it shows a red mark on it) — split it into smaller files."
 )
 options = render_reading_options(files)
 parsed = None

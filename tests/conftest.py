@@ -80,3 +80,14 @@ def _network_guard():
 def rng():
     """A seeded generator: every random test input is reproducible."""
     return np.random.default_rng(20261125)
+
+
+@pytest.fixture(autouse=True)
+def library_surface():
+    """Messages name a Python caller's arguments unless a test runs the app or the CLI (which
+    set their own surface): one test's surface never leaks into the next."""
+    from core.surface import set_surface
+
+    set_surface("library")
+    yield
+    set_surface("library")

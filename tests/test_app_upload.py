@@ -235,9 +235,13 @@ BAD_UPLOADS = [
         "image.txt, byte 8: this looks like a binary file",
     ),
     (
-        ("latin1.txt", "café au lait".encode("latin-1"), "text/plain"),
+        (
+            "junk.txt",
+            np.random.default_rng(0).integers(1, 256, 3000, np.uint8).tobytes(),
+            "text/plain",
+        ),
         None,
-        "latin1.txt, line 1, byte 3: not valid UTF-8",
+        "junk.txt, line 1, byte 1: not valid UTF-8 (bytes 82 c2 d9 cf) and no other text",
     ),
     (
         ("other.csv", b"id,body2\n1,x\n", "text/csv"),
@@ -248,8 +252,8 @@ BAD_UPLOADS = [
         ("pick.csv", b"id,title\n1,x\n", "text/csv"),
         None,
         "pick.csv: cannot tell which column holds the text. Available columns: 'id', 'title'. "
-        "Choose the text column (the 'CSV / JSONL text column' box in the app, --text-column on "
-        "the command line).",
+        "Choose the text column (the 'CSV / JSONL text column' box under 'How to read the "
+        "files').",
     ),
     (
         ("broken.jsonl", b'{"text": "fine"}\n{"text": oops}\n', "application/json"),

@@ -47,6 +47,7 @@ PUBLIC = {
         "Projection", "bar_figure", "fit_projection", "format_share", "hover_text",
         "line_figure", "metric_bars_figure", "points_to_draw", "projection_figure",
         "recall_memory_figure", "selected_document", "similarity_heatmap", "truncate_label",
+        "seriation_order",
         "CLUSTER_METHODS", "ClusterParams", "ClusterSummary", "CorpusMap", "LAYOUT_METHODS",
         "Layout", "LayoutParams", "NOISE", "available_methods", "cluster_centres", "cluster_points",
         "compute_map", "default_neighbours", "distinctive_terms", "fit_layout",
@@ -61,6 +62,7 @@ PUBLIC = {
         "parse_queries",
         "plan_embedding", "previous_note", "recall_note", "recall_value", "run_search",
         "summarise", "too_many_pairs_note", "top_cosines",
+        "clamp_k", "collection_name", "csv_bytes", "download_name",
     },
     "core.eval": {
         "LABEL_EXTENSIONS", "MATRYOSHKA_MODELS", "METRICS", "METRIC_LABELS", "Comparison",

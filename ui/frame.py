@@ -3,15 +3,19 @@
 Why each page calls :func:`page_frame` instead of relying on ``app.py`` alone: Streamlit treats a
 folder named ``pages/`` next to the entry point as a version-1 multipage app until
 ``st.navigation`` has been called once in the process. In that state — the first request after
-a restart that deep-links to a page, and every ``AppTest`` run — the page script runs *without*
-``app.py``. Calling this first makes every page whole on its own, while ``app.py`` stays a
-router. Everything here is idempotent within a run.
+a restart that deep-links to a page (``/search``), and ``AppTest`` runs of a page — the page
+script runs *without* ``app.py``, under an automatic navigation made of the file names
+(``app, benchmark, home, …``). :func:`page_frame` then switches the process to ``app.py``'s
+navigation and reruns: the rerun lands on the same page (``app.py`` gives each page the
+``url_path`` of its file name), now under the real navigation. Everything here is idempotent
+within a run.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from core.surface import set_surface
 from ui import state
 from ui.sidebar import render_sidebar
 
@@ -21,12 +25,31 @@ PAGE_CONFIG = {
     # which an offline deployment cannot reach.
     "page_icon": "🧭",
     "layout": "wide",
-    "initial_sidebar_state": "expanded",
+    # "auto": open on a wide screen, closed on a phone, where an open sidebar covers the page.
+    "initial_sidebar_state": "auto",
 }
+
+
+def _leave_automatic_navigation() -> None:
+    """Rerun through ``app.py`` if Streamlit ran this page under its automatic navigation.
+
+    ``PagesManager.uses_pages_directory`` is Streamlit's process-wide switch for that mode:
+    ``st.navigation`` clears it, but only once ``app.py`` has run, which a deep link skips.
+    ``AppTest`` sets the switch again before every run and shows no navigation: there the page
+    simply runs on its own (a rerun would drop the click that started the run).
+    """
+    from streamlit import config  # AppTest patches config.get_option, not st.get_option
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def page_frame() -> None:
     """Set the page config, initialise session state and draw the sidebar."""
+    _leave_automatic_navigation()
+    set_surface("app")  # messages from core name the app's boxes, not command-line flags
     st.set_page_config(**PAGE_CONFIG)
     state.init_state()
     render_sidebar()

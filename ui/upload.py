@@ -9,11 +9,12 @@ import streamlit as st
 from core.data._collection import Collection, CollectionError
 from core.data._formats import from_bytes, to_npz_bytes, to_parquet_bytes
 from core.data._parsing import ParsedDocuments, ParseError, columns_of, parse_files
+from core.data._readers import COMMON_ENCODINGS
 from core.embedding._pricing import CostEstimate, estimate_cost
 from core.embedding._types import EmbedderSpec
 from core.embedding.providers import ProviderInfo
 from core.errors import BudgetExceededError
-from core.services import EmbedSummary
+from core.services import EmbedSummary, download_name
 from ui import state
 from ui.budget import process_budget
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
@@ -21,6 +22,8 @@ from ui.text import md
 
 UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
 AUTO_COLUMN = "(automatic)"
+AUTO_ENCODING = "(detect)"
+SAME_COLUMN = "(as above)"
 EMBED_LABEL = "Embed"
 REBUILD_LABEL = "Rebuild collection"  # the Embed button when every text is already embedded
 # Tooltips of the Embed button by label (UP_TO_DATE_LABEL and NOTHING_TO_EMBED_LABEL, from
@@ -57,6 +60,8 @@ def _parse(
     _files: list[tuple[str, bytes]],
     split: str,
     text_column: str | None,
+    encoding: str | None,
+    per_file: tuple,
     chunk_size: int | None,
     chunk_overlap: int,
     max_bytes: int,
@@ -67,25 +72,29 @@ def _parse(
         _files,
         split=split,
         text_column=text_column,
+        encoding=encoding,
+        per_file={name: dict(options) for name, options in per_file},
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         max_bytes=max_bytes,
     )
 
 
-def parse_uploads(files, *, split, text_column, chunk_size, chunk_overlap) -> ParsedDocuments:
+def parse_uploads(
+    files, *, split, text_column, encoding, per_file, chunk_size, chunk_overlap
+) -> ParsedDocuments:
     """Parse the uploads; a rerun with the same files and options reuses the result.
 
     Bad files do not stop the others: they are listed in ``errors`` (see
     :func:`core.data._parsing.parse_files`).
     """
     data = [(f.name, f.getvalue()) for f in files]
-    parsed = _parse(signature(files), data, split, text_column, chunk_size, chunk_overlap,
-                    max_upload_bytes())  # fmt: skip
+    parsed = _parse(signature(files), data, split, text_column, encoding, per_file,
+                    chunk_size, chunk_overlap, max_upload_bytes())  # fmt: skip
     return parsed
 
 
-def text_columns(files) -> list[str]:
+def text_columns(files, encoding: str | None = None) -> list[str]:
     """Column names of the CSV/JSONL uploads, in first-seen order (bad files are skipped here;
     parsing reports them)."""
     seen: dict[str, None] = {}
@@ -93,7 +102,9 @@ def text_columns(files) -> list[str]:
         if not f.name.lower().endswith((".csv", ".jsonl")):
             continue
         try:
-            names = columns_of(f.name, f.getvalue(), max_bytes=max_upload_bytes())
+            names = columns_of(
+                f.name, f.getvalue(), max_bytes=max_upload_bytes(), encoding=encoding
+            )
         except ParseError:
             continue  # the same file fails in parse_uploads, which shows the error
         seen.update(dict.fromkeys(names))
@@ -145,14 +156,35 @@ def render_reading_options(files) -> dict:
     with st.expander("How to read the files", expanded=bool(files)):
         c1, c2, c3 = st.columns(3)
         split = c1.radio(
-            "Text / Markdown: one document per", ["line", "paragraph", "file"], key="up_split"
+            "Text / Markdown: one document per",
+            ["line", "paragraph", "section", "file"],
+            key="up_split",
+            format_func=lambda s: "section (Markdown heading + its text)" if s == "section" else s,
         )
+        encoding = c1.selectbox(
+            "Text encoding",
+            [AUTO_ENCODING, *COMMON_ENCODINGS],
+            key="up_encoding",
+            help="Detected by default (UTF-8, else the most plausible: GBK, Big5, Latin-1…); "
+            "a note under the preview says which was used.",
+        )
+        encoding = None if encoding == AUTO_ENCODING else encoding
+        tables = [f for f in files or [] if f.name.lower().endswith((".csv", ".jsonl"))]
         column = c2.selectbox(
             "CSV / JSONL text column",
-            [AUTO_COLUMN, *text_columns(files or [])],
+            [AUTO_COLUMN, *text_columns(tables, encoding)],
             key="up_column",
             help="Automatic picks a column named text, content, body… The others become metadata.",
         )
+        per_file = {}
+        for f in tables if len(tables) > 1 else []:  # several tables: a column for each
+            own = c2.selectbox(
+                f"Text column of {f.name}",
+                [SAME_COLUMN, *text_columns([f], encoding)],
+                key=f"up_column_{f.name}",
+            )
+            if own != SAME_COLUMN:
+                per_file[f.name] = {"text_column": own}
         chunking = c3.checkbox("Cut long documents into chunks", key="up_chunking")
         size = c3.number_input(
             "Chunk size (characters)", 50, 20_000, 1_000, 50, key="up_size", disabled=not chunking
@@ -162,7 +194,9 @@ def render_reading_options(files) -> dict:
         )
     return {
         "split": split,
+        "encoding": encoding,
         "text_column": None if column == AUTO_COLUMN else column,
+        "per_file": tuple((name, tuple(o.items())) for name, o in per_file.items()),
         "chunk_size": int(size) if chunking else None,
         "chunk_overlap": int(overlap) if chunking else 0,
     }
@@ -304,12 +338,17 @@ def render_save_load(collection: Collection | None) -> None:
     above this section show it; the "Loaded …" message is a flash shown after that rerun.
     """
     state.show_flash()
+    st.caption(
+        ":material/info: The collection lives only in this browser tab's session, in the "
+        "server's memory: reloading the page or closing the tab drops it. One click on "
+        "**Download** keeps it as a file; drop that file below to restore it."
+    )
     if collection is not None:
         row = st.container(horizontal=True)
         row.download_button(
             "Download Parquet",
             lambda: to_parquet_bytes(collection),
-            "collection.parquet",
+            download_name(collection, "collection", "parquet"),
             "application/octet-stream",
             key="up_dl_parquet",
             help="One file with texts, metadata and vectors; pandas, Polars and DuckDB read it.",
@@ -319,7 +358,7 @@ def render_save_load(collection: Collection | None) -> None:
         row.download_button(
             "Download .npz",
             lambda: to_npz_bytes(collection),
-            "collection.npz",
+            download_name(collection, "collection", "npz"),
             "application/octet-stream",
             key="up_dl_npz",
             help="NumPy arrays: vectors, texts, metadata and manifest (np.load, no pickle).",

@@ -48,6 +48,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, help="requests in flight (remote providers)")
     p.add_argument("--split", choices=SPLIT_MODES, default="line", help="unit for .txt/.md")
     p.add_argument("--text-column", help="CSV column / JSONL key holding the text")
+    p.add_argument("--encoding", help="text encoding of the files (default: detected)")
     p.add_argument("--chunk-size", type=int, help="cut documents into chunks of N characters")
     p.add_argument("--chunk-overlap", type=int, default=0, help="characters shared by chunks")
     p.add_argument(
@@ -121,6 +122,7 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
         files,
         split=args.split,
         text_column=args.text_column,
+        encoding=args.encoding,
         chunk_size=args.chunk_size,
         chunk_overlap=args.chunk_overlap,
         max_bytes=max_bytes,
@@ -174,7 +176,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
         return run_embed_on_cluster(args, parsed)
     embedder = get_embedder(
-        provider=provider,
+        provider=args.provider,  # None: resolved again to ``provider``, and the reason logged
         model=args.model,
         dimensions=args.dimensions,
         api_key=args.api_key,

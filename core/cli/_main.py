@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 import textwrap
@@ -25,6 +26,7 @@ from core.data import Collection
 from core.errors import EmbeddingJobError, InvalidInputError, StorageError, WorkbenchError
 from core.search import memory_table
 from core.search._metrics import metric_names
+from core.surface import set_surface
 
 EXIT_OK = 0
 EXIT_PROVIDER_FAILED = 1
@@ -74,10 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.Handler):
+    """Log records as plain lines on the current ``sys.stderr`` (looked up at each record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def _say_provider_choice_on_stderr() -> None:
+    """Show the providers package's INFO line (which provider and model, and why) on stderr."""
+    logger = logging.getLogger("core.embedding.providers")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _say_provider_choice_on_stderr()
+    set_surface("cli")  # messages from core name --flags, not the app's boxes
     try:
         with terminate_as_interrupt():
             return args.run(args) or EXIT_OK

@@ -81,6 +81,12 @@ class Manifest:
         )
 
 
+def _new_collection_control() -> str:
+    from core.surface import control
+
+    return control("new_collection")
+
+
 def content_hash(texts: list[str], embeddings: np.ndarray) -> str:
     """sha256 over the texts and the vector bytes: changes when either changes."""
     digest = hashlib.sha256()
@@ -303,7 +309,7 @@ class Collection:
         if not root.is_dir():
             raise CollectionError(
                 f"no collection at {root}: not a directory. Create one with "
-                f"`python -m core embed FILE... --out {root}` (or Collection.save)"
+                f"{_new_collection_control()}"
             )
         with _locked(root, exclusive=False):  # no save deletes this version while it is read
             version = _read_current(root)

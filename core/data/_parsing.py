@@ -10,7 +10,7 @@ and what to do about it. :func:`parse_files` keeps the good files when some are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -24,14 +24,16 @@ from core.data._readers import (
     ParseError,
     csv_columns,
     csv_rows,
-    decode_text,
+    decode_any,
     jsonl_objects,
     jsonl_rows,
     keys_in_order,
     line_units,
+    markdown_sections,
     pdf_pages,
 )
 from core.errors import InvalidInputError
+from core.surface import control
 
 __all__ = [
     "DEFAULT_MAX_MB",
@@ -46,7 +48,7 @@ __all__ = [
     "parse_files",
 ]
 
-SPLIT_MODES = ("line", "paragraph", "file")
+SPLIT_MODES = ("line", "paragraph", "section", "file")  # section: Markdown headings + text
 DEFAULT_MAX_MB = 100
 BASE_COLUMNS = ("source", "location", "chunk")
 # Extra CSV/JSONL columns with these names get a trailing "_" ("text" is the collection's own).
@@ -133,6 +135,7 @@ def parse_file(
     chunk_size: int | None = None,
     chunk_overlap: int = 0,
     max_bytes: int = DEFAULT_MAX_MB * 1_000_000,
+    encoding: str | None = None,
 ) -> ParsedDocuments:
     """Parse one uploaded file into documents and metadata.
 
@@ -153,6 +156,9 @@ def parse_file(
         ``chunk_overlap`` (see :func:`chunk_text`).
     max_bytes : int
         Larger files are refused.
+    encoding : str, optional
+        How text files are decoded. Default: detected (UTF-8, else the most plausible
+        encoding; a warning says which was used).
 
     Returns
     -------
@@ -178,7 +184,12 @@ def parse_file(
             pages = [(f"pages {first}-{last}", "\n\n".join(t for _, t in pages))]
         rows = ((where, text, {}) for where, text in pages)
     else:
-        text = decode_text(name, data)
+        text, used = decode_any(name, data, encoding)
+        if encoding is None and used != "utf-8":
+            warnings.append(
+                f"{name}: not UTF-8; read as {used} (detected). If the text looks wrong, "
+                f"choose its encoding ({control('encoding')})."
+            )
         if not text.strip():
             raise ParseError(name, "the file contains only whitespace. Choose a file with text.")
         if ext == ".csv":
@@ -186,7 +197,12 @@ def parse_file(
         elif ext == ".jsonl":
             rows = jsonl_rows(name, text, text_column)
         else:
-            rows = ((where, unit, {}) for where, unit in line_units(text, split))
+            units = (
+                markdown_sections(text)
+                if split == "section" and ext == ".md"
+                else line_units(text, "paragraph" if split == "section" else split)
+            )
+            rows = ((where, unit, {}) for where, unit in units)
     texts: list[str] = []
     records: list[dict[str, Any]] = []
     blank: list[str] = []
@@ -222,15 +238,24 @@ def _storable(name: str, metadata: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     return metadata, [f"{name}: {w}" if not w.startswith(name) else w for w in warnings]
 
 
-def parse_files(files: Iterable[tuple[str, bytes]], **options: Any) -> ParsedDocuments:
+def parse_files(
+    files: Iterable[tuple[str, bytes]],
+    *,
+    per_file: Mapping[str, Mapping[str, Any]] | None = None,
+    **options: Any,
+) -> ParsedDocuments:
     """Parse several files; a bad file becomes an entry in ``errors``, the rest are kept.
 
     Parameters
     ----------
     files : iterable of (name, bytes)
         The uploaded files.
+    per_file : mapping of file name to options, optional
+        Options for one file that replace the shared ones, e.g.
+        ``{"faq.csv": {"text_column": "answer"}, "old.txt": {"encoding": "gbk"}}``.
     **options
-        Passed to :func:`parse_file` (``split``, ``text_column``, ``chunk_size``...).
+        Passed to :func:`parse_file` (``split``, ``text_column``, ``encoding``,
+        ``chunk_size``...).
 
     Returns
     -------
@@ -252,7 +277,7 @@ def parse_files(files: Iterable[tuple[str, bytes]], **options: Any) -> ParsedDoc
     files = list(files)
     for name, data in files:
         try:
-            parsed = parse_file(name, data, **options)
+            parsed = parse_file(name, data, **(options | dict((per_file or {}).get(name, {}))))
         except ParseError as exc:
             errors.append(exc)
             continue
@@ -271,7 +296,13 @@ def parse_files(files: Iterable[tuple[str, bytes]], **options: Any) -> ParsedDoc
     return ParsedDocuments(texts, metadata, warnings, errors)
 
 
-def columns_of(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_MB * 1_000_000) -> list[str]:
+def columns_of(
+    name: str,
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_MB * 1_000_000,
+    encoding: str | None = None,
+) -> list[str]:
     """Column names (CSV header, or JSONL keys in first-seen order) to offer as text column.
 
     Returns an empty list for formats without columns (.txt, .md, .pdf).
@@ -285,7 +316,7 @@ def columns_of(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_MB * 1_00
     if ext not in (".csv", ".jsonl"):
         return []
     _check_size(name, data, max_bytes)
-    text = decode_text(name, data)
+    text = decode_any(name, data, encoding)[0]
     if ext == ".csv":
         return csv_columns(text)
     return keys_in_order(obj for _, obj in jsonl_objects(name, text))

@@ -22,35 +22,110 @@ Unit = tuple[str, str, dict[str, Any]]
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl", ".pdf")
 _TEXT_COLUMN_GUESSES = ("text", "content", "body", "document", "sentence", "passage")
-# Where the text column is chosen: the dashboard's select box and the CLI's option.
-_WHERE_TO_CHOOSE = (
-    "(the 'CSV / JSONL text column' box in the app, --text-column on the command line)"
-)
+
+
+def _where_to_choose() -> str:
+    """Where the text column is chosen, as the current surface names it (core.surface)."""
+    from core.surface import control
+
+    return f"({control('text_column')})"
+
+
 _UTF8_HINT = "Re-save the file as UTF-8 (in most editors: Save As... > Encoding: UTF-8)."
 
 
 def decode_text(name: str, data: bytes) -> str:
-    """UTF-8 (with or without BOM) text of a text-format file, or a ParseError saying why not."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ParseError(name, f"the file is UTF-16 encoded. {_UTF8_HINT}")
+    """UTF-8 (with or without BOM) text of a text-format file, or a ParseError saying why not.
+
+    Other encodings: see :func:`decode_any`, which detects them and says which it used.
+    """
+    return decode_any(name, data, encoding="utf-8")[0]
+
+
+# The encodings a user can choose instead of detection (any Python codec name also works).
+COMMON_ENCODINGS = ("utf-8", "gb18030", "gbk", "big5", "shift_jis", "euc-kr", "latin-1",
+                    "cp1252", "utf-16")  # fmt: skip
+
+
+def decode_any(name: str, data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """The text of a text-format file and the encoding it was read with.
+
+    ``encoding=None`` detects it: UTF-8 (or UTF-16 with a byte-order mark) first, else the
+    most plausible encoding according to ``charset-normalizer`` (GBK, Big5, Latin-1 …). Binary
+    data (NUL bytes without a UTF-16 mark, or nothing that decodes as plausible text) is
+    refused either way.
+
+    Returns
+    -------
+    (str, str)
+        The text, and the encoding's name (``"utf-8"``, ``"gb18030"``, ``"cp1252"`` …).
+
+    Raises
+    ------
+    ParseError
+        Binary data, an unknown ``encoding`` name, or bytes that ``encoding`` cannot decode
+        (naming the line and byte).
+    """
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if encoding is None and utf16:
+        encoding = "utf-16"
     nul = data.find(b"\x00")
-    if nul != -1:
+    if nul != -1 and not (utf16 or (encoding or "").lower().replace("-", "").startswith("utf16")):
         raise ParseError(
             name,
             "this looks like a binary file (it contains NUL bytes), not text. Export it as "
             f".txt, .csv or .jsonl first. Supported: {', '.join(SUPPORTED_EXTENSIONS)}.",
             location=f"byte {nul:,}",
         )
+    if encoding is not None:
+        return _decode_as(name, data, encoding), encoding
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.chaos > 0.2:
+        exc = utf8_error
+        line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.start + 4].hex(" ")
+        raise ParseError(
+            name,
+            f"not valid UTF-8 (bytes {bad}) and no other text encoding fits: binary data, or "
+            f"a mixture of encodings. {_UTF8_HINT}",
+            location=f"line {line}, byte {exc.start:,}",
+        ) from exc
+    return str(best), best.encoding
+
+
+def _encoding_control() -> str:
+    from core.surface import control
+
+    return control("encoding")
+
+
+def _decode_as(name: str, data: bytes, encoding: str) -> str:
+    import codecs
+
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise ParseError(
+            name, f"unknown encoding {encoding!r}. Choose one of: {', '.join(COMMON_ENCODINGS)}."
+        ) from exc
+    try:
+        text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         bad = data[exc.start : exc.start + 4].hex(" ")
         raise ParseError(
             name,
-            f"not valid UTF-8 (bytes {bad}; probably GBK, Big5 or Latin-1). {_UTF8_HINT}",
+            f"not valid {encoding} (bytes {bad}). Choose another encoding, or let it be "
+            f"detected ({_encoding_control()}).",
             location=f"line {line}, byte {exc.start:,}",
         ) from exc
+    return text.lstrip("\ufeff")
 
 
 def line_units(text: str, split: str) -> list[tuple[str, str]]:
@@ -74,6 +149,34 @@ def line_units(text: str, split: str) -> list[tuple[str, str]]:
     return units
 
 
+def markdown_sections(text: str) -> list[tuple[str, str]]:
+    """(location, text) units of a Markdown file: one per section, its heading kept with its
+    text (a heading is a line starting with 1-6 ``#``; lines inside ``` fences never are).
+    Text before the first heading is a section of its own."""
+    lines = text.splitlines()
+    starts, fenced = [], False
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and stripped.startswith("#"):
+            hashes = len(stripped) - len(stripped.lstrip("#"))
+            if hashes <= 6 and stripped[hashes : hashes + 1] in (" ", ""):
+                starts.append(i)
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    units = []
+    for first, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        body = "\n".join(lines[first:end]).strip()
+        if body:
+            last = end
+            while last > first and not lines[last - 1].strip():
+                last -= 1
+            where = f"line {first + 1}" if last == first + 1 else f"lines {first + 1}-{last}"
+            units.append((where, body))
+    return units
+
+
 def pick_column(name: str, columns: list[str], text_column: str | None) -> str:
     """The named text column, else a conventional name (text, content...), else the only one."""
     listed = ", ".join(repr(c) for c in columns) or "(none)"
@@ -82,7 +185,7 @@ def pick_column(name: str, columns: list[str], text_column: str | None) -> str:
             raise ParseError(
                 name,
                 f"there is no column {text_column!r}. Available columns: {listed}. "
-                f"Choose one of them as the text column {_WHERE_TO_CHOOSE}.",
+                f"Choose one of them as the text column {_where_to_choose()}.",
             )
         return text_column
     lowered = {c.lower(): c for c in columns}
@@ -94,7 +197,7 @@ def pick_column(name: str, columns: list[str], text_column: str | None) -> str:
     raise ParseError(
         name,
         f"cannot tell which column holds the text. Available columns: {listed}. "
-        f"Choose the text column {_WHERE_TO_CHOOSE}.",
+        f"Choose the text column {_where_to_choose()}.",
     )
 
 
@@ -236,7 +339,7 @@ def jsonl_rows(name: str, text: str, text_column: str | None) -> Iterator[Unit]:
             raise ParseError(
                 name,
                 f"this object has no {column!r} key (keys: {', '.join(obj) or 'none'}). "
-                f"Add it to this line, or choose another text column {_WHERE_TO_CHOOSE}.",
+                f"Add it to this line, or choose another text column {_where_to_choose()}.",
                 location=f"line {line_number}",
             )
         value = obj[column]

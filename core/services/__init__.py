@@ -5,10 +5,13 @@
   the engine's result and an :class:`EmbedSummary`)
 - searching a collection with text: :func:`run_search` -> :class:`SearchReport`;
   :func:`parse_queries`, :func:`check_queries`, :func:`neighbours`
+- downloads: :func:`csv_bytes` (UTF-8 with BOM, for Excel), :func:`download_name`
+  (collection and time in the file name)
 - what the numbers mean, in words: :func:`memory_note`, :func:`recall_note`,
   :func:`no_match_note`, :func:`format_score`, … (``core.services._reporting``)
 """
 
+from core.services._downloads import collection_name, csv_bytes, download_name
 from core.services._embed import (
     EmbedOutcome,
     EmbedPlan,
@@ -19,6 +22,7 @@ from core.services._embed import (
 )
 from core.services._reporting import (
     SCORE_DECIMALS,
+    clamp_k,
     embed_value,
     format_bytes,
     format_score,
@@ -57,6 +61,10 @@ __all__ = [
     "EmbedSummary",
     "SearchReport",
     "check_queries",
+    "clamp_k",
+    "collection_name",
+    "csv_bytes",
+    "download_name",
     "embed_collection",
     "embed_value",
     "format_bytes",

@@ -159,3 +159,33 @@ def too_many_pairs_note(method: str, found: PairSummary) -> str | None:
         f"The listed pairs score at least {format_score(last)}: raise the similarity to list "
         "only the most similar pairs."
     )
+
+
+def clamp_k(k: int, n_docs: int, max_k: int = 100) -> tuple[int, str | None]:
+    """``k`` brought into ``1 … min(max_k, n_docs)``, and what was changed, in words.
+
+    Parameters
+    ----------
+    k : int
+        The number of results asked for (any integer a box accepts).
+    n_docs : int
+        Documents in the collection (at least 1).
+    max_k : int
+        The most results a search shows.
+
+    Returns
+    -------
+    (int, str or None)
+        The ``k`` to search with, and a note when it is not the one asked for.
+    """
+    top = max(1, min(int(max_k), int(n_docs)))
+    if k < 1:
+        return 1, f"k = {k} asks for no results: searched with k = 1, the smallest."
+    if k > top:
+        why = (
+            f"the collection has {n_docs:,} document{'s' if n_docs != 1 else ''}"
+            if top == n_docs
+            else f"a search shows at most {top}"
+        )
+        return top, f"k = {k:,} is more than {why}: searched with k = {top}."
+    return int(k), None

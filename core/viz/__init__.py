@@ -7,6 +7,7 @@
   :func:`points_in_selection`
 - figures: :func:`projection_figure`, :func:`similarity_heatmap`, :func:`selected_document`,
   :func:`points_to_draw`, :func:`hover_text`, :func:`truncate_label`
+- ordering: :func:`seriation_order` (similar rows next to each other)
 - benchmark charts: :func:`bar_figure`, :func:`line_figure`, :func:`recall_memory_figure`
 - retrieval evaluation: :func:`metric_bars_figure`
 """
@@ -36,6 +37,7 @@ from core.viz._layout import (
 from core.viz._map_figure import cluster_centres, map_figure, points_in_selection
 from core.viz._maps import CorpusMap, compute_map, load_or_compute_map, map_cache_file
 from core.viz._projection import Projection, fit_projection, format_share
+from core.viz._seriation import seriation_order
 
 __all__ = [
     "CLUSTER_METHODS",
@@ -69,6 +71,7 @@ __all__ = [
     "projection_figure",
     "recall_memory_figure",
     "selected_document",
+    "seriation_order",
     "similarity_heatmap",
     "summarise_clusters",
     "terms_of",

@@ -305,6 +305,8 @@ def similarity_heatmap(
     row_title: str = "queries",
     col_title: str = "documents",
     label_width: int = LABEL_WIDTH,
+    row_ids: Sequence[int] | None = None,
+    col_ids: Sequence[int] | None = None,
 ) -> go.Figure:
     """Heatmap of a score matrix with truncated tick labels and the full texts on hover.
 
@@ -321,6 +323,10 @@ def similarity_heatmap(
     method : {"cosine", "dot", "euclidean"}
         Chooses the colour scale (reversed for distances, so bright = close for every method)
         and the colour-bar title.
+    row_ids, col_ids : sequence of int, optional
+        Document numbers of the rows / columns (shown as ``#12``). With ``col_ids`` the columns
+        are labelled by number only, upright, so many columns never overlap into a band; the
+        rows keep number and text.
     """
     matrix = np.asarray(matrix, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape != (len(row_texts), len(col_texts)):
@@ -328,8 +334,19 @@ def similarity_heatmap(
             f"matrix shape {matrix.shape} does not match {len(row_texts)} row texts × "
             f"{len(col_texts)} column texts"
         )
-    row_keys = [f"[{i}] {hover_text(t, line_width=50)}" for i, t in enumerate(row_texts)]
-    col_keys = [f"[{j}] {hover_text(t, line_width=50)}" for j, t in enumerate(col_texts)]
+    for ids, texts, what in ((row_ids, row_texts, "row_ids"), (col_ids, col_texts, "col_ids")):
+        if ids is not None and len(ids) != len(texts):
+            raise InvalidInputError(f"{what} has {len(ids)} numbers for {len(texts)} texts")
+    row_tags = [f"#{int(i)}" for i in row_ids] if row_ids is not None else None
+    col_tags = [f"#{int(j)}" for j in col_ids] if col_ids is not None else None
+    row_keys = [
+        f"{row_tags[i] if row_tags else f'[{i}]'} {hover_text(t, line_width=50)}"
+        for i, t in enumerate(row_texts)
+    ]
+    col_keys = [
+        f"{col_tags[j] if col_tags else f'[{j}]'} {hover_text(t, line_width=50)}"
+        for j, t in enumerate(col_texts)
+    ]
     metric = get_metric(method)
     is_distance, score_name = metric.is_distance, metric.label
     fig = go.Figure(
@@ -345,19 +362,34 @@ def similarity_heatmap(
             ),
         )
     )
-    fig.update_xaxes(
-        title=col_title,
-        tickvals=col_keys,
-        ticktext=[html.escape(truncate_label(t, label_width)) for t in col_texts],
-        tickangle=-45,
-    )
+    if col_tags:
+        fig.update_xaxes(
+            title=f"{col_title} (number; hover for the text)",
+            tickvals=col_keys,
+            ticktext=col_tags,
+            tickangle=-90 if len(col_tags) > 25 else 0,
+            tickfont={"size": 10},
+        )
+    else:
+        fig.update_xaxes(
+            title=col_title,
+            tickvals=col_keys,
+            ticktext=[html.escape(truncate_label(t, label_width)) for t in col_texts],
+            tickangle=-45,
+        )
+    # Tick labels are HTML to Plotly: document text is escaped so it shows as text.
+    row_labels = [html.escape(truncate_label(t, label_width)) for t in row_texts]
+    if row_tags:
+        row_labels = [f"{tag} {label}" for tag, label in zip(row_tags, row_labels, strict=True)]
     fig.update_yaxes(
         title=row_title,
         tickvals=row_keys,
-        ticktext=[html.escape(truncate_label(t, label_width)) for t in row_texts],
+        ticktext=row_labels,
         autorange="reversed",
+        tickfont={"size": 11 if len(row_texts) <= 40 else 9},
     )
-    height = int(min(1100, max(380, 22 * len(row_texts) + 220)))
+    # Rows at least 14 px apart (tick labels of 9-11 px never overlap), up to 2,000 px.
+    height = int(min(2000, max(380, (22 if len(row_texts) <= 40 else 15) * len(row_texts) + 220)))
     fig.update_layout(
         title=f"{score_name}: {len(row_texts)} {row_title} × {len(col_texts)} {col_title}",
         height=height,

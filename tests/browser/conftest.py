@@ -8,6 +8,7 @@ test leaves a screenshot of the viewport in test-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import socket
@@ -103,13 +104,12 @@ def _drain(proc: subprocess.Popen, log: list[str]) -> None:
             print(f"[streamlit] {line}")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> Iterator[str]:
-    """The app served by ``streamlit run app.py`` on a free loopback port, for the session."""
-    _require_chromium()
+@contextlib.contextmanager
+def serve_app(cache_dir: Path) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("browser-cache"))
+    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(cache_dir)
     env["PYTHONUNBUFFERED"] = "1"
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
@@ -143,6 +143,14 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """The app served by ``streamlit run app.py`` on a free loopback port, for the session."""
+    _require_chromium()
+    with serve_app(tmp_path_factory.mktemp("browser-cache")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,10 @@ def test_chunking_options_reach_the_parser(inputs, capsys):
         (["notes.txt", "--chunk-overlap", "5"], r"--chunk-overlap needs --chunk-size"),
         (["notes.txt", "--chunk-size", "10", "--chunk-overlap", "10"], r"overlap < size"),
         (["notes.txt", "--provider", "cohere"], r"unknown provider 'cohere'; choose one of"),
-        (["notes.txt", "--model", "text-embedding-3-small"], r"needs an API key: set the"),
+        (
+            ["notes.txt", "--model", "text-embedding-3-small"],
+            r"needs an API key: give one with --api-key",
+        ),
         (["notes.txt", "--dimensions", "64"], r"fixed dimension.*Leave it unset"),
     ],
 )
@@ -107,10 +110,10 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(inputs, capsy
 
 
 def test_one_bad_file_stops_the_job_unless_skipped(inputs, capsys):
-    (inputs / "bad.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (inputs / "bad.txt").write_bytes(b"text\x00\x01binary")
     assert run("notes.txt", "bad.txt", "--out", "coll", "--no-cache") == 2
     err = capsys.readouterr().err
-    assert "bad.txt, line 1, byte 3: not valid UTF-8" in err
+    assert "bad.txt, byte 4: this looks like a binary file" in err
     assert "pass --skip-bad-files" in err
     assert not (inputs / "coll").exists()
     assert run("notes.txt", "bad.txt", "--out", "coll", "--no-cache", "--skip-bad-files") == 0

@@ -152,23 +152,32 @@ ERROR_CASES = [
     ("empty.txt", b"", {}, r"empty\.txt: the file is empty"),
     ("blank.txt", b"  \n\n ", {}, r"blank\.txt: the file holds only blank space, no text"),
     ("bin.txt", b"abc\x00def", {}, r"bin\.txt, byte 3: .*binary file"),
-    ("gbk.txt", "第一行\n第二行".encode("gbk"), {}, r"gbk\.txt, line 1, byte 0: not valid UTF-8"),
-    ("late.txt", b"ok\nfine\ncaf\xe9\n", {}, r"late\.txt, line 3, byte 11: .*Re-save .* UTF-8"),
-    ("u16.txt", "hi".encode("utf-16"), {}, r"u16\.txt: the file is UTF-16 encoded"),
+    (
+        "gbk.txt",
+        "第一行\n第二行".encode("gbk"),
+        {"encoding": "utf-8"},
+        r"gbk\.txt, line 1, byte 0: not valid utf-8",
+    ),
+    (
+        "late.txt",
+        b"ok\nfine\ncaf\xe9\n",
+        {"encoding": "utf-8"},
+        r"late\.txt, line 3, byte 11: not valid utf-8",
+    ),
+    ("enc.txt", b"hi", {"encoding": "klingon"}, r"enc\.txt: unknown encoding 'klingon'"),
     (
         "c.csv",
         b"id,body2\n1,x\n",
         {"text_column": "text"},
         r"c\.csv: there is no column 'text'\. Available columns: 'id', 'body2'\. "
-        r"Choose one of them as the text column \(the 'CSV / JSONL text column' box in the app, "
-        r"--text-column on the command line\)\.$",
+        r"Choose one of them as the text column \(the text_column argument\)\.$",
     ),
     (
         "c.csv",
         b"id,title\n1,x\n",
         {},
-        r"cannot tell which column.*'id', 'title'\. Choose the text column \(the 'CSV / JSONL "
-        r"text column' box in the app, --text-column on the command line\)\.$",
+        r"cannot tell which column.*'id', 'title'\. Choose the text column "
+        r"\(the text_column argument\)\.$",
     ),
     ("r.csv", b"a,b\n1,2\n1,2,3\n", {"text_column": "a"}, r"r\.csv, row 2 \(line 3\): .*3 fields"),
     ("blank.csv", b"text,id\n,1\n  ,2\n", {}, r"blank\.csv: no non-empty text"),
@@ -178,8 +187,8 @@ ERROR_CASES = [
         "j.jsonl",
         b'{"text": "a"}\n{"body": "b"}\n',
         {},
-        r"line 2: this object has no 'text' key .* choose another text column \(the 'CSV / JSONL "
-        r"text column' box in the app, --text-column on the command line\)\.$",
+        r"line 2: this object has no 'text' key .* choose another text column "
+        r"\(the text_column argument\)\.$",
     ),
     ("j.jsonl", b'{"text": {"x": 1}}\n', {}, r"line 1: 'text' holds a JSON dict"),
     ("bad.pdf", b"%PDF-1.4 not really a pdf", {}, r"bad\.pdf: cannot read this PDF"),
@@ -217,7 +226,7 @@ def test_parse_error_carries_file_and_location():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"split": "sentence"}, r"split must be one of line, paragraph, file"),
+        ({"split": "sentence"}, r"split must be one of line, paragraph, section, file"),
         ({"chunk_size": 0}, r"chunk size must be .* >= 1"),
         ({"chunk_size": 10, "chunk_overlap": 10}, r"0 <= overlap < size \(10\)"),
     ],

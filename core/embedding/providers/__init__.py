@@ -24,6 +24,7 @@ asked for. Every embedder is both a LangChain ``Embeddings`` and a
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ _INSTALL_ST = (
     "sentence-transformers needs torch and sentence-transformers: "
     "pip install -r requirements-st.txt (CPU torch)"
 )
+
+# Which provider and model an embedder uses, and why: one INFO record per get_embedder call.
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,23 @@ def default_provider(api_key: str | None = None) -> str:
     return OPENAI if resolve_api_key(api_key) else USE_MULTILINGUAL
 
 
+def _choose(
+    provider: str | None, model: str | None, api_key: str | None, base_url: str | None
+) -> tuple[str, str]:
+    """The provider :func:`get_embedder` builds, and why, in words (logged once per call)."""
+    if provider is not None:
+        return provider, "the provider was named"
+    if model:
+        return _provider_for_model(model, base_url), f"the provider of model {model!r}"
+    chosen = default_provider(api_key)
+    if chosen == OPENAI:
+        return chosen, "an OpenAI API key was found (argument, OPENAI_API_KEY or .env)"
+    return chosen, (
+        "no OpenAI API key was found (argument, OPENAI_API_KEY or .env), so the offline model; "
+        "set a key to use OpenAI"
+    )
+
+
 def _provider_for_model(model: str, base_url: str | None = None) -> str:
     from core.embedding.providers._local import _BUNDLED_ST_MODELS
     from core.embedding.providers._openai import OPENAI_MODEL_DIMENSIONS, resolve_base_url
@@ -196,9 +217,7 @@ def resolve_provider(
     base_url: str | None = None,
 ) -> str:
     """The provider :func:`get_embedder` would use for these arguments."""
-    if provider is not None:
-        return provider
-    return _provider_for_model(model, base_url) if model else default_provider(api_key)
+    return _choose(provider, model, api_key, base_url)[0]
 
 
 def _reject_options(provider: str, options: dict[str, Any], accepted: tuple[str, ...]) -> None:
@@ -250,8 +269,9 @@ def get_embedder(
         Unknown provider or model (listing the valid ones), ``dimensions`` where unsupported,
         a missing API key for an OpenAI model (saying how to set one), unknown options.
     """
-    provider = resolve_provider(provider, model, api_key, base_url)
+    provider, why = _choose(provider, model, api_key, base_url)
     info = provider_info(provider)
+    _log.info("Embedding with %s, model %s: %s.", provider, model or info.default_model, why)
     if provider == OPENAI:
         from core.embedding.providers._openai import make_openai_embedder
 

@@ -74,11 +74,13 @@ OPENAI_LIMITS = BatchLimits(
     remote=True,
 )
 DEFAULT_TIMEOUT_S = 60.0
-KEY_HELP = (
-    "set the OPENAI_API_KEY environment variable, put OPENAI_API_KEY=sk-... in a .env file, "
-    "pass --api-key on the command line, paste a key in the app's sidebar, or add "
-    "OPENAI_API_KEY to .streamlit/secrets.toml"
-)
+
+
+def key_help() -> str:
+    """Where to give the key, as the current surface names it (core.surface)."""
+    from core.surface import control
+
+    return f"give one with {control('api_key')}"
 
 
 def _dotenv_value(name: str) -> str | None:
@@ -366,7 +368,7 @@ class OpenAIEmbedder(Embeddings):
             key = NO_KEY  # a self-hosted server: most need no key
         if key is None and require_key:
             raise MissingAPIKeyError(
-                f"OpenAI model {model!r} needs an API key: {KEY_HELP}. "
+                f"OpenAI model {model!r} needs an API key: {key_help()}. "
                 "Or choose a local provider, which needs none."
             )
         self.can_send = key is not None
@@ -496,7 +498,7 @@ class OpenAIEmbedder(Embeddings):
     def _request(self, texts: list[str]) -> BatchOutput:
         if not self.can_send:
             raise MissingAPIKeyError(
-                f"OpenAI model {self.model!r} needs an API key to embed: {KEY_HELP}"
+                f"OpenAI model {self.model!r} needs an API key to embed: {key_help()}"
             )
         params = {"input": list(texts), "model": self.model, "encoding_format": self.encoding}
         if self.dimensions is not None:
@@ -577,7 +579,7 @@ class OpenAIEmbedder(Embeddings):
         if status in (408, 409, 429) or status >= 500:
             return RetryableEmbeddingError(detail, retry_after=_retry_after(exc.response.headers))
         if status == 401:
-            hint = f"the API key was rejected: check it, then {KEY_HELP}"
+            hint = f"the API key was rejected: check it, then {key_help()}"
         elif status == 403:
             hint = f"this key may not use {self.model}: check the project's model access"
         elif status == 404 and self._moved and "model" not in str(exc.message).lower():
