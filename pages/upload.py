@@ -27,7 +27,7 @@ from ui.upload import (
 page_frame()
 st.title("Upload & embed")
 files = st.file_uploader(
-    "Documents (.txt, .md, .csv, .jsonl, .pdf — several at once)",
+    "Documents (.txt, .md, .csv, .jsonl, .json, .parquet, .pdf — several at once)",
     type=UPLOAD_TYPES,
     accept_multiple_files=True,
     key="up_files",

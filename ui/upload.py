@@ -15,7 +15,7 @@ from core.embedding.providers import ProviderInfo
 from ui import state
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
 
-UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
+UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "json", "parquet", "pdf"]
 AUTO_COLUMN = "(automatic)"
 EMBED_LABEL = "Embed"
 REBUILD_LABEL = "Rebuild collection"  # the Embed button when every text is already embedded
@@ -81,7 +81,7 @@ def text_columns(files) -> list[str]:
     parsing reports them)."""
     seen: dict[str, None] = {}
     for f in files:
-        if not f.name.lower().endswith((".csv", ".jsonl")):
+        if not f.name.lower().endswith((".csv", ".jsonl", ".json", ".parquet")):
             continue
         try:
             names = columns_of(f.name, f.getvalue(), max_bytes=max_upload_bytes())

@@ -8,9 +8,13 @@ a browser download needs a single file. Two are offered:
     list of float32 (readable by pandas, Polars, DuckDB, Spark). The manifest is stored as JSON
     in the schema metadata under ``embedding_workbench.manifest``.
 ``.npz``
-    ``embeddings`` (float32 (n, d)) plus three UTF-8 JSON byte arrays: ``texts``, ``metadata``
-    (records) and ``manifest``. Loaded with ``allow_pickle=False``: an uploaded file can never
-    run code.
+    ``embeddings`` (float32 (n, d)) plus UTF-8 JSON byte arrays: ``texts``, ``metadata``
+    (records), ``manifest`` and ``ids``. Loaded with ``allow_pickle=False``: an uploaded file can
+    never run code.
+
+Both keep the document ids (Parquet column ``_workbench_id``; files saved before ids existed
+load with ids by position). :data:`EXPORTS` registers every download format, including the
+TensorFlow Projector's two TSV files (:mod:`core.data._projector`): a new format is one entry.
 
 Loading checks everything a hand-edited or truncated file can get wrong (missing parts, counts,
 dimension, NaN, content hash) and raises :class:`~core.data._collection.CollectionError` naming the
@@ -23,7 +27,8 @@ import io
 import json
 import zipfile
 import zlib
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,7 +36,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from core.data._collection import TEXT_COLUMN, Collection, CollectionError, Manifest, content_hash
+from core.data._collection import (
+    ID_COLUMN,
+    TEXT_COLUMN,
+    Collection,
+    CollectionError,
+    Manifest,
+    content_hash,
+)
 from core.search._engine import first_nonfinite_row
 
 VECTOR_COLUMN = "embedding"
@@ -55,6 +67,7 @@ def to_parquet_bytes(collection: Collection) -> bytes:
     table = pd.concat([table[[TEXT_COLUMN]], _metadata_for_export(collection)], axis=1).reset_index(
         drop=True
     )
+    table.insert(1, ID_COLUMN, collection.ids)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     vectors = np.ascontiguousarray(collection.embeddings, dtype=np.float32)
     flat = pa.array(vectors.reshape(-1), type=pa.float32())
@@ -84,6 +97,7 @@ def to_npz_bytes(collection: Collection) -> bytes:
             meta.to_json(orient="records", force_ascii=False).encode("utf-8"), dtype=np.uint8
         ),
         manifest=_json_bytes(asdict(collection.manifest)),
+        ids=_json_bytes(list(collection.ids)),
     )
     return sink.getvalue()
 
@@ -107,15 +121,15 @@ def from_bytes(name: str, data: bytes) -> Collection:
     if not data:
         raise CollectionError(f"{name}: the file is empty; choose a collection file you downloaded")
     if lower.endswith(".parquet"):
-        texts, metadata, vectors, manifest = _read_parquet(name, data)
+        texts, metadata, vectors, manifest, ids = _read_parquet(name, data)
     elif lower.endswith(".npz"):
-        texts, metadata, vectors, manifest = _read_npz(name, data)
+        texts, metadata, vectors, manifest, ids = _read_npz(name, data)
     else:
         raise CollectionError(
             f"{name}: not a collection file; expected one of {', '.join(FORMATS)} "
             "as downloaded from the Upload & embed page"
         )
-    return _check(name, texts, metadata, vectors, manifest)
+    return _check(name, texts, metadata, vectors, manifest, ids)
 
 
 def _manifest_from(name: str, raw: bytes | None) -> Manifest:
@@ -169,7 +183,8 @@ def _read_parquet(name: str, data: bytes):
     vectors = np.asarray(flat, dtype=np.float32).reshape(len(column), width)
     table = arrow.drop_columns([VECTOR_COLUMN]).to_pandas()
     texts = table.pop(TEXT_COLUMN).astype(str).tolist()
-    return texts, table, vectors, manifest
+    ids = table.pop(ID_COLUMN).astype(str).tolist() if ID_COLUMN in table else None
+    return texts, table, vectors, manifest, ids
 
 
 def _read_npz(name: str, data: bytes):
@@ -194,7 +209,7 @@ def _read_npz(name: str, data: bytes):
                 f"this app, or was changed since. {_UPLOAD_OURS}"
             )
         parts = {}
-        for part in (*NPZ_PARTS, "metadata"):
+        for part in (*NPZ_PARTS, "metadata", "ids"):
             if part in archive.files:
                 parts[part] = _npz_part(name, archive, part)
     try:
@@ -204,6 +219,7 @@ def _read_npz(name: str, data: bytes):
             json.loads(parts["metadata"].tobytes().decode("utf-8")) if "metadata" in parts else []
         )
         raw_manifest = parts["manifest"].tobytes()
+        ids = json.loads(parts["ids"].tobytes().decode("utf-8")) if "ids" in parts else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise CollectionError(f"{name}: a part is corrupt ({exc}). {_UPLOAD_OURS}") from None
     manifest = _manifest_from(name, raw_manifest)
@@ -212,7 +228,11 @@ def _read_npz(name: str, data: bytes):
     metadata = (
         pd.DataFrame.from_records(records) if records else pd.DataFrame(index=range(len(texts)))
     )
-    return texts, metadata, vectors, manifest
+    if ids is not None and (
+        not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+    ):
+        raise CollectionError(f"{name}: 'ids' must be a JSON list of strings. {_UPLOAD_OURS}")
+    return texts, metadata, vectors, manifest, ids
 
 
 def _npz_part(name: str, archive, part: str) -> np.ndarray:
@@ -235,7 +255,7 @@ def _npz_part(name: str, archive, part: str) -> np.ndarray:
     return value
 
 
-def _check(name, texts, metadata, vectors, manifest: Manifest) -> Collection:
+def _check(name, texts, metadata, vectors, manifest: Manifest, ids=None) -> Collection:
     if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.floating):
         raise CollectionError(
             f"{name}: embeddings are {vectors.dtype} of shape {vectors.shape}; "
@@ -263,4 +283,44 @@ def _check(name, texts, metadata, vectors, manifest: Manifest) -> Collection:
             f"{name}: content hash mismatch — the texts or vectors were changed after export. "
             "Download the collection again, or re-embed the source files."
         )
-    return Collection(texts, metadata.reset_index(drop=True), vectors, manifest)
+    try:
+        return Collection(texts, metadata.reset_index(drop=True), vectors, manifest, ids)
+    except ValueError as exc:  # ids: wrong count, duplicates
+        raise CollectionError(f"{name}: bad document ids ({exc}). {_UPLOAD_OURS}") from None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One download format: what the button says, the file it makes, and how."""
+
+    name: str
+    label: str
+    filename: str
+    mime: str
+    write: Callable[[Collection], bytes]
+    loadable: bool  # whether :func:`from_bytes` reads it back
+
+
+def _projector_zip(collection: Collection) -> bytes:
+    from core.data._projector import to_projector_zip
+
+    return to_projector_zip(collection)
+
+
+EXPORTS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat(
+            "parquet", "Parquet", "collection.parquet", "application/vnd.apache.parquet",
+            to_parquet_bytes, loadable=True,
+        ),
+        ExportFormat(
+            "npz", "NumPy .npz", "collection.npz", "application/octet-stream", to_npz_bytes,
+            loadable=True,
+        ),
+        ExportFormat(
+            "projector", "TensorFlow Projector (vectors.tsv + metadata.tsv)",
+            "projector.zip", "application/zip", _projector_zip, loadable=False,
+        ),
+    )
+}  # fmt: skip

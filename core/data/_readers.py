@@ -20,7 +20,7 @@ from core.errors import ParseError
 # (location, text, extra metadata columns) for one document before chunking.
 Unit = tuple[str, str, dict[str, Any]]
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl", ".pdf")
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl", ".json", ".parquet", ".pdf")
 _TEXT_COLUMN_GUESSES = ("text", "content", "body", "document", "sentence", "passage")
 # Where the text column is chosen: the dashboard's select box and the CLI's option.
 _WHERE_TO_CHOOSE = (

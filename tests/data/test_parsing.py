@@ -250,7 +250,7 @@ def test_parse_files_with_only_bad_files_returns_empty_frame():
 
 
 def test_supported_extensions_are_listed():
-    assert SUPPORTED_EXTENSIONS == (".txt", ".md", ".csv", ".jsonl", ".pdf")
+    assert SUPPORTED_EXTENSIONS == (".txt", ".md", ".csv", ".jsonl", ".json", ".parquet", ".pdf")
 
 
 # ---- chunk_text ------------------------------------------------------------------------------
