@@ -11,6 +11,7 @@ Three spellings, one meaning:
   backquotes (`` `page no` > 3 ``). Parsed by a small tokenizer, never ``eval``; an error points
   at the bad part.
 - a **callable** (Python): called with each document's metadata as a dict, returns a bool.
+- a **bool array** of shape (n_documents,): the rows to keep, as computed by the caller.
 
 A string value compares as text, a number as a number: text cells that hold numbers (CSV
 columns are text) compare numerically with a number, and a cell that is not a number never
@@ -47,6 +48,13 @@ def where_mask(where: Where, metadata: pd.DataFrame) -> np.ndarray | None:
     """
     if where is None or (isinstance(where, str | Mapping) and not where):
         return None
+    if isinstance(where, np.ndarray):
+        if where.dtype != bool or where.shape != (len(metadata),):
+            raise InvalidInputError(
+                f"a filter array must be bool of shape ({len(metadata)},), got {where.dtype} "
+                f"of shape {where.shape}"
+            )
+        return where
     if isinstance(where, str):
         where = parse_where(where)
     if callable(where) and not isinstance(where, Mapping):
