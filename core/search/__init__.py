@@ -9,6 +9,7 @@ queries, k)`` is :func:`search`.
   results (the reduce step of a blocked or sharded search)
 - memory modes (float32 / float16 / int8 / binary): :func:`build_index`, :data:`MODES`,
   :func:`recall_at_k`, :class:`QuantIndex`
+- diversity: :func:`mmr` (maximal marginal relevance over candidates)
 - pairs: :func:`similarity_matrix`, :func:`near_duplicates`, :func:`strongest_pairs`,
   :func:`row_cosines`, :class:`PairSummary`
 - memory tables: :func:`bytes_per_vector`, :func:`matrix_nbytes`, :func:`memory_table`
@@ -27,6 +28,7 @@ from core.search._engine import (
 )
 from core.search._memory import STORAGE_TYPES, bytes_per_vector, matrix_nbytes, memory_table
 from core.search._merge import merge_topk
+from core.search._mmr import mmr
 from core.search._modes import MODES, QuantIndex, build_index, recall_at_k
 from core.search._pairs import (
     PairSummary,
@@ -49,6 +51,7 @@ __all__ = [
     "matrix_nbytes",
     "memory_table",
     "merge_topk",
+    "mmr",
     "near_duplicates",
     "normalize",
     "recall_at_k",
