@@ -11,6 +11,7 @@ import shutil
 import sys
 import textwrap
 
+from core.cli import _edit as cli_edit
 from core.data._collection import Collection, CollectionError
 from core.errors import EmbeddingJobError, InvalidInputError
 from core.search._engine import Metric
@@ -41,11 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
     find.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
     find.set_defaults(run=run_search)
+    cli_edit.add_where_argument(find)  # --where, --mmr
 
     # Subcommands defined in other modules register here.
     from core.cli import _embed as cli_embed
 
     cli_embed.register(sub)
+    cli_edit.register(sub)
     return parser
 
 
@@ -109,7 +112,7 @@ def run_search(args) -> int:
         base_url=args.base_url,
     )
     vectors = embedder.embed_documents(list(args.query))
-    ids, scores = collection.search(vectors, args.k, args.method)
+    ids, scores = collection.search(vectors, args.k, args.method, where=args.where, mmr=args.mmr)
     width = shutil.get_terminal_size((100, 20)).columns
     for query, row_ids, row_scores in zip(args.query, ids, scores, strict=True):
         print(f"\nquery: {query}  ({args.method}, top {len(row_ids)})")

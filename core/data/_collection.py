@@ -288,8 +288,8 @@ class Collection:
         if unknown and missing == "error":
             shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise CollectionError(
-                f"{len(unknown)} id(s) not in the collection: {shown}. List the ids with "
-                "to_frame() (or `info --ids` on the command line)"
+                f"{len(unknown)} id(s) not in the collection: {shown}. Collection.to_frame() "
+                "lists the ids (on the command line: delete --where FILTER --dry-run)"
             )
         return np.asarray(rows, dtype=np.int64)
 
