@@ -8,7 +8,7 @@ contents:
 - :mod:`core.embedding` — texts in, vectors out (batch engine, cache, tokens, providers)
 - :mod:`core.data` — documents and collections
 - :mod:`core.viz` — Plotly figures and projections
-- :mod:`core.langchain` — :class:`WorkbenchVectorStore`, a LangChain ``VectorStore`` over a collection
+- :mod:`core.langchain` — :class:`WorkbenchVectorStore`, a LangChain ``VectorStore``
 - :mod:`core.services` — workflows the dashboard and the CLI share
 - :mod:`core.bench`, :mod:`core.server`, :mod:`core.cli`, :mod:`core.errors`
 

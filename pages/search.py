@@ -7,6 +7,7 @@ from core.embedding._batching import EmbeddingJobError
 from core.viz._figures import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.display import show_figure
+from ui.filters import FilterRefused, check_filter, filter_input
 from ui.frame import page_frame
 from ui.search import (
     MEMORY_MODES,
@@ -44,6 +45,7 @@ with st.form("search_form"):
         key="s_mode",
         format_func=lambda x: "float32 (exact)" if x == "float32" else f"{x} (compressed)",
     )
+    filter_text = filter_input(collection, key="s_where")
     submitted = st.form_submit_button(
         "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)
     )
@@ -55,7 +57,12 @@ if submitted:
         st.error("Type at least one query (one per line).")
     else:
         try:
-            result = run_search(collection, queries, method=method, k=int(k), mode=mode)
+            where = check_filter(collection, filter_text)
+            result = run_search(
+                collection, queries, method=method, k=int(k), mode=mode, where=where
+            )
+        except FilterRefused:
+            pass  # the reason is on screen
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {exc}")
         else:
@@ -73,6 +80,8 @@ if is_previous(result, state.get(state.SEARCH_QUERIES) or ""):
     st.info(previous_note(result), icon=":material/history:")
 
 show_summary(result)
+if result.get("n_passing", result["n_docs"]) < result["n_docs"]:
+    st.caption(f"Metadata filter: {result['n_passing']:,} of {result['n_docs']:,} documents pass.")
 table = results_table(
     collection, result["queries"], result["ids"], result["scores"], result["method"]
 )

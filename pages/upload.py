@@ -7,6 +7,7 @@ from core.embedding._batching import EmbeddingJobError
 from core.embedding._language import language_warning
 from core.embedding.providers import provider_info
 from ui import cache, state
+from ui.documents import ADD_HELP, render_add_choice, render_add_estimate, render_documents
 from ui.frame import page_frame
 from ui.jobs import disable_stop, render_job_buttons, run_embedding
 from ui.upload import (
@@ -60,20 +61,25 @@ batch_size, concurrency = render_request_options(info, embedder)
 
 ready = bool(parsed and parsed.texts and embedder)
 label = EMBED_LABEL
+adding = render_add_choice(state.collection(), spec)
 if ready:
     store = cache.session_store()
     key = (signature(files), tuple(options.items()), spec.key, len(store))
     est = estimate(*key, parsed.texts, embedder, store)
-    label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
+    if adding:
+        label = render_add_estimate(state.collection(), parsed.texts)
+    else:
+        label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
     if warning := language_warning(parsed.texts, embedder):
         st.warning(warning)
 
-start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP[label])
+start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP.get(label, ADD_HELP))
 if start:
     try:
         run_embedding(
-            parsed.texts, parsed.metadata, embedder, batch_size=batch_size, concurrency=concurrency
-        )
+            parsed.texts, parsed.metadata, embedder, batch_size=batch_size, concurrency=concurrency,
+            add_to=state.collection() if adding else None,
+        )  # fmt: skip
     except EmbeddingJobError as exc:
         disable_stop(stop_slot)
         st.error(f"Embedding failed: {exc}")
@@ -82,6 +88,9 @@ if start:
 
 if summary := state.get(state.EMBED_SUMMARY):
     render_summary(summary)
+
+st.subheader("Documents in the collection")
+render_documents(state.collection())
 
 st.subheader("Save or load a collection")
 render_save_load(state.collection())

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.data._collection import Collection
+from core.data._collection import Collection, embed_new_texts
 from core.embedding._batching import EmbeddingJobError, EmbeddingResult, embed_texts
 from core.embedding._types import Progress
 from core.search._engine import row_norms
@@ -58,8 +58,10 @@ def run_embedding(
     batch_size: int | None = None,
     concurrency: int | None = None,
     label: str = "Embedding",
+    add_to: Collection | None = None,
 ) -> tuple[Collection, dict]:
-    """Embed ``texts`` with live progress; make them this session's collection.
+    """Embed ``texts`` with live progress; make them this session's collection (or, with
+    ``add_to``, add them to that collection: only texts it does not hold are embedded).
 
     Returns
     -------
@@ -81,13 +83,14 @@ def run_embedding(
         )
 
     try:
-        result = embed_texts(
+        vectors, result = embed_new_texts(
             texts,
             embedder,
             batch_size=batch_size,
             concurrency=concurrency,
             cache=session_store(),
             progress=on_progress,
+            reuse=None if add_to is None else add_to.text_vectors(),
         )
     except EmbeddingJobError:
         # A provider error, not a Stop: the message says what was kept; no "stopped" notice,
@@ -96,7 +99,10 @@ def run_embedding(
         bar.empty()
         raise
     bar.progress(1.0, text=f"{label}: done in {time.perf_counter() - started:,.1f} s")
-    collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
+    if add_to is None:
+        collection = Collection.create(texts, vectors, embedder.spec, metadata)
+    else:
+        collection = add_to.add(texts, embeddings=vectors, metadata=metadata)
     summary = summarise(result, collection)
     st.session_state[state.EMBED_JOB] = None
     state.set_collection(collection)

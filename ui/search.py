@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core.bench._timing import measure
-from core.data._collection import Collection
+from core.data._collection import Collection, filtered_index_search
 from core.search._modes import recall_at_k
 from core.search._pairs import PairSummary, row_cosines
 from ui import cache
@@ -39,9 +39,16 @@ def parse_queries(text: str) -> list[str]:
 
 
 def run_search(
-    collection: Collection, queries: Sequence[str], *, method: str, k: int, mode: str = EXACT
+    collection: Collection,
+    queries: Sequence[str],
+    *,
+    method: str,
+    k: int,
+    mode: str = EXACT,
+    where=None,
 ) -> dict:
-    """Embed ``queries`` with the collection's model and search it.
+    """Embed ``queries`` with the collection's model and search it (among the documents
+    passing the metadata filter ``where``, if given: see :mod:`core.data._filters`).
 
     Returns
     -------
@@ -67,19 +74,21 @@ def run_search(
         memory_bytes, rescore_bytes = exact_bytes, 0
 
         def searcher(n: int):
-            return collection.search(vectors, n, method)
+            return collection.search(vectors, n, method, where=where)
     else:
         index = cache.quant_index(collection.manifest.content_hash, mode, collection.embeddings)
         memory_bytes, rescore_bytes = int(index.nbytes), int(index.rescore_nbytes)
         pool, search_pool = index.rescore_pool(RECALL_K), index.rescore_pool(k)
 
         def searcher(n: int):
-            return index.search(vectors, n, method)
+            if where is None:
+                return index.search(vectors, n, method)
+            return filtered_index_search(index, vectors, n, method, collection.select(where), {})
 
     search_timing = measure(lambda: out.update(result=searcher(k)), repeats=1, warmup=0)
     ids, scores = out["result"]
     if mode != EXACT:
-        exact_ids, _ = collection.search(vectors, RECALL_K, method)
+        exact_ids, _ = collection.search(vectors, RECALL_K, method, where=where)
         approx_ids, _ = searcher(RECALL_K)
         recall = float(recall_at_k(approx_ids, exact_ids))
     return {
@@ -104,6 +113,7 @@ def run_search(
             vectors, collection.embeddings, np.asarray(ids), np.asarray(scores), method, mode
         ),
         "content_hash": collection.manifest.content_hash,
+        "n_passing": len(collection) if where is None else int(np.count_nonzero(where)),
     }
 
 

@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     )
     delete.add_argument("collection", help="collection directory")
     delete.add_argument("--id", dest="ids", action="append", default=[], metavar="ID")
-    delete.add_argument("--where", help='metadata filter, e.g. \'source = "old.csv"\'')
+    delete.add_argument("--where", help="metadata filter, e.g. 'source = \"old.csv\"'")
     delete.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     delete.set_defaults(run=run_delete)
 
@@ -60,7 +60,7 @@ def add_where_argument(parser: argparse.ArgumentParser) -> None:
     """``--where`` (metadata filter) and ``--mmr`` (diversity) for a search subcommand."""
     parser.add_argument(
         "--where",
-        help='metadata filter applied before top-k, e.g. \'source = "faq.csv" and year >= 2020\'',
+        help="metadata filter applied before top-k, e.g. 'source = \"faq.csv\" and year >= 2020'",
     )
     parser.add_argument(
         "--mmr",

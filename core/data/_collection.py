@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,9 +242,7 @@ class Collection:
         ]
         for row in head.itertuples(index=False):
             cells.append(
-                "<tr>"
-                + "".join(f"<td>{html.escape(_short(v))}</td>" for v in row)
-                + "</tr>"
+                "<tr>" + "".join(f"<td>{html.escape(_short(v))}</td>" for v in row) + "</tr>"
             )
         more = m.count - len(head)
         tail = f"<p>… and {more:,} more</p>" if more > 0 else ""
@@ -425,7 +423,9 @@ class Collection:
             texts = [str(t) for t in texts]
             if len(texts) != len(rows):
                 raise InvalidInputError(f"{len(texts)} texts for {len(rows)} ids; give one per id")
-            changed = [i for i, (r, t) in enumerate(zip(rows, texts, strict=True)) if self.texts[r] != t]
+            changed = [
+                i for i, (r, t) in enumerate(zip(rows, texts, strict=True)) if self.texts[r] != t
+            ]
             given = None if embeddings is None else as_matrix(embeddings, "embeddings")
             if given is not None and given.shape[0] != len(rows):
                 raise InvalidInputError(
@@ -492,12 +492,15 @@ class Collection:
                     f"{theirs.key}: vectors of two models cannot be searched together. Use "
                     "the collection's model"
                 )
-            known = {t: i for i, t in enumerate(self.texts)}
             vectors, _ = embed_new_texts(
-                texts, embedder, cache=cache, reuse=(known, self.embeddings), **embed_options
+                texts, embedder, cache=cache, reuse=self.text_vectors(), **embed_options
             )
         self._check_dimension(vectors)
         return vectors
+
+    def text_vectors(self) -> tuple[dict[str, int], np.ndarray]:
+        """``({text: row}, embeddings)``: what :func:`embed_new_texts` may reuse."""
+        return {t: i for i, t in enumerate(self.texts)}, self.embeddings
 
     def _check_dimension(self, vectors: np.ndarray) -> None:
         if vectors.shape[1] != self.manifest.dimension:
@@ -514,7 +517,10 @@ class Collection:
             count=len(texts),
             content_hash=content_hash(texts, vectors),
             normalized=bool(normalized),
-            extra={**self.manifest.extra, "updated": datetime.now(UTC).isoformat(timespec="seconds")},
+            extra={
+                **self.manifest.extra,
+                "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
         )
         new = type(self)(list(texts), metadata.reset_index(drop=True), vectors, manifest, ids)
         new._norms = norms
@@ -591,7 +597,7 @@ class Collection:
             index = self.index(mode)
             if rows is None:
                 return index.search(queries, k, metric, **options)
-            return _filtered_index_search(index, queries, k, metric, rows, options)
+            return filtered_index_search(index, queries, k, metric, rows, options)
         norms = self._kept_norms()
         if rows is None:
             options.setdefault("corpus_norms", norms)
@@ -879,9 +885,7 @@ class SearchResults(tuple):
         flat = ids.reshape(-1)
         reserved = ("query", "rank", "score", "id", "row", TEXT_COLUMN)
         meta = _suffixed(c.metadata.iloc[flat].reset_index(drop=True), reserved)
-        labels = (
-            list(queries) if queries is not None else list(range(ids.shape[0]))
-        )
+        labels = list(queries) if queries is not None else list(range(ids.shape[0]))
         head = pd.DataFrame(
             {
                 "query": np.repeat(np.asarray(labels, dtype=object), ids.shape[1]),
@@ -979,28 +983,28 @@ def embed_new_texts(
     cache="default",
     reuse: tuple[dict, np.ndarray] | None = None,
     **embed_options,
-) -> tuple[np.ndarray, int]:
+):
     """Vectors for ``texts``: reused from ``reuse`` (``({text: row}, vectors)``) when a text is
-    there, the rest embedded — through the batch engine and ``cache`` for this project's
-    providers, through ``embed_documents`` for any other LangChain ``Embeddings``.
+    there, the rest embedded once each — through the batch engine and ``cache`` for this
+    project's providers, through ``embed_documents`` for any other LangChain ``Embeddings``.
 
     Returns
     -------
     vectors : ndarray of shape (len(texts), dimension), float32
-    n_embedded : int
-        Distinct texts that were not reused (the cache may still have served some).
+    result : EmbeddingResult or None
+        The batch engine's report on the texts it embedded (None for other ``Embeddings``).
     """
     texts = list(texts)
     known, old = reuse if reuse is not None else ({}, None)
     todo = list(dict.fromkeys(t for t in texts if t not in known))
-    fresh = None
-    if todo:
-        if hasattr(embedder, "embed_batch") and hasattr(embedder, "limits"):
-            from core.embedding._batching import embed_texts
+    fresh, result = None, None
+    if hasattr(embedder, "embed_batch") and hasattr(embedder, "limits"):
+        from core.embedding._batching import embed_texts
 
-            fresh = embed_texts(todo, embedder, cache=cache, **embed_options).vectors
-        else:
-            fresh = as_matrix(embedder.embed_documents(todo), "embeddings")
+        result = embed_texts(todo, embedder, cache=cache, **embed_options)
+        fresh = result.vectors
+    elif todo:
+        fresh = as_matrix(embedder.embed_documents(todo), "embeddings")
     dimension = fresh.shape[1] if fresh is not None else old.shape[1]
     out = np.empty((len(texts), dimension), dtype=np.float32)
     position = {t: i for i, t in enumerate(todo)}
@@ -1009,10 +1013,10 @@ def embed_new_texts(
             out[row] = fresh[position[text]]
         else:
             out[row] = old[known[text]]
-    return out, len(todo)
+    return out, result
 
 
-def _filtered_index_search(index: QuantIndex, queries, k, metric, rows, options):
+def filtered_index_search(index: QuantIndex, queries, k, metric, rows, options):
     """Top-k among ``rows`` from a compressed index: fetch more candidates until ``k`` of each
     query's pass (or every row has been ranked), so the filter still comes before top-k."""
     allowed = np.zeros(index.n, dtype=bool)

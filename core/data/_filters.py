@@ -82,7 +82,9 @@ def _eval(where: Mapping, metadata: pd.DataFrame) -> np.ndarray:
             if not isinstance(condition, list | tuple) or not condition:
                 raise InvalidInputError(f"{key} takes a non-empty list of filters")
             parts = [_eval(part, metadata) for part in condition]
-            combined = np.logical_and.reduce(parts) if key == "$and" else np.logical_or.reduce(parts)
+            combined = (
+                np.logical_and.reduce(parts) if key == "$and" else np.logical_or.reduce(parts)
+            )
             mask &= combined
         elif key == "$not":
             mask &= ~_eval(condition, metadata)
@@ -284,7 +286,7 @@ class _Parser:
             self.pos += 1
             return {"$not": self.parse_atom()}
         if kind == "value" and isinstance(self.tokens[self.pos][1], str):
-            self.fail("a column name here, not a quoted value (write: column = \"value\")")
+            self.fail('a column name here, not a quoted value (write: column = "value")')
         column = self.take("name", "a metadata column name")
         kind = self.peek()
         if kind == "not":

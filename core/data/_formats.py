@@ -228,9 +228,7 @@ def _read_npz(name: str, data: bytes):
     metadata = (
         pd.DataFrame.from_records(records) if records else pd.DataFrame(index=range(len(texts)))
     )
-    if ids is not None and (
-        not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
-    ):
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
         raise CollectionError(f"{name}: 'ids' must be a JSON list of strings. {_UPLOAD_OURS}")
     return texts, metadata, vectors, manifest, ids
 

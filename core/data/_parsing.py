@@ -1,8 +1,9 @@
 """Turn uploaded files into documents to embed: one parser for the dashboard and the CLI.
 
-Supported: ``.txt`` / ``.md`` (one document per line, per paragraph or per file), ``.csv``,
+Supported: ``.txt`` / ``.md`` (one document per line, per paragraph or per file); ``.csv``,
 ``.jsonl``, ``.json`` (an array of objects) and ``.parquet`` (a text column; the other columns
-become metadata) and ``.pdf`` (one document per page). Long documents can be cut into overlapping chunks (:func:`chunk_text`).
+become metadata); ``.pdf`` (one document per page). Long documents can be cut into
+overlapping chunks (:func:`chunk_text`).
 
 Every problem raises :class:`ParseError` with the file name, the place (line, row, byte, page)
 and what to do about it. :func:`parse_files` keeps the good files when some are bad.

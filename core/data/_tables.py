@@ -12,7 +12,6 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 
-
 import numpy as np
 import pandas as pd
 
@@ -160,7 +159,7 @@ def read_json_table(name: str, data: bytes) -> pd.DataFrame:
         if len(arrays) != 1:
             raise ParseError(
                 name,
-                "expected an array of objects like [{\"text\": ...}, ...], or an object holding "
+                'expected an array of objects like [{"text": ...}, ...], or an object holding '
                 f"exactly one such array; found keys {', '.join(value) or 'none'}.",
             )
         value = value[arrays[0]]
@@ -188,5 +187,3 @@ def table_columns(name: str, ext: str, data: bytes) -> list[str]:
     """Column names of a ``.parquet`` or ``.json`` file, to offer as the text column."""
     table = read_parquet_table(name, data) if ext == ".parquet" else read_json_table(name, data)
     return [str(c) for c in table.columns]
-
-

@@ -102,9 +102,9 @@ class WorkbenchVectorStore(VectorStore):
     def _check_model(self, collection: Collection) -> None:
         theirs = spec_of(self.embedding)
         ours = collection.spec
-        if theirs.provider != "langchain" and ours.provider not in ("langchain", "unknown"):
-            if theirs != ours:
-                raise CollectionError(
+        known = theirs.provider != "langchain" and ours.provider not in ("langchain", "unknown")
+        if known and theirs != ours:
+            raise CollectionError(
                     f"the collection was embedded with {ours.key} but the embedding is "
                     f"{theirs.key}; open it with the same model"
                 )

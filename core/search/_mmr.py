@@ -46,7 +46,9 @@ def mmr(
     try:
         lam = float(lambda_mult)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"lambda_mult must be a number in [0, 1], got {lambda_mult!r}")
+        raise InvalidInputError(
+            f"lambda_mult must be a number in [0, 1], got {lambda_mult!r}"
+        ) from None
     if not 0.0 <= lam <= 1.0:
         raise InvalidInputError(f"lambda_mult must be in [0, 1], got {lambda_mult!r}")
     q = as_matrix(query, "query")
@@ -69,10 +71,8 @@ def mmr(
     redundancy = np.full(n, -np.inf, dtype=np.float32)
     available = np.ones(n, dtype=bool)
     for step in range(k):
-        if step == 0:
-            score = relevance.copy()
-        else:
-            score = lam * relevance - (1.0 - lam) * redundancy
+        # The first pick is the most relevant; then relevance is traded against redundancy.
+        score = relevance.copy() if step == 0 else lam * relevance - (1.0 - lam) * redundancy
         score[~available] = -np.inf
         pick = int(np.argmax(score))  # argmax returns the first maximum: ties by lower row
         chosen[step] = pick

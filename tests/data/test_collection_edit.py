@@ -55,7 +55,9 @@ def test_add_checks_model_ids_and_dimension(rng):
     c = make(rng)
     with pytest.raises(CollectionError, match=r"1 id\(s\) are already in the collection: '"):
         c.add(["x"], embeddings=np.ones((1, 8)), ids=[c.ids[0]])
-    with pytest.raises(CollectionError, match="new vectors have dimension 3 but the collection has 8"):
+    with pytest.raises(
+        CollectionError, match="new vectors have dimension 3 but the collection has 8"
+    ):
         c.add(["x"], embeddings=np.ones((1, 3)))
     with pytest.raises(ValueError, match=r"duplicate document id\(s\): 'a'"):
         c.add(["x", "y"], embeddings=np.ones((2, 8)), ids=["a", "a"])

@@ -9,7 +9,6 @@ from langchain_tests.integration_tests import VectorStoreIntegrationTests
 from core import WorkbenchVectorStore
 
 
-
 class TestWorkbenchVectorStoreInMemory(VectorStoreIntegrationTests):
     @pytest.fixture
     def vectorstore(self):

@@ -29,7 +29,9 @@ def test_mmr_matches_the_greedy_definition(rng, lam):
     candidates = rng.standard_normal((30, 8)).astype(np.float32)
     query = rng.standard_normal(8).astype(np.float32)
     picked, relevance = mmr(query, candidates, 7, lam)
-    assert picked.tolist() == brute_mmr(query.astype(np.float64), candidates.astype(np.float64), 7, lam)
+    assert picked.tolist() == brute_mmr(
+        query.astype(np.float64), candidates.astype(np.float64), 7, lam
+    )
     assert_allclose(relevance, (normalize(candidates) @ normalize(query)[0])[picked], atol=1e-6)
 
 
