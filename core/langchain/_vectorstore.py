@@ -105,9 +105,9 @@ class WorkbenchVectorStore(VectorStore):
         known = theirs.provider != "langchain" and ours.provider not in ("langchain", "unknown")
         if known and theirs != ours:
             raise CollectionError(
-                    f"the collection was embedded with {ours.key} but the embedding is "
-                    f"{theirs.key}; open it with the same model"
-                )
+                f"the collection was embedded with {ours.key} but the embedding is "
+                f"{theirs.key}; open it with the same model"
+            )
 
     # ------------------------------------------------------------------ writes
 
