@@ -72,7 +72,7 @@ def add_where_argument(parser: argparse.ArgumentParser) -> None:
 
 def run_add(args: argparse.Namespace) -> int:
     from core.cli._embed import _cache, _check_args, read_inputs
-    from core.data._collection import Collection
+    from core.data._collection import Collection, describe_spec
     from core.embedding.providers import get_embedder
 
     _check_args(args)
@@ -82,7 +82,7 @@ def run_add(args: argparse.Namespace) -> int:
     new = len({t for t in parsed.texts if t not in known})
     print(
         f"{len(parsed.texts):,} documents to add to {len(collection):,}; {new:,} distinct "
-        f"texts are not in the collection yet ({collection.spec.key})"
+        f"texts are not in the collection yet ({describe_spec(collection.spec)})"
     )
     if args.dry_run:
         return 0

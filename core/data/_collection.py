@@ -488,9 +488,9 @@ class Collection:
             theirs = spec_of(embedder)
             if theirs is not None and theirs != self.spec and self.manifest.provider != "unknown":
                 raise CollectionError(
-                    f"the collection was embedded with {self.spec.key}, the embedder is "
-                    f"{theirs.key}: vectors of two models cannot be searched together. Use "
-                    "the collection's model"
+                    f"the collection was embedded with {describe_spec(self.spec)}, the "
+                    f"embedder is {describe_spec(theirs)}: vectors of two models cannot be "
+                    "searched together. Use the collection's model"
                 )
             vectors, _ = embed_new_texts(
                 texts, embedder, cache=cache, reuse=self.text_vectors(), **embed_options
@@ -579,7 +579,7 @@ class Collection:
         if queries.shape[1] != self.manifest.dimension:
             raise InvalidInputError(
                 f"dimension mismatch: queries have d={queries.shape[1]} but the collection has "
-                f"d={self.manifest.dimension}; embed the queries with {self.spec.key}"
+                f"d={self.manifest.dimension}; embed the queries with {describe_spec(self.spec)}"
             )
         rows = None if where is None else self.select(where)
         n_pool = len(self.texts) if rows is None else rows.size
@@ -963,6 +963,12 @@ def _short(value, limit: int = 120) -> str:
 def _suffixed(frame: pd.DataFrame, names) -> pd.DataFrame:
     clash = {c: f"{c}_" for c in frame.columns if c in names}
     return frame.rename(columns=clash) if clash else frame
+
+
+def describe_spec(spec: EmbedderSpec) -> str:
+    """``openai / text-embedding-3-small (256 dimensions)``: a model as messages name it."""
+    dims = f" ({spec.dimensions} dimensions)" if spec.dimensions else ""
+    return f"{spec.provider} / {spec.model}{dims}"
 
 
 def spec_of(embedder) -> EmbedderSpec | None:

@@ -30,7 +30,13 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from core.data._collection import Collection, embed_new_texts, new_ids, spec_of
+from core.data._collection import (
+    Collection,
+    describe_spec,
+    embed_new_texts,
+    new_ids,
+    spec_of,
+)
 from core.errors import CollectionError, InvalidInputError
 from core.search._engine import Metric
 
@@ -73,6 +79,7 @@ class WorkbenchVectorStore(VectorStore):
         self.path = None if path is None else Path(path)
         self._cache = getattr(embedding, "cache", None) if cache == "embedder" else cache
         self._lock = threading.RLock()
+        self._collection = None
         if collection is None and self.path is not None and (self.path / "CURRENT").exists():
             collection = Collection.load(self.path)
         if collection is not None:
@@ -105,8 +112,8 @@ class WorkbenchVectorStore(VectorStore):
         known = theirs.provider != "langchain" and ours.provider not in ("langchain", "unknown")
         if known and theirs != ours:
             raise CollectionError(
-                f"the collection was embedded with {ours.key} but the embedding is "
-                f"{theirs.key}; open it with the same model"
+                f"the collection was embedded with {describe_spec(ours)} but the embedding "
+                f"is {describe_spec(theirs)}; open it with the same model"
             )
 
     # ------------------------------------------------------------------ writes
