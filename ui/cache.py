@@ -6,9 +6,10 @@ Their arguments are provider and model names only: never an API key, never uploa
 
 Per session: the OpenAI embedder (it holds the session's key) lives in session state, vectors in
 this session's :class:`~ui.session_store.SessionVectorStore`, and structures derived from the
-session's collection (projection, quantised indexes, near-duplicate pairs) in session-scoped
-caches keyed by the collection's content hash — so a rerun never rebuilds them, and another
-session can never read them.
+session's collection (projection, near-duplicate pairs) in session-scoped caches keyed by the
+collection's content hash — so a rerun never rebuilds them, and another session can never read
+them. The memory-mode indexes live on the collection itself (``Collection.index``), which is in
+this session's state: an edited collection carries them on without re-encoding.
 """
 
 from __future__ import annotations
@@ -127,11 +128,3 @@ def sample_vectors(provider: str, model: str, dimensions: int | None) -> np.ndar
 def projection(content_hash: str, method: str, _embeddings: np.ndarray) -> Projection:
     """The fitted 2-D projection of this session's collection (keyed by its content hash)."""
     return fit_projection(_embeddings, method)
-
-
-@st.cache_resource(scope="session", show_spinner=False, max_entries=4)
-def quant_index(content_hash: str, mode: str, _embeddings: np.ndarray):
-    """A ``core.search`` index of this session's collection in one memory mode."""
-    from core.search._modes import build_index
-
-    return build_index(_embeddings, mode)

@@ -76,7 +76,7 @@ def run_search(
         def searcher(n: int):
             return collection.search(vectors, n, method, where=where)
     else:
-        index = cache.quant_index(collection.manifest.content_hash, mode, collection.embeddings)
+        index = collection.index(mode)  # kept by the collection; edits carry it on
         memory_bytes, rescore_bytes = int(index.nbytes), int(index.rescore_nbytes)
         pool, search_pool = index.rescore_pool(RECALL_K), index.rescore_pool(k)
 

@@ -361,9 +361,10 @@ class Collection:
         norms = None
         if base._norms is not None:
             norms = np.concatenate([base._norms, row_norms(vectors)])
+        source = np.concatenate([np.arange(len(base.texts)), np.full(len(texts), -1)])
         return base._version(
             base.texts + texts, new_metadata, all_vectors, base.ids + list(ids), norms,
-            normalized=base.manifest.normalized and _unit_rows(vectors),
+            normalized=base.manifest.normalized and _unit_rows(vectors), source=source,
         )  # fmt: skip
 
     def delete(self, ids: Sequence[str], *, missing: str = "error") -> Collection:
@@ -393,6 +394,7 @@ class Collection:
             [self.ids[i] for i in rows],
             norms,
             normalized=self.manifest.normalized,
+            source=rows,
         )
 
     def update(
@@ -416,6 +418,7 @@ class Collection:
         if texts is None and metadata is None:
             raise InvalidInputError("update() needs texts, metadata or both")
         new_texts = list(self.texts)
+        source = np.arange(len(self.texts))
         vectors = np.array(self.embeddings, dtype=np.float32, copy=True)
         norms = None if self._norms is None else self._norms.copy()
         normalized = self.manifest.normalized
@@ -442,6 +445,7 @@ class Collection:
                 for j, i in enumerate(changed):
                     new_texts[rows[i]] = todo[j]
                     vectors[rows[i]] = fresh[j]
+                    source[rows[i]] = -1
                 if norms is not None:
                     norms[rows[changed]] = row_norms(fresh)
                 normalized = normalized and _unit_rows(fresh)
@@ -466,7 +470,9 @@ class Collection:
                     if new_metadata[key].dtype != object and not _fits(new_metadata[key], value):
                         new_metadata[key] = new_metadata[key].astype(object)
                     new_metadata.at[int(row), key] = value
-        return self._version(new_texts, new_metadata, vectors, list(self.ids), norms, normalized)
+        return self._version(
+            new_texts, new_metadata, vectors, list(self.ids), norms, normalized, source
+        )
 
     def _vectors_for(self, texts, embedder, embeddings, cache, embed_options) -> np.ndarray:
         if embeddings is not None:
@@ -509,8 +515,11 @@ class Collection:
                 f"{self.manifest.dimension}; embed them with the collection's model"
             )
 
-    def _version(self, texts, metadata, vectors, ids, norms, normalized) -> Collection:
-        """The next version: same model, new content and hash, the kept row norms carried on."""
+    def _version(self, texts, metadata, vectors, ids, norms, normalized, source) -> Collection:
+        """The next version: same model, new content and hash. What was derived from this one
+        follows without a rebuild where it can: the row norms, and every memory-mode index
+        built so far (``source[i]`` is the old row of new row ``i``, -1 for a new vector; see
+        :meth:`core.search.QuantIndex.updated`)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         manifest = replace(
             self.manifest,
@@ -524,6 +533,11 @@ class Collection:
         )
         new = type(self)(list(texts), metadata.reset_index(drop=True), vectors, manifest, ids)
         new._norms = norms
+        for mode, index in self._indexes.items():
+            if isinstance(index, QuantIndex):
+                carried = index.updated(source, vectors)
+                if carried is not None:
+                    new._indexes[mode] = carried
         return new
 
     # ------------------------------------------------------------------ search

@@ -194,3 +194,20 @@ def test_projector_export_is_two_aligned_tsv_files(rng):
     assert meta[1].split("\t")[1] == "tab here newline"
     assert_allclose(np.array([v.split("\t") for v in vectors], float), c.embeddings, rtol=1e-6)
     assert not fmt.loadable and EXPORTS["parquet"].loadable
+
+
+def test_indexes_and_norms_follow_an_edit_without_a_rebuild(rng):
+    from core.search import build_index
+
+    c = make(rng, n=120)
+    q = rng.standard_normal((3, 8)).astype(np.float32)
+    c.search(q, 5, mode="float16")
+    c.search(q, 5)
+    edited = c.delete(c.ids[:7]).add(["n1", "n2"], embeddings=normalize(np.ones((2, 8))))
+    assert "float16" in edited._indexes and edited._norms is not None
+    assert edited._indexes["float16"] is not c._indexes["float16"]
+    ids, scores = edited.search(q, 5, mode="float16")
+    ref_ids, ref_scores = build_index(edited.embeddings, "float16").search(q, 5)
+    assert_array_equal(ids, ref_ids)
+    assert_allclose(scores, ref_scores, rtol=1e-6)
+    assert_allclose(edited._norms, np.linalg.norm(edited.embeddings, axis=1), rtol=1e-6)
