@@ -43,7 +43,7 @@ from core.errors import CollectionError, InvalidInputError
 from core.search._engine import Metric, as_matrix, row_norms, search
 from core.search._mmr import mmr as mmr_select
 from core.search._modes import QuantIndex, build_index
-from core.search._pairs import PairSummary, strongest_pairs
+from core.search._pairs import PairSummary, extend_strongest_pairs, strongest_pairs
 
 FORMAT_VERSION = 1
 TEXT_COLUMN = "text"
@@ -113,6 +113,8 @@ class Collection:
     ids: list[str] | None = None
     _norms: np.ndarray | None = field(default=None, repr=False, compare=False)
     _indexes: dict = field(default_factory=dict, repr=False, compare=False)
+    # (threshold, method, limit) -> PairSummary, or ("extend", parent, n_old) after an append.
+    _pairs: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.ids is None:
@@ -538,6 +540,7 @@ class Collection:
                 carried = index.updated(source, vectors)
                 if carried is not None:
                     new._indexes[mode] = carried
+        new._pairs = _carried_pairs(self._pairs, source, len(self.texts))
         return new
 
     # ------------------------------------------------------------------ search
@@ -653,17 +656,37 @@ class Collection:
         The vectors were checked when the collection was made or loaded, so they are not checked
         again; cosine reuses the kept row norms.
         """
-        norms = None
-        if Metric.parse(method) is Metric.COSINE:
-            norms = self._kept_norms()
-        return strongest_pairs(
-            self.embeddings,
-            threshold,
-            method,
-            limit=limit,
-            check_finite=False,
-            norms=norms,
-            **options,
+        metric = Metric.parse(method)
+        norms = self._kept_norms() if metric is not Metric.DOT else None
+        key = (float(threshold), str(metric), int(limit))
+        held = self._pairs.get(key)
+        if isinstance(held, PairSummary):
+            return held
+        if held is not None:  # an earlier version's pairs, and rows appended since
+            found = self._resolve_pairs(held, key, norms, options)
+        else:
+            found = strongest_pairs(
+                self.embeddings,
+                threshold,
+                metric,
+                limit=limit,
+                check_finite=False,
+                norms=norms,
+                **options,
+            )
+        self._pairs[key] = found
+        return found
+
+    def _resolve_pairs(self, held, key, norms, options) -> PairSummary:
+        _, parent, n_old = held
+        threshold, method, limit = key
+        if not isinstance(parent, PairSummary):
+            parent_norms = None if norms is None else norms[:n_old]
+            view = Collection.__new__(Collection)
+            view.embeddings = self.embeddings[:n_old]
+            parent = Collection._resolve_pairs(view, parent, key, parent_norms, options)
+        return extend_strongest_pairs(
+            parent, self.embeddings, n_old, threshold, method, limit=limit, norms=norms, **options
         )
 
     def index(self, mode: str) -> QuantIndex:
@@ -911,6 +934,34 @@ class SearchResults(tuple):
             }
         )
         return pd.concat([head, meta], axis=1)
+
+
+def _carried_pairs(held: dict, source: np.ndarray, n_old: int) -> dict:
+    """Near-duplicate summaries for the next version, where that needs no full pass: after an
+    append, a pending extension (resolved on first use, scoring only the new rows); after
+    deletions, an untruncated list without the removed rows. Anything else is recomputed."""
+    source = np.asarray(source, dtype=np.int64)
+    appended = (
+        source.size >= n_old
+        and np.array_equal(source[:n_old], np.arange(n_old))
+        and bool(np.all(source[n_old:] < 0))
+    )
+    out: dict = {}
+    for key, value in held.items():
+        if appended:
+            out[key] = value if source.size == n_old else ("extend", value, n_old)
+        elif isinstance(value, PairSummary) and not value.truncated and np.all(source >= 0):
+            where = np.full(n_old, -1, dtype=np.int64)
+            where[source] = np.arange(source.size)
+            pairs = []
+            for i, j, score in value.pairs:
+                a, b = int(where[i]), int(where[j])
+                if a >= 0 and b >= 0:
+                    pairs.append((min(a, b), max(a, b), score))
+            if pairs:  # the best pair overall is the first passing one
+                pairs.sort(key=lambda p: (-p[2] if key[1] != "euclidean" else p[2], p[0], p[1]))
+                out[key] = PairSummary(pairs, len(pairs), pairs[0])
+    return out
 
 
 def new_ids(n: int) -> list[str]:

@@ -10,7 +10,8 @@ queries, k)`` is :func:`search`.
 - memory modes (float32 / float16 / int8 / binary): :func:`build_index`, :data:`MODES`,
   :func:`recall_at_k`, :class:`QuantIndex`
 - diversity: :func:`mmr` (maximal marginal relevance over candidates)
-- pairs: :func:`similarity_matrix`, :func:`near_duplicates`, :func:`strongest_pairs`,
+- pairs: :func:`similarity_matrix`, :func:`near_duplicates`, :func:`strongest_pairs` (and
+  :func:`extend_strongest_pairs` after rows are appended),
   :func:`row_cosines`, :class:`PairSummary`
 - memory tables: :func:`bytes_per_vector`, :func:`matrix_nbytes`, :func:`memory_table`
 """
@@ -32,6 +33,7 @@ from core.search._mmr import mmr
 from core.search._modes import MODES, QuantIndex, build_index, recall_at_k
 from core.search._pairs import (
     PairSummary,
+    extend_strongest_pairs,
     near_duplicates,
     row_cosines,
     similarity_matrix,
@@ -47,6 +49,7 @@ __all__ = [
     "as_matrix",
     "build_index",
     "bytes_per_vector",
+    "extend_strongest_pairs",
     "first_nonfinite_row",
     "matrix_nbytes",
     "memory_table",

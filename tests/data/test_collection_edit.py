@@ -211,3 +211,33 @@ def test_indexes_and_norms_follow_an_edit_without_a_rebuild(rng):
     assert_array_equal(ids, ref_ids)
     assert_allclose(scores, ref_scores, rtol=1e-6)
     assert_allclose(edited._norms, np.linalg.norm(edited.embeddings, axis=1), rtol=1e-6)
+
+
+def pairs_close(found, expected):
+    assert found.n_passing == expected.n_passing
+    assert [(i, j) for i, j, _ in found.pairs] == [(i, j) for i, j, _ in expected.pairs]
+    assert_allclose([s for *_, s in found.pairs], [s for *_, s in expected.pairs], rtol=1e-5)
+    assert found.best[:2] == expected.best[:2]
+
+
+@pytest.mark.parametrize(("method", "threshold"), [("cosine", 0.2), ("euclidean", 1.0)])
+@pytest.mark.parametrize("limit", [5, 10_000])  # truncated, and every passing pair listed
+def test_near_duplicates_follow_appends_and_deletes(rng, method, threshold, limit):
+    from core.search import strongest_pairs
+
+    c = make(rng, n=60)
+    c.strongest_pairs(threshold, method, limit=limit)
+    grown = c.add([f"x{i}" for i in range(9)], embeddings=normalize(rng.standard_normal((9, 8))))
+    grown = grown.add(["y"], embeddings=normalize(rng.standard_normal((1, 8))))
+    assert isinstance(grown._pairs[(threshold, method, limit)], tuple)  # pending, not computed
+    pairs_close(
+        grown.strongest_pairs(threshold, method, limit=limit),
+        strongest_pairs(grown.embeddings, threshold, method, limit=limit),
+    )
+    smaller = grown.delete(grown.ids[3:9])
+    if limit > 1000:  # an untruncated list follows a delete without a pass
+        assert (threshold, method, limit) in smaller._pairs
+    pairs_close(
+        smaller.strongest_pairs(threshold, method, limit=limit),
+        strongest_pairs(smaller.embeddings, threshold, method, limit=limit),
+    )

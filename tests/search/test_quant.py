@@ -296,3 +296,16 @@ def test_updated_index_asks_for_a_rebuild_when_calibration_no_longer_fits(rng):
     assert build_index(x, "binary").updated(np.r_[np.arange(100), -np.ones(50, int)], many) is None
     with pytest.raises(ValueError, match=r"source must have shape \(101,\)"):
         build_index(x, "int8").updated(np.arange(3), far)
+
+
+def test_extend_strongest_pairs_checks_n_old(rng):
+    from core.search import extend_strongest_pairs, strongest_pairs
+
+    x = rng.standard_normal((10, 4)).astype(np.float32)
+    summary = strongest_pairs(x[:6], 0.5)
+    with pytest.raises(ValueError, match=r"n_old must be in \[0, 10\], got 11"):
+        extend_strongest_pairs(summary, x, 11, 0.5)
+    extended = extend_strongest_pairs(summary, x, 6, 0.5)
+    full = strongest_pairs(x, 0.5)
+    assert [p[:2] for p in extended.pairs] == [p[:2] for p in full.pairs]
+    assert extended.n_passing == full.n_passing
