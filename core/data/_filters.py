@@ -72,7 +72,9 @@ def where_mask(where: Where, metadata: pd.DataFrame) -> np.ndarray | None:
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
 def _eval(where: Mapping, metadata: pd.DataFrame) -> np.ndarray:

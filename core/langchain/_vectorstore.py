@@ -357,7 +357,10 @@ def _plain(value):
 
 
 def _missing(value) -> bool:
-    if value is None:
+    """An empty cell: None, NaN, pandas' NA or NaT (a key the document does not have)."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
