@@ -657,7 +657,8 @@ class Collection:
         again; cosine reuses the kept row norms.
         """
         metric = Metric.parse(method)
-        norms = self._kept_norms() if metric is not Metric.DOT else None
+        # Cosine reuses the kept norms; euclidean needs exact squared norms (computed there).
+        norms = self._kept_norms() if metric is Metric.COSINE else None
         key = (float(threshold), str(metric), int(limit))
         held = self._pairs.get(key)
         if isinstance(held, PairSummary):
