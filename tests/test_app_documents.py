@@ -80,6 +80,8 @@ def test_upload_adds_to_the_current_collection_then_rows_are_deleted():
     at.session_state["doc_table"] = {"selection": {"rows": [0, 1], "columns": []}}
     at.run()
     assert at.button(key="doc_delete").label == "Delete 2 selected"
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download for the TensorFlow Projector" in labels
     at.button(key="doc_delete").click().run()
     assert_ok(at)
     after = at.session_state[state.COLLECTION]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data._collection import Collection
+from core.data._formats import EXPORTS
 from core.embedding._types import EmbedderSpec
 from ui import state
 from ui.filters import FilterRefused, check_filter, filter_input
@@ -45,6 +46,21 @@ def render_add_estimate(current: Collection, texts: list[str]) -> str:
     return ADD_LABEL
 
 
+def render_projector_download(collection: Collection) -> None:
+    """Download ``vectors.tsv`` + ``metadata.tsv`` (zipped) for the TensorFlow Projector."""
+    fmt = EXPORTS["projector"]
+    st.download_button(
+        "Download for the TensorFlow Projector",
+        lambda: fmt.write(collection),
+        fmt.filename,
+        fmt.mime,
+        key="doc_dl_projector",
+        help="vectors.tsv and metadata.tsv in a zip: load both at projector.tensorflow.org.",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
 def render_documents(collection: Collection | None) -> None:
     """The documents table: filter, select rows, delete them."""
     if collection is None:
@@ -71,6 +87,7 @@ def render_documents(collection: Collection | None) -> None:
     )
     rows = list(picked.selection.rows) if picked is not None else []
     ids = [str(shown["id"].iloc[r]) for r in rows if r < len(shown)]
+    render_projector_download(collection)
     label = f"Delete {len(ids):,} selected" if ids else "Delete selected"
     if st.button(label, key="doc_delete", disabled=not ids, icon=":material/delete:"):
         smaller = collection.delete(ids)

@@ -1,7 +1,9 @@
-"""``add`` and ``delete``: change a saved collection, each change an atomic new version.
+"""``add``, ``delete`` and ``export``: change a saved collection (each change an atomic new
+version), or write it in another format.
 
     embedding-workbench add COLLECTION FILE...      parse FILE(s), embed only the new texts
     embedding-workbench delete COLLECTION --id ID   (or --where 'source = "old.csv"')
+    embedding-workbench export COLLECTION --format projector --out DIR
 
 ``add`` reads files like ``embed`` does (same options), embeds with the collection's own model
 through the embedding cache (a text the collection already holds is not embedded again), and
@@ -54,6 +56,48 @@ def register(subparsers) -> None:
     delete.add_argument("--where", help="metadata filter, e.g. 'source = \"old.csv\"'")
     delete.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     delete.set_defaults(run=run_delete)
+    register_export(subparsers)
+
+
+def register_export(subparsers) -> None:
+    """Add the ``export`` subcommand (every format of :data:`core.data.EXPORTS`)."""
+    from core.data._formats import EXPORTS
+
+    export = subparsers.add_parser(
+        "export",
+        help="write a saved collection as one file, or as the TensorFlow Projector's TSVs",
+        description="Formats: "
+        + "; ".join(f"{f.name}: {f.label}" for f in EXPORTS.values())
+        + ". projector writes vectors.tsv and metadata.tsv into the --out folder.",
+    )
+    export.add_argument("collection", help="collection directory")
+    export.add_argument("--format", required=True, choices=list(EXPORTS), dest="export_format")
+    export.add_argument("--out", "-o", required=True, help="output file (projector: a folder)")
+    export.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.data._collection import Collection
+    from core.data._formats import EXPORTS
+    from core.data._projector import write_projector
+
+    collection = Collection.load(args.collection)
+    out = Path(args.out)
+    if args.export_format == "projector":
+        if out.exists() and not out.is_dir():
+            raise InvalidInputError(f"--out {out} is a file; the Projector export needs a folder")
+        paths = write_projector(collection, out)
+        print(f"wrote {', '.join(str(p) for p in paths)}: load both at projector.tensorflow.org")
+        return 0
+    if out.is_dir():
+        raise InvalidInputError(
+            f"--out {out} is a folder; give a file name like collection.parquet"
+        )
+    out.write_bytes(EXPORTS[args.export_format].write(collection))
+    print(f"wrote {out} ({len(collection):,} documents)")
+    return 0
 
 
 def add_where_argument(parser: argparse.ArgumentParser) -> None:

@@ -62,3 +62,17 @@ def test_bad_edits_exit_2_with_the_bad_part_named(coll, capsys, argv, message):
 
     assert cli.main(argv) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_export_writes_every_registered_format(coll, tmp_path, capsys):
+    from core.data._formats import from_bytes
+
+    assert cli.main(["export", "c", "--format", "projector", "--out", "proj"]) == 0
+    assert (tmp_path / "proj" / "vectors.tsv").read_text().count("\n") == 2
+    assert (tmp_path / "proj" / "metadata.tsv").read_text().splitlines()[0].startswith("id\ttext")
+    assert cli.main(["export", "c", "--format", "parquet", "--out", "c.parquet"]) == 0
+    assert from_bytes("c.parquet", (tmp_path / "c.parquet").read_bytes()).ids == (
+        Collection.load("c").ids
+    )
+    assert cli.main(["export", "c", "--format", "npz", "--out", "proj"]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
