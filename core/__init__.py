@@ -8,6 +8,7 @@ contents:
 - :mod:`core.embedding` — texts in, vectors out (batch engine, cache, tokens, providers)
 - :mod:`core.data` — documents and collections
 - :mod:`core.viz` — Plotly figures and projections
+- :mod:`core.langchain` — :class:`WorkbenchVectorStore`, a LangChain ``VectorStore``
 - :mod:`core.services` — workflows the dashboard and the CLI share
 - :mod:`core.bench`, :mod:`core.server`, :mod:`core.cli`, :mod:`core.errors`
 
@@ -34,6 +35,7 @@ from core.embedding.providers import (
     get_embedder,
 )
 from core.errors import WorkbenchError
+from core.langchain import WorkbenchVectorStore
 from core.search import (
     MODES,
     Metric,
@@ -67,6 +69,7 @@ __all__ = [
     "SimilarityCalculator",
     "TopKRetriever",
     "WorkbenchError",
+    "WorkbenchVectorStore",
     "__version__",
     "as_matrix",
     "available_providers",

@@ -19,6 +19,7 @@ from core.viz import points_to_draw, projection_figure, selected_document
 from ui import cache, state
 from ui.cluster import search_section as cluster_search_section
 from ui.display import show_figure
+from ui.filters import FilterRefused, check_filter, filter_input
 from ui.frame import page_frame
 from ui.search import is_previous, run_search, show_best, show_summary
 from ui.tables import neighbours_table, results_table, score_config
@@ -50,6 +51,7 @@ with st.form("search_form"):
         key="s_mode",
         format_func=mode_label,
     )
+    filter_text = filter_input(collection, key="s_where")
     submitted = st.form_submit_button(
         "Search", type="primary", on_click=state.store, args=(state.SEARCH_QUERIES,)
     )
@@ -64,7 +66,10 @@ if submitted:
         if k_note:
             st.warning(k_note)
         try:
-            result = run_search(collection, queries, method=method, k=k, mode=mode)
+            where = check_filter(collection, filter_text)
+            result = run_search(collection, queries, method=method, k=k, mode=mode, where=where)
+        except FilterRefused:
+            pass  # the reason is on screen
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {md(exc)}")
         else:
@@ -82,6 +87,8 @@ if is_previous(result, state.get(state.SEARCH_QUERIES) or ""):
     st.info(md(previous_note(result)), icon=":material/history:")
 
 show_summary(result)
+if result.n_passing < result.n_docs:
+    st.caption(f"Metadata filter: {result.n_passing:,} of {result.n_docs:,} documents pass.")
 table = results_table(collection, result.queries, result.ids, result.scores, result.method)
 show_best(result, table)
 st.dataframe(

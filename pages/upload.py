@@ -8,6 +8,7 @@ from core.embedding.providers import provider_info
 from core.errors import BudgetExceededError, EmbeddingJobError
 from ui import cache, state
 from ui.batch_api import render_batch_api_choice
+from ui.documents import ADD_HELP, render_add_choice, render_add_estimate, render_documents
 from ui.frame import page_frame
 from ui.jobs import disable_stop, render_job_buttons, run_embedding
 from ui.text import md
@@ -30,7 +31,7 @@ from ui.upload import (
 page_frame()
 st.title("Upload & embed")
 files = st.file_uploader(
-    "Documents (.txt, .md, .csv, .jsonl, .pdf — several at once)",
+    "Documents (.txt, .md, .csv, .jsonl, .json, .parquet, .pdf — several at once)",
     type=UPLOAD_TYPES,
     accept_multiple_files=True,
     key="up_files",
@@ -69,21 +70,26 @@ use_batch_api = render_batch_api_choice(spec.provider, len(parsed.texts) if pars
 ready = bool(parsed and parsed.texts and embedder)
 label = EMBED_LABEL
 pricer = embedder or cache.pricing_embedder(spec)  # the price shows before a key is pasted
+adding = render_add_choice(state.collection(), spec)
 if parsed and parsed.texts and pricer:
     store = cache.session_store()
     priced = spec.key + ("|keyless" if embedder is None else "")
     key = (signature(files), tuple(options.items()), priced, len(store))
     est = estimate(*key, parsed.texts, pricer, store, batch_api=use_batch_api)
-    label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
+    if adding:
+        label = render_add_estimate(state.collection(), parsed.texts)
+    else:
+        label = render_estimate(est, parsed.texts, spec, info.remote, parsed.metadata)
     if warning := language_warning(parsed.texts, pricer):
         st.warning(md(warning))
 
-start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP[label])
+start, stop_slot = render_job_buttons(ready, label, help=BUTTON_HELP.get(label, ADD_HELP))
 if start:
     try:
         run_embedding(
             parsed.texts, parsed.metadata, embedder, batch_size=batch_size,
             concurrency=concurrency, batch_api=use_batch_api,
+            add_to=state.collection() if adding else None,
         )  # fmt: skip
     except (EmbeddingJobError, BudgetExceededError) as exc:
         disable_stop(stop_slot)
@@ -93,6 +99,9 @@ if start:
 
 if summary := state.get(state.EMBED_SUMMARY):
     render_summary(summary)
+
+st.subheader("Documents in the collection")
+render_documents(state.collection())
 
 st.subheader("Save or load a collection")
 render_save_load(state.collection())

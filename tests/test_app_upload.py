@@ -107,6 +107,10 @@ def test_embedding_summary_shape_dtype_norms(embedded):
     buttons = [(b.proto.label, b.proto.help) for b in embedded.get("download_button")]
     assert buttons == [
         (
+            "Download for the TensorFlow Projector",
+            "vectors.tsv and metadata.tsv in a zip: load both at projector.tensorflow.org.",
+        ),
+        (
             "Download Parquet",
             "One file with texts, metadata and vectors; pandas, Polars and DuckDB read it.",
         ),

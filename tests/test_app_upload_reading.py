@@ -38,7 +38,7 @@ def test_gbk_and_latin1_are_detected_said_and_can_be_overridden():
     upload(at, [("gbk.txt", gbk, "text/plain"), ("latin.txt", latin, "text/plain")])
     at.selectbox(key="up_encoding").set_value("utf-8").run()  # override: both now fail, said
     errors = [e.value for e in at.error]
-    assert len(errors) == 2 and "not valid utf-8" in errors[0], errors
+    assert len(errors) == 2 and "not valid UTF-8" in errors[0], errors
 
 
 def test_markdown_sections_keep_the_heading_with_its_text():

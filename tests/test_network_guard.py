@@ -24,3 +24,13 @@ def test_loopback_is_allowed():
         server.listen(1)
         with socket.create_connection(server.getsockname(), timeout=5) as client:
             assert client.getpeername() == server.getsockname()
+
+
+def test_the_guard_is_still_up_after_other_tests():
+    # A plugin that restores socket.connect after each test (pytest-socket does) would let this
+    # connection through; the first test of this module alone cannot notice that.
+    with (
+        pytest.raises(NetworkBlockedError, match="tests run offline"),
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock,
+    ):
+        sock.connect(("93.184.216.34", 443))

@@ -16,13 +16,15 @@ PUBLIC = {
     "core": {
         "MODES", "BatchEmbeddingProcessor", "Collection", "CollectionError", "EmbedderSpec",
         "EmbeddingCache", "Manifest", "Metric", "ParseError", "ParsedDocuments", "Progress",
-        "ProviderInfo", "SimilarityCalculator", "TopKRetriever", "WorkbenchError", "__version__",
+        "ProviderInfo", "SimilarityCalculator", "TopKRetriever", "WorkbenchError",
+        "WorkbenchVectorStore", "__version__",
         "as_matrix", "available_providers", "build_index", "bytes_per_vector",
         "default_provider", "get_embedder", "matrix_nbytes", "memory_table", "near_duplicates",
         "normalize", "parse_file", "parse_files", "recall_at_k", "search", "similarity_matrix",
     },
     "core.search": {
-        "MODES", "STORAGE_TYPES", "LinearScorer", "Metric", "MetricSpec", "PairSummary",
+        "MODES", "extend_strongest_pairs", "mmr", "STORAGE_TYPES", "LinearScorer", "Metric",
+        "MetricSpec", "PairSummary",
         "QuantIndex", "Scorer", "get_metric", "metric_names", "register_metric", "row_blocks",
         "unregister_metric", "as_matrix",
         "build_index", "bytes_per_vector", "first_nonfinite_row", "matrix_nbytes",
@@ -36,7 +38,9 @@ PUBLIC = {
         "estimate_cost", "language_warning", "price_per_million", "text_key", "token_counter",
     },
     "core.data": {
-        "FORMATS", "ShardedCollection", "is_sharded", "shard_collection", "SAMPLE_DOCUMENTS",
+        "FORMATS", "EXPORTS", "ExportFormat", "ID_COLUMN", "SearchResults", "parse_where",
+        "projector_files", "to_projector_zip", "where_mask", "write_projector", "ShardedCollection",
+        "is_sharded", "shard_collection", "SAMPLE_DOCUMENTS",
         "SAMPLE_EVAL_QUERIES", "SAMPLE_QUERIES", "SPLIT_MODES",
         "SUPPORTED_EXTENSIONS", "TEXT_COLUMN", "Collection", "CollectionError", "Manifest",
         "ParseError", "ParsedDocuments", "check_file_size", "check_save_target", "chunk_text",

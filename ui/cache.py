@@ -6,9 +6,10 @@ Their arguments are provider and model names only: never an API key, never uploa
 
 Per session: the OpenAI embedder (it holds the session's key) lives in session state, vectors in
 this session's :class:`~ui.session_store.SessionVectorStore`, and structures derived from the
-session's collection (projection, quantised indexes, near-duplicate pairs) in session-scoped
-caches keyed by the collection's content hash — so a rerun never rebuilds them, and another
-session can never read them.
+session's collection (projection, near-duplicate pairs) in session-scoped caches keyed by the
+collection's content hash — so a rerun never rebuilds them, and another session can never read
+them. The memory-mode indexes live on the collection itself (``Collection.index``), which is in
+this session's state: an edited collection carries them on without re-encoding.
 """
 
 from __future__ import annotations

@@ -34,9 +34,11 @@ def run_embedding(
     concurrency: int | None = None,
     label: str = "Embedding",
     batch_api: bool = False,
+    add_to: Collection | None = None,
 ) -> tuple[Collection, EmbedSummary]:
     """Embed ``texts`` with live progress (:func:`core.services.embed_collection`); make them
-    this session's collection (through the Batch API first when ``batch_api``).
+    this session's collection (through the Batch API first when ``batch_api``), or with
+    ``add_to`` add them to that collection: only texts it does not hold are embedded.
 
     Returns
     -------
@@ -71,6 +73,7 @@ def run_embedding(
             concurrency=concurrency,
             cache=session_store(),
             progress=on_progress,
+            add_to=add_to,
         )
     except EmbeddingJobError:
         # A provider error, not a Stop: the message says what was kept; no "stopped" notice,

@@ -25,7 +25,7 @@ from ui.tables import score_column
 from ui.text import md
 
 
-def run_search(collection, queries, *, method: str, k: int, mode: str) -> SearchReport:
+def run_search(collection, queries, *, method: str, k: int, mode: str, where=None) -> SearchReport:
     """The shared search, with this session's embedder and query store (the collection keeps
     its own compressed and approximate indexes, built once per mode)."""
     return _run_search(
@@ -36,6 +36,7 @@ def run_search(collection, queries, *, method: str, k: int, mode: str) -> Search
         k=k,
         mode=mode,
         query_cache=cache.session_store(),
+        where=where,
     )
 
 

@@ -20,7 +20,7 @@ from ui.budget import process_budget
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
 from ui.text import md
 
-UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "pdf"]
+UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "json", "parquet", "pdf"]
 AUTO_COLUMN = "(automatic)"
 AUTO_ENCODING = "(detect)"
 SAME_COLUMN = "(as above)"
@@ -99,7 +99,7 @@ def text_columns(files, encoding: str | None = None) -> list[str]:
     parsing reports them)."""
     seen: dict[str, None] = {}
     for f in files:
-        if not f.name.lower().endswith((".csv", ".jsonl")):
+        if not f.name.lower().endswith((".csv", ".jsonl", ".json", ".parquet")):
             continue
         try:
             names = columns_of(

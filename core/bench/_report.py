@@ -86,12 +86,42 @@ def markdown(result: dict) -> str:
             result["modes"]["recall_meta"].get("source", "the recall set"),
         ),
     ]
-    out += [*_kernel_table(result["modes"].get("kernels")), *_scaling_out(), "## Notes", ""]
+    out += [
+        *_kernel_table(result["modes"].get("kernels")),
+        *_scaling_out(),
+        *_measured_apart(),
+        "## Notes",
+        "",
+    ]
     out += [f"- {note}" for note in NOTES]
     if grid["skipped"]:
         out += ["", "### Skipped cells", ""]
         out += [f"- {s}" for s in _skips(grid["skipped"])]
     return "\n".join(out) + "\n"
+
+
+# Sections measured by their own commands (each writes a Markdown file under benchmarks/results/),
+# kept in BENCHMARKS.md whenever it is generated: (file, heading, the command that measures it).
+_MEASURED_APART = (
+    ("maps.md", "## Maps: layout and clustering time", "python -m core.bench._maps"),
+    ("COLLECTION_EDITS.md", "## Collections that change", "python -m core.bench._edits"),
+    ("LOAD.md", "## Ten dashboard sessions at once", "python benchmarks/load_sessions.py"),
+)
+
+
+def _measured_apart() -> list[str]:
+    """Sections from their own result files (see ``_MEASURED_APART``), where they exist."""
+    out: list[str] = []
+    results = Path("benchmarks") / "results"
+    for name, heading, command in _MEASURED_APART:
+        path = results / name
+        if not path.is_file():
+            continue
+        body = path.read_text(encoding="utf-8").strip().splitlines()
+        if body and body[0].startswith("#"):  # the file's own title: ours replaces it
+            body = body[1:]
+        out += [heading, "", f"From `{path.as_posix()}` (measured by `{command}`).", *body, ""]
+    return out
 
 
 def _scaling_out() -> list[str]:

@@ -86,9 +86,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InvalidInputError(f"--max-mb must be positive, got {args.max_mb}")
     if args.no_cache and args.cache_dir:
         raise InvalidInputError("--no-cache and --cache-dir contradict each other; pick one")
-    if not args.dry_run and not args.out:
+    # ``add`` shares these checks; it writes to its COLLECTION argument, not to --out.
+    if hasattr(args, "out") and not args.dry_run and not args.out:
         raise InvalidInputError("--out COLLECTION is required (only --dry-run needs none)")
-    if args.batch_api and args.no_cache:
+    if getattr(args, "batch_api", False) and args.no_cache:
         raise InvalidInputError("--batch-api keeps its results in the cache: drop --no-cache")
 
 
@@ -122,7 +123,7 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
         files,
         split=args.split,
         text_column=args.text_column,
-        encoding=args.encoding,
+        encoding=getattr(args, "encoding", None),  # eval and add may not offer it
         chunk_size=args.chunk_size,
         chunk_overlap=args.chunk_overlap,
         max_bytes=max_bytes,

@@ -20,6 +20,7 @@ import sys
 import textwrap
 
 from core import __version__
+from core.cli import _edit as cli_edit
 from core.cli._embed import EXIT_STORAGE
 from core.cli._signals import interrupted_exit, terminate_as_interrupt
 from core.data import Collection
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
     find.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     find.set_defaults(run=run_search)
+    cli_edit.add_where_argument(find)  # --where, --mmr
 
     # Subcommands defined in other modules register here.
     from core.cli import _cluster as cli_cluster
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_eval.register(sub)
     cli_cluster.register_shard(sub)
     cli_map.register(sub)
+    cli_edit.register(sub)
     return parser
 
 
@@ -172,8 +175,9 @@ def run_search(args) -> int:
     # Paid query vectors are cached like documents; local ones are cheaper to recompute.
     query_cache = "default" if embedder.limits.remote else None
     report = search_collection(
-        collection, queries, embedder, method=args.method, k=args.k, query_cache=query_cache
-    )
+        collection, queries, embedder, method=args.method, k=args.k, query_cache=query_cache,
+        where=args.where, mmr=args.mmr,
+    )  # fmt: skip
     if args.json:
         print(json.dumps(search_json(collection, report), ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -8,9 +8,13 @@ a browser download needs a single file. Two are offered:
     list of float32 (readable by pandas, Polars, DuckDB, Spark). The manifest is stored as JSON
     in the schema metadata under ``embedding_workbench.manifest``.
 ``.npz``
-    ``embeddings`` (float32 (n, d)) plus three UTF-8 JSON byte arrays: ``texts``, ``metadata``
-    (records) and ``manifest``. Loaded with ``allow_pickle=False``: an uploaded file can never
-    run code.
+    ``embeddings`` (float32 (n, d)) plus UTF-8 JSON byte arrays: ``texts``, ``metadata``
+    (records), ``manifest`` and ``ids``. Loaded with ``allow_pickle=False``: an uploaded file can
+    never run code.
+
+Both keep the document ids (Parquet column ``_workbench_id``; files saved before ids existed
+load with ids by position). :data:`EXPORTS` registers every download format, including the
+TensorFlow Projector's two TSV files (:mod:`core.data._projector`): a new format is one entry.
 
 Loading checks everything a hand-edited or truncated file can get wrong (missing parts, counts,
 dimension, NaN, content hash) and raises :class:`~core.data._collection.CollectionError` naming the
@@ -29,7 +33,8 @@ import io
 import json
 import zipfile
 import zlib
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,7 +42,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from core.data._collection import TEXT_COLUMN, Collection, CollectionError, Manifest, content_hash
+from core.data._collection import (
+    ID_COLUMN,
+    TEXT_COLUMN,
+    Collection,
+    CollectionError,
+    Manifest,
+    content_hash,
+)
 from core.search._engine import first_nonfinite_row
 
 VECTOR_COLUMN = "embedding"
@@ -70,6 +82,7 @@ def to_parquet_bytes(collection: Collection) -> bytes:
     table = pd.concat([table[[TEXT_COLUMN]], _metadata_for_export(collection)], axis=1).reset_index(
         drop=True
     )
+    table.insert(1, ID_COLUMN, collection.ids)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     vectors = np.ascontiguousarray(collection.embeddings, dtype=np.float32)
     flat = pa.array(vectors.reshape(-1), type=pa.float32())
@@ -99,6 +112,7 @@ def to_npz_bytes(collection: Collection) -> bytes:
             meta.to_json(orient="records", force_ascii=False).encode("utf-8"), dtype=np.uint8
         ),
         manifest=_json_bytes(asdict(collection.manifest)),
+        ids=_json_bytes(list(collection.ids)),
     )
     return sink.getvalue()
 
@@ -131,8 +145,8 @@ def from_bytes(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_LOAD_BYTE
         )
     reader = _read_parquet if lower.endswith(".parquet") else _read_npz
     try:
-        texts, metadata, vectors, manifest = reader(name, data, max_bytes)
-        return _check(name, texts, metadata, vectors, manifest)
+        texts, metadata, vectors, manifest, ids = reader(name, data, max_bytes)
+        return _check(name, texts, metadata, vectors, manifest, ids)
     except CollectionError:
         raise
     except (MemoryError, RecursionError):
@@ -255,7 +269,8 @@ def _read_parquet(name: str, data: bytes, max_bytes: int):
     vectors = np.asarray(flat, dtype=np.float32).reshape(len(column), width)
     table = arrow.drop_columns([VECTOR_COLUMN]).to_pandas()
     texts = _texts_of(name, table.pop(TEXT_COLUMN))
-    return texts, table, vectors, manifest
+    ids = table.pop(ID_COLUMN).astype(str).tolist() if ID_COLUMN in table else None
+    return texts, table, vectors, manifest, ids
 
 
 def _texts_of(name: str, column: pd.Series) -> list[str]:
@@ -297,7 +312,7 @@ def _read_npz(name: str, data: bytes, max_bytes: int):
                 f"{name}: missing part(s) {missing}; found {found}. It was not saved by "
                 f"this app, or was changed since. {_UPLOAD_OURS}"
             )
-        parts_present = [p for p in (*NPZ_PARTS, "metadata") if p in members]
+        parts_present = [p for p in (*NPZ_PARTS, "metadata", "ids") if p in members]
         # Only the .npy headers (dtype, shape) are read here, nothing is inflated.
         headers = {part: _npy_header(name, archive, members[part], part) for part in parts_present}
         shape, dtype = headers["embeddings"]
@@ -306,7 +321,7 @@ def _read_npz(name: str, data: bytes, max_bytes: int):
                 f"{name}: embeddings are {dtype} of shape {shape}; "
                 f"expected floats of shape (n, d). {_UPLOAD_OURS}"
             )
-        for part in ("texts", "manifest", "metadata"):
+        for part in ("texts", "manifest", "metadata", "ids"):
             if part in headers and (headers[part][1] != np.uint8 or len(headers[part][0]) != 1):
                 raise CollectionError(
                     f"{name}: part {part!r} is {headers[part][1]} of shape {headers[part][0]}, "
@@ -332,6 +347,7 @@ def _read_npz(name: str, data: bytes, max_bytes: int):
         records = (
             json.loads(parts["metadata"].tobytes().decode("utf-8")) if "metadata" in parts else []
         )
+        ids = json.loads(parts["ids"].tobytes().decode("utf-8")) if "ids" in parts else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise CollectionError(f"{name}: a part is corrupt ({exc}). {_UPLOAD_OURS}") from None
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -343,7 +359,9 @@ def _read_npz(name: str, data: bytes, max_bytes: int):
     metadata = (
         pd.DataFrame.from_records(records) if records else pd.DataFrame(index=range(len(texts)))
     )
-    return texts, metadata, vectors, manifest
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise CollectionError(f"{name}: 'ids' must be a JSON list of strings. {_UPLOAD_OURS}")
+    return texts, metadata, vectors, manifest, ids
 
 
 def _npy_header(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, part: str):
@@ -395,7 +413,7 @@ def _npz_part(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, part: 
         ) from None
 
 
-def _check(name, texts, metadata, vectors, manifest: Manifest) -> Collection:
+def _check(name, texts, metadata, vectors, manifest: Manifest, ids=None) -> Collection:
     if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.floating):
         raise CollectionError(
             f"{name}: embeddings are {vectors.dtype} of shape {vectors.shape}; "
@@ -423,4 +441,44 @@ def _check(name, texts, metadata, vectors, manifest: Manifest) -> Collection:
             f"{name}: content hash mismatch — the texts or vectors were changed after export. "
             "Download the collection again, or re-embed the source files."
         )
-    return Collection(texts, metadata.reset_index(drop=True), vectors, manifest)
+    try:
+        return Collection(texts, metadata.reset_index(drop=True), vectors, manifest, ids)
+    except ValueError as exc:  # ids: wrong count, duplicates
+        raise CollectionError(f"{name}: bad document ids ({exc}). {_UPLOAD_OURS}") from None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One download format: what the button says, the file it makes, and how."""
+
+    name: str
+    label: str
+    filename: str
+    mime: str
+    write: Callable[[Collection], bytes]
+    loadable: bool  # whether :func:`from_bytes` reads it back
+
+
+def _projector_zip(collection: Collection) -> bytes:
+    from core.data._projector import to_projector_zip
+
+    return to_projector_zip(collection)
+
+
+EXPORTS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat(
+            "parquet", "Parquet", "collection.parquet", "application/vnd.apache.parquet",
+            to_parquet_bytes, loadable=True,
+        ),
+        ExportFormat(
+            "npz", "NumPy .npz", "collection.npz", "application/octet-stream", to_npz_bytes,
+            loadable=True,
+        ),
+        ExportFormat(
+            "projector", "TensorFlow Projector (vectors.tsv + metadata.tsv)",
+            "projector.zip", "application/zip", _projector_zip, loadable=False,
+        ),
+    )
+}  # fmt: skip

@@ -1,8 +1,9 @@
 """Turn uploaded files into documents to embed: one parser for the dashboard and the CLI.
 
-Supported: ``.txt`` / ``.md`` (one document per line, per paragraph or per file), ``.csv`` and
-``.jsonl`` (a text column; the other columns become metadata) and ``.pdf`` (one document per
-page). Long documents can be cut into overlapping chunks (:func:`chunk_text`).
+Supported: ``.txt`` / ``.md`` (one document per line, per paragraph or per file); ``.csv``,
+``.jsonl``, ``.json`` (an array of objects) and ``.parquet`` (a text column; the other columns
+become metadata); ``.pdf`` (one document per page). Long documents can be cut into
+overlapping chunks (:func:`chunk_text`).
 
 Every problem raises :class:`ParseError` with the file name, the place (line, row, byte, page)
 and what to do about it. :func:`parse_files` keeps the good files when some are bad.
@@ -32,6 +33,7 @@ from core.data._readers import (
     markdown_sections,
     pdf_pages,
 )
+from core.data._tables import TABLE_EXTENSIONS, table_columns, table_rows
 from core.errors import InvalidInputError
 from core.surface import control
 
@@ -177,7 +179,9 @@ def parse_file(
     _check_size(name, data, max_bytes)
     warnings: list[str] = []
     rows: Iterable[tuple[str, str, dict]]
-    if ext == ".pdf":
+    if ext in TABLE_EXTENSIONS:  # .parquet, .json: see core.data._tables
+        rows = table_rows(name, ext, data, text_column)
+    elif ext == ".pdf":
         pages = pdf_pages(name, data, warnings)
         if split == "file":
             first, last = pages[0][0].removeprefix("page "), pages[-1][0].removeprefix("page ")
@@ -313,6 +317,9 @@ def columns_of(
         Same conditions as :func:`parse_file`.
     """
     ext = _extension(name)
+    if ext in TABLE_EXTENSIONS:
+        _check_size(name, data, max_bytes)
+        return table_columns(name, ext, data)
     if ext not in (".csv", ".jsonl"):
         return []
     _check_size(name, data, max_bytes)

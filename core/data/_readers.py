@@ -20,7 +20,7 @@ from core.errors import ParseError
 # (location, text, extra metadata columns) for one document before chunking.
 Unit = tuple[str, str, dict[str, Any]]
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl", ".pdf")
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".csv", ".jsonl", ".json", ".parquet", ".pdf")
 _TEXT_COLUMN_GUESSES = ("text", "content", "body", "document", "sentence", "passage")
 
 
@@ -121,7 +121,8 @@ def _decode_as(name: str, data: bytes, encoding: str) -> str:
         bad = data[exc.start : exc.start + 4].hex(" ")
         raise ParseError(
             name,
-            f"not valid {encoding} (bytes {bad}). Choose another encoding, or let it be "
+            f"not valid {'UTF-8' if codec == 'utf-8' else encoding} (bytes {bad}). Choose "
+            "another encoding, or let it be "
             f"detected ({_encoding_control()}).",
             location=f"line {line}, byte {exc.start:,}",
         ) from exc

@@ -13,7 +13,9 @@ queries, k)`` is :func:`search`.
   :func:`unregister_metric`; scorers :class:`Scorer`, :class:`LinearScorer`
 - memory modes (float32 / float16 / int8 / binary): :func:`build_index`, :data:`MODES`,
   :func:`recall_at_k`, :class:`QuantIndex`
-- pairs: :func:`similarity_matrix`, :func:`near_duplicates`, :func:`strongest_pairs`,
+- diversity: :func:`mmr` (maximal marginal relevance over candidates)
+- pairs: :func:`similarity_matrix`, :func:`near_duplicates`, :func:`strongest_pairs` (and
+  :func:`extend_strongest_pairs` after rows are appended),
   :func:`row_cosines`, :class:`PairSummary`
 - memory tables: :func:`bytes_per_vector`, :func:`matrix_nbytes`, :func:`memory_table`
 """
@@ -40,9 +42,11 @@ from core.search._metrics import (
     register_metric,
     unregister_metric,
 )
+from core.search._mmr import mmr
 from core.search._modes import MODES, QuantIndex, build_index, recall_at_k
 from core.search._pairs import (
     PairSummary,
+    extend_strongest_pairs,
     near_duplicates,
     row_cosines,
     similarity_matrix,
@@ -62,12 +66,14 @@ __all__ = [
     "as_matrix",
     "build_index",
     "bytes_per_vector",
+    "extend_strongest_pairs",
     "first_nonfinite_row",
     "get_metric",
     "matrix_nbytes",
     "memory_table",
     "merge_topk",
     "metric_names",
+    "mmr",
     "near_duplicates",
     "normalize",
     "recall_at_k",

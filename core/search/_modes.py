@@ -96,6 +96,51 @@ class QuantIndex:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n}, d={self.d}, nbytes={self.nbytes})"
 
+    def updated(self, source: np.ndarray, x: np.ndarray) -> QuantIndex | None:
+        """This index for an edited matrix ``x`` without re-encoding the rows that stayed.
+
+        Parameters
+        ----------
+        source : ndarray of shape (n_new,), int64
+            For each row of ``x``, the row of the indexed matrix it is a copy of, or -1 for a
+            new or changed row (encoded here).
+        x : ndarray of shape (n_new, d), float32
+            The edited matrix (rows with ``source >= 0`` equal the old rows).
+
+        Returns
+        -------
+        QuantIndex or None
+            The index of ``x``, or None when the calibration no longer fits the data (int8
+            values out of range, binary's centre after many new rows): then build afresh.
+        """
+        source = np.asarray(source, dtype=np.int64)
+        if source.shape != (x.shape[0],) or x.shape[1] != self.d:
+            raise InvalidInputError(
+                f"source must have shape ({x.shape[0]},) for a matrix of shape {x.shape} "
+                f"and the index has d={self.d}"
+            )
+        if x.shape[0] == 0:
+            return None
+        fresh = np.flatnonzero(source < 0)
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.n = int(x.shape[0])
+        if not self._carry(new, source, fresh, x):
+            return None
+        norms = np.empty(new.n, dtype=np.float32)
+        kept = source >= 0
+        norms[kept] = self.norms[source[kept]]
+        if fresh.size:
+            rows = new._rows(fresh[None, :])[0]
+            norms[fresh] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        new.norms = norms
+        new.unit = bool(np.all(np.abs(norms - 1) <= _UNIT_TOL))
+        return new
+
+    def _carry(self, new: QuantIndex, source, fresh, x) -> bool:
+        """Set ``new``'s codes for ``x`` (see :meth:`updated`); False: build afresh."""
+        raise NotImplementedError
+
     def search(
         self,
         queries: np.ndarray,
@@ -247,6 +292,10 @@ class Float32Index(QuantIndex):
     def _rows(self, ids):
         return np.asarray(self.x[ids.ravel()], dtype=np.float32).reshape(*ids.shape, self.d)
 
+    def _carry(self, new, source, fresh, x):
+        new.x = x if isinstance(x, np.memmap) else np.ascontiguousarray(x, dtype=np.float32)
+        return True
+
 
 class Float16Index(QuantIndex):
     """IEEE float16 storage (half the bytes of float32) with a bit-level decode kernel."""
@@ -272,6 +321,15 @@ class Float16Index(QuantIndex):
 
     def _rows(self, ids):
         return self.codec.decode(ids)
+
+    def _carry(self, new, source, fresh, x):
+        codes = np.empty((x.shape[0], self.d), dtype=np.float16)
+        kept = source >= 0
+        codes[kept] = self.codec.codes[source[kept]]
+        if fresh.size:
+            codes[fresh] = Float16.fit(np.asarray(x[fresh], dtype=np.float32)).codes
+        new.codec = Float16(codes)
+        return True
 
 
 class Int8Index(QuantIndex):
@@ -304,6 +362,22 @@ class Int8Index(QuantIndex):
 
     def _rows(self, ids):
         return self.codec.decode(ids)
+
+    def _carry(self, new, source, fresh, x):
+        codec = self.codec
+        codes = np.empty((x.shape[0], self.d), dtype=np.int8)
+        kept = source >= 0
+        codes[kept] = codec.codes[source[kept]]
+        if fresh.size:
+            rows = np.asarray(x[fresh], dtype=np.float32)
+            lo = codec.offset - 128 * codec.scale
+            levels = np.rint((rows - lo) / codec.scale) - 128
+            # A value beyond the calibrated range would be clipped: calibrate afresh instead.
+            if levels.min(initial=0) < -128.5 or levels.max(initial=0) > 127.5:
+                return False
+            codes[fresh] = np.clip(levels, -128, 127)
+        new.codec = Int8(codes, codec.scale, codec.offset)
+        return True
 
 
 class BinaryIndex(QuantIndex):
@@ -342,6 +416,22 @@ class BinaryIndex(QuantIndex):
     def _rows(self, ids):
         rows = self.vectors[ids.ravel()]
         return np.asarray(rows, dtype=np.float32).reshape(*ids.shape, self.d)
+
+    # Past this share of new rows the centre (the old mean) may no longer split the data well.
+    MAX_FRESH_SHARE = 0.25
+
+    def _carry(self, new, source, fresh, x):
+        if fresh.size > self.MAX_FRESH_SHARE * max(self.n, 1):
+            return False
+        codec = self.codec
+        codes = np.empty((x.shape[0], codec.codes.shape[1]), dtype=np.uint64)
+        kept = source >= 0
+        codes[kept] = codec.codes[source[kept]]
+        if fresh.size:
+            codes[fresh] = codec.encode(np.asarray(x[fresh], dtype=np.float32))
+        new.codec = Binary(codes, codec.center)
+        new.vectors = x
+        return True
 
 
 _INDEXES = {cls.mode: cls for cls in (Float32Index, Float16Index, Int8Index, BinaryIndex)}

@@ -219,6 +219,82 @@ def _scorer(spec: MetricSpec, corpus, queries, norms=None) -> Scorer:
     return spec.scorer(corpus, queries, corpus_norms=row_norms(corpus))
 
 
+def extend_strongest_pairs(
+    summary: PairSummary,
+    x,
+    n_old: int,
+    threshold: float,
+    method: str | Metric | MetricSpec = "cosine",
+    *,
+    limit: int = 500,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    norms: np.ndarray | None = None,
+) -> PairSummary:
+    """:func:`strongest_pairs` of ``x`` from the summary of its first ``n_old`` rows: only the
+    pairs involving the appended rows are scored (``(n - n_old) x n`` instead of ``n x n / 2``).
+
+    ``summary`` must be ``strongest_pairs(x[:n_old], threshold, method, limit=limit)``. The
+    result has the same pairs, count and best pair as a full pass (a pair left out of a
+    truncated old list is beaten by every listed one, so it cannot enter the new list).
+
+    Parameters
+    ----------
+    summary : PairSummary
+    x : array_like of shape (n, dim), checked vectors (``n >= n_old``)
+    n_old : int
+    threshold, method, limit, memory_budget_mb, norms
+        As for :func:`strongest_pairs`.
+
+    Returns
+    -------
+    PairSummary
+    """
+    spec = get_metric(method)
+    x = as_matrix(x, "vectors", check_finite=False)
+    n = x.shape[0]
+    if not 0 <= n_old <= n:
+        raise InvalidInputError(f"n_old must be in [0, {n}], got {n_old}")
+    if n_old < 2:
+        return strongest_pairs(
+            x, threshold, spec, limit=limit, memory_budget_mb=memory_budget_mb,
+            check_finite=False, norms=norms,
+        )  # fmt: skip
+    # Work in "higher is better", as strongest_pairs does (a distance as -distance).
+    cut = np.float32(spec.engine_score(threshold))
+    kept_i = np.array([p[0] for p in summary.pairs], dtype=np.int64)
+    kept_j = np.array([p[1] for p in summary.pairs], dtype=np.int64)
+    kept_s = np.array([spec.engine_score(p[2]) for p in summary.pairs], dtype=np.float32)
+    n_passing = summary.n_passing
+    best = None
+    if summary.best is not None:
+        best = (*summary.best[:2], float(spec.engine_score(summary.best[2])))
+    budget = _check_budget(memory_budget_mb)
+    scorer = _scorer(spec, x, x, norms)
+    rows_per_block = max(1, min(n, budget // (12 * max(n, 1))))
+    for q in row_blocks(n - n_old, rows_per_block):
+        rows = slice(n_old + q.start, n_old + q.stop)
+        # New row a against every row b < a: pairs (b, a); the rest is -inf.
+        scores = scorer.finish(rows, scorer.block(rows, slice(0, n)))
+        scores[
+            np.arange(scores.shape[1])[None, :] >= np.arange(rows.start, rows.stop)[:, None]
+        ] = -np.inf
+        flat = int(np.argmax(scores))
+        r, c = divmod(flat, scores.shape[1])
+        if np.isfinite(scores[r, c]) and (best is None or scores[r, c] > best[2]):
+            best = (int(c), rows.start + int(r), float(scores[r, c]))
+        rows_local, cols_local = np.nonzero(scores >= cut)
+        n_passing += rows_local.size
+        kept_i = np.concatenate([kept_i, cols_local])
+        kept_j = np.concatenate([kept_j, rows_local + rows.start])
+        kept_s = np.concatenate([kept_s, scores[rows_local, cols_local]])
+        kept_i, kept_j, kept_s = _strongest(kept_i, kept_j, kept_s, limit)
+    order = np.lexsort((kept_j, kept_i, -kept_s))
+    pairs = [(int(kept_i[o]), int(kept_j[o]), float(spec.shown(kept_s[o]))) for o in order[:limit]]
+    if best is not None:
+        best = (int(best[0]), int(best[1]), float(spec.shown(best[2])))
+    return PairSummary(pairs, n_passing, best)
+
+
 def _upper_triangle(scorer: Scorer, n: int, budget: int) -> Iterator[tuple[int, np.ndarray]]:
     """Blocks of the pairwise scores above the diagonal, higher is better (euclidean:
     -distance): ``(offset, scores)`` where ``scores[r, c]`` compares rows ``offset + r`` and

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.data import Collection
+from core.data._collection import embed_new_texts
 from core.embedding import CostEstimate, EmbeddingResult, Progress, embed_texts, estimate_cost
 from core.embedding import language_warning as _language_warning
 from core.search import row_norms
@@ -143,8 +144,11 @@ def embed_collection(
     batch_size: int | None = None,
     concurrency: int | None = None,
     progress: Callable[[Progress], None] | None = None,
+    add_to: Collection | None = None,
 ) -> EmbedOutcome:
-    """Embed ``texts`` in batches and make them a collection (with ``metadata`` per text).
+    """Embed ``texts`` in batches and make them a collection (with ``metadata`` per text), or
+    with ``add_to`` a new version of that collection holding them too: only texts it does not
+    hold already are embedded.
 
     Every finished request lands in ``cache`` first, so an interrupted job (an exception from
     ``progress`` — the dashboard's Stop —, Ctrl-C, a provider error) loses nothing: the same
@@ -156,13 +160,13 @@ def embed_collection(
         The provider failed; the message says what is already cached.
     """
     texts = list(texts)
-    result = embed_texts(
-        texts,
-        embedder,
-        batch_size=batch_size,
-        concurrency=concurrency,
-        cache=cache,
-        progress=progress,
-    )
-    collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
+    options = {"batch_size": batch_size, "concurrency": concurrency, "progress": progress}
+    if add_to is None:
+        result = embed_texts(texts, embedder, cache=cache, **options)
+        collection = Collection.create(texts, result.vectors, embedder.spec, metadata)
+    else:
+        vectors, result = embed_new_texts(
+            texts, embedder, cache=cache, reuse=add_to.text_vectors(), **options
+        )
+        collection = add_to.add(texts, embeddings=vectors, metadata=metadata)
     return EmbedOutcome(collection, result, summarise(result, collection))

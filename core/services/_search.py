@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from core.data import Collection
 from core.embedding import embed_texts
 from core.errors import InvalidInputError
-from core.search import QuantIndex, get_metric, recall_at_k, row_cosines
+from core.search import get_metric, recall_at_k, row_cosines
 from core.search._hnsw import available as hnsw_available
 
 EXACT = "float32"  # the collection's own vectors, exact search
@@ -58,6 +58,8 @@ class SearchReport:
         Cosine of each query with its top result.
     content_hash : str
         The collection searched.
+    n_passing : int
+        Documents passing the metadata filter (``n_docs`` without one).
     previous : bool
         True when a later request did not search and this report is the previous one's.
     """
@@ -82,6 +84,11 @@ class SearchReport:
     best_cosine: np.ndarray
     content_hash: str
     previous: bool = False
+    n_passing: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_passing is None:  # no metadata filter: every document could be a result
+            object.__setattr__(self, "n_passing", self.n_docs)
 
     def as_previous(self) -> SearchReport:
         """This report marked as no longer the current request's."""
@@ -125,7 +132,8 @@ def run_search(
     k: int = 10,
     mode: str = EXACT,
     query_cache="default",
-    index: Callable[[str], QuantIndex] | None = None,
+    where=None,
+    mmr: float | None = None,
 ) -> SearchReport:
     """Embed ``queries`` with ``embedder`` (the collection's model) and search ``collection``.
 
@@ -144,9 +152,10 @@ def run_search(
         installed) an approximate graph.
     query_cache : "default", EmbeddingCache, a ByteStore or None
         Where query vectors are cached (the dashboard passes the session's own store).
-    index : callable, optional
-        ``index(mode)`` returns the index to search; default: the collection's own, built
-        once per mode (:meth:`Collection.index`).
+    where : dict, str, callable or bool array, optional
+        Metadata filter applied before top-k (see :meth:`core.data.Collection.search`).
+    mmr : float in [0, 1], optional
+        Re-rank by maximal marginal relevance with this lambda.
 
     Returns
     -------
@@ -165,15 +174,12 @@ def run_search(
     exact_bytes = int(collection.embeddings.nbytes)
     if mode == EXACT:
         memory_bytes, rescore_bytes = exact_bytes, 0
-
-        def searcher(n: int):
-            return collection.search(vectors, n, method)
     else:
-        quant = index(mode) if index is not None else collection.index(mode)
+        quant = collection.index(mode)  # built once per mode and kept by the collection
         pool, search_pool = quant.rescore_pool(RECALL_K), quant.rescore_pool(k)
 
-        def searcher(n: int):
-            return quant.search(vectors, n, method)
+    def searcher(n: int, search_mode: str = mode):
+        return collection.search(vectors, n, method, mode=search_mode, where=where, mmr=mmr)
 
     start = time.perf_counter()
     ids, scores = searcher(int(k))
@@ -182,7 +188,7 @@ def run_search(
     if mode != EXACT:
         # Read after searching: an HNSW graph is built on its first search.
         memory_bytes, rescore_bytes = int(quant.nbytes), int(quant.rescore_nbytes)
-        exact_ids, _ = collection.search(vectors, RECALL_K, method)
+        exact_ids, _ = searcher(RECALL_K, EXACT)
         approx_ids, _ = searcher(RECALL_K)
         recall = float(recall_at_k(approx_ids, exact_ids))
     return SearchReport(
@@ -205,6 +211,7 @@ def run_search(
         recall=recall,
         best_cosine=top_cosines(vectors, collection.embeddings, ids, scores, method, mode),
         content_hash=collection.manifest.content_hash,
+        n_passing=len(collection) if where is None else int(collection.select(where).size),
     )
 
 

@@ -44,6 +44,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
+    # Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    # thread for the rest of the session, and async tests (LangChain's standard suites) cannot
+    # start their own loop beside it.
+    items.sort(key=lambda item: item.path.parent == Path(__file__).parent)
 
 
 @pytest.hookimpl(hookwrapper=True)

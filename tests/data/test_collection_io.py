@@ -53,7 +53,14 @@ def test_round_trip_is_exact(collection, name):
 
 def test_parquet_is_readable_by_plain_pandas(collection):
     table = pd.read_parquet(io.BytesIO(to_parquet_bytes(collection)))
-    assert list(table.columns) == ["text", "source", "row", "embedding_", "embedding"]
+    assert list(table.columns) == [
+        "text",
+        "_workbench_id",
+        "source",
+        "row",
+        "embedding_",
+        "embedding",
+    ]
     np.testing.assert_allclose(np.stack(table["embedding"].to_numpy()), collection.embeddings)
 
 
@@ -200,7 +207,8 @@ def test_bad_files_say_what_is_wrong_and_what_to_do(collection, rng):
         "parquet without vectors": (
             "n.parquet",
             no_vectors.getvalue(),
-            r"no 'embedding' column; columns: \['text', 'source', 'row', 'embedding_'\]\. "
+            r"no 'embedding' column; columns: "
+            r"\['text', '_workbench_id', 'source', 'row', 'embedding_'\]\. "
             r"The file was changed after it was saved\.",
         ),
     }

@@ -156,13 +156,13 @@ ERROR_CASES = [
         "gbk.txt",
         "第一行\n第二行".encode("gbk"),
         {"encoding": "utf-8"},
-        r"gbk\.txt, line 1, byte 0: not valid utf-8",
+        r"gbk\.txt, line 1, byte 0: not valid UTF-8",
     ),
     (
         "late.txt",
         b"ok\nfine\ncaf\xe9\n",
         {"encoding": "utf-8"},
-        r"late\.txt, line 3, byte 11: not valid utf-8",
+        r"late\.txt, line 3, byte 11: not valid UTF-8",
     ),
     ("enc.txt", b"hi", {"encoding": "klingon"}, r"enc\.txt: unknown encoding 'klingon'"),
     (
@@ -259,7 +259,7 @@ def test_parse_files_with_only_bad_files_returns_empty_frame():
 
 
 def test_supported_extensions_are_listed():
-    assert SUPPORTED_EXTENSIONS == (".txt", ".md", ".csv", ".jsonl", ".pdf")
+    assert SUPPORTED_EXTENSIONS == (".txt", ".md", ".csv", ".jsonl", ".json", ".parquet", ".pdf")
 
 
 # ---- chunk_text ------------------------------------------------------------------------------

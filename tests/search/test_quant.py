@@ -252,3 +252,60 @@ def test_collection_search_takes_a_memory_mode(mode, data):
     assert recall_at_k(ids, exact_ids) >= floor
     assert collection.index(mode) is collection.index(mode)  # built once, then kept
     assert collection.index(mode).mode == mode
+
+
+# ---------------------------------------------------------------------- indexes that follow edits
+
+
+@pytest.mark.parametrize("mode", ["float32", "float16", "int8", "binary"])
+def test_updated_index_equals_a_fresh_build_of_the_edited_matrix(rng, mode):
+    x = rng.standard_normal((300, 16)).astype(np.float32)
+    index = build_index(x, mode)
+    # Delete 20 rows, change 5 in place (kept within int8's range), append 10.
+    keep = np.setdiff1d(np.arange(300), rng.choice(300, 20, replace=False))
+    new_rows = (x[rng.choice(300, 10)] * 0.9).astype(np.float32)
+    edited = np.concatenate([x[keep], new_rows])
+    source = np.concatenate([keep, np.full(10, -1)])
+    changed = rng.choice(len(keep), 5, replace=False)
+    edited[changed] *= np.float32(0.5)
+    source[changed] = -1
+    carried = index.updated(source, edited)
+    assert carried is not None and carried.n == edited.shape[0]
+    q = rng.standard_normal((4, 16)).astype(np.float32)
+    if mode in ("float32", "float16"):  # codes do not depend on the other rows
+        fresh = build_index(edited, mode)
+        for method in ("cosine", "dot", "euclidean"):
+            ids, scores = carried.search(q, 7, method)
+            ref_ids, ref_scores = fresh.search(q, 7, method)
+            np.testing.assert_array_equal(ids, ref_ids)
+            np.testing.assert_allclose(scores, ref_scores, rtol=1e-6)
+    else:  # calibrated on the old rows: still a good index of the new matrix
+        from core.search._engine import search
+
+        exact, _ = search(edited, q, 10)
+        approx, _ = carried.search(q, 10)
+        assert recall_at_k(approx, exact) >= 0.8
+
+
+def test_updated_index_asks_for_a_rebuild_when_calibration_no_longer_fits(rng):
+    x = rng.standard_normal((100, 8)).astype(np.float32)
+    far = np.concatenate([x, 10 * x[:1]])
+    source = np.concatenate([np.arange(100), [-1]])
+    assert build_index(x, "int8").updated(source, far) is None  # out of the calibrated range
+    many = np.concatenate([x, x[:50]])
+    assert build_index(x, "binary").updated(np.r_[np.arange(100), -np.ones(50, int)], many) is None
+    with pytest.raises(ValueError, match=r"source must have shape \(101,\)"):
+        build_index(x, "int8").updated(np.arange(3), far)
+
+
+def test_extend_strongest_pairs_checks_n_old(rng):
+    from core.search import extend_strongest_pairs, strongest_pairs
+
+    x = rng.standard_normal((10, 4)).astype(np.float32)
+    summary = strongest_pairs(x[:6], 0.5)
+    with pytest.raises(ValueError, match=r"n_old must be in \[0, 10\], got 11"):
+        extend_strongest_pairs(summary, x, 11, 0.5)
+    extended = extend_strongest_pairs(summary, x, 6, 0.5)
+    full = strongest_pairs(x, 0.5)
+    assert [p[:2] for p in extended.pairs] == [p[:2] for p in full.pairs]
+    assert extended.n_passing == full.n_passing
