@@ -133,7 +133,10 @@ def test_stop_keeps_finished_batches_and_embed_resumes(page: Page, tmp_path):
     expect(batch).to_have_value("16")
     page.get_by_role("button", name="Embed", exact=True).click()
     expect(page.get_by_text(re.compile(r"batch \d+/\d+"))).to_be_visible(timeout=LONG_S)
-    page.get_by_role("button", name="Stop", exact=True).click()
+    # The page's own Stop (Streamlit's toolbar shows a Stop of its own while a script runs).
+    page.get_by_test_id("stMainBlockContainer").get_by_role(
+        "button", name="Stop", exact=True
+    ).click()
     stopped = page.get_by_text("Stopped after")
     expect(stopped).to_be_visible(timeout=LONG_S)
     done = int(stopped.inner_text().split("Stopped after ")[1].split(" of")[0].replace(",", ""))

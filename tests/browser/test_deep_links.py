@@ -9,7 +9,15 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import VIEWPORT, serve_app
 
-NAVIGATION = ["Home", "Upload & embed", "Search", "Benchmark", "Similarity matrix"]
+NAVIGATION = [
+    "Home",
+    "Upload & embed",
+    "Search",
+    "Map",
+    "Benchmark",
+    "Similarity matrix",
+    "Evaluate",
+]
 
 
 @pytest.mark.parametrize(
