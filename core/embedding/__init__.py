@@ -8,9 +8,12 @@
 - tokens and cost: :func:`token_counter`, :func:`count_tokens`, :func:`estimate_cost`,
   :class:`CostEstimate`
 - language: :func:`chinese_fraction`, :func:`language_warning`
-- providers: :mod:`core.embedding.providers` (the registry and :func:`get_embedder`)
+- providers: :mod:`core.embedding.providers` (the registry and :func:`get_embedder`); a provider
+  only sends a request (``embed_batch``) and inherits :class:`EngineEmbeddings`, the one adapter
+  that makes it a LangChain ``Embeddings`` over the batch engine
 """
 
+from core.embedding._adapter import EngineEmbeddings
 from core.embedding._batching import LONG_TEXT_POLICIES, EmbeddingResult, embed_texts
 from core.embedding._cache import EmbeddingCache, VectorByteStore, default_cache, text_key
 from core.embedding._language import chinese_fraction, language_warning
@@ -27,6 +30,7 @@ __all__ = [
     "EmbedderSpec",
     "EmbeddingCache",
     "EmbeddingResult",
+    "EngineEmbeddings",
     "Progress",
     "TokenCounter",
     "VectorByteStore",

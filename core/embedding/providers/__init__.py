@@ -272,16 +272,53 @@ def get_embedder(
     provider, why = _choose(provider, model, api_key, base_url)
     info = provider_info(provider)
     _log.info("Embedding with %s, model %s: %s.", provider, model or info.default_model, why)
-    if provider == OPENAI:
-        from core.embedding.providers._openai import make_openai_embedder
+    return _FACTORIES[provider](info, model, dimensions, api_key, base_url, options)
 
-        return make_openai_embedder(
-            model or info.default_model, dimensions, api_key=api_key, base_url=base_url, **options
+
+def _openai(info: ProviderInfo, model, dimensions, api_key, base_url, options):
+    from core.embedding.providers._openai import make_openai_embedder
+
+    return make_openai_embedder(
+        model or info.default_model, dimensions, api_key=api_key, base_url=base_url, **options
+    )
+
+
+def _use_multilingual(info: ProviderInfo, model, dimensions, api_key, base_url, options):
+    if model not in (None, USE_MODEL):
+        raise InvalidInputError(f"unknown model {model!r} for {info.name}; choose: {USE_MODEL}")
+
+    def build(_options):
+        from core.embedding.providers._local import UseMultilingualEmbedder
+
+        return UseMultilingualEmbedder()
+
+    return _build_local(info, model, dimensions, options, (), build)
+
+
+def _sentence_transformers(info: ProviderInfo, model, dimensions, api_key, base_url, options):
+    def build(local_options):
+        from core.embedding.providers._local import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(model or info.default_model, **local_options)
+
+    return _build_local(info, model, dimensions, options, ("batch_size",), build)
+
+
+def _build_local(info: ProviderInfo, model, dimensions, options, accepted, build):
+    """What every local provider shares: a fixed dimension, its own options, prefixes, and a
+    stated dimension checked against the model's."""
+    native = info.native_dimensions.get(model or info.default_model)
+    if dimensions is not None and dimensions != native:
+        raise InvalidInputError(
+            f"{info.name} models have a fixed dimension; dimensions={dimensions} applies only "
+            "to OpenAI text-embedding-3 models. Leave it unset."
         )
+    options = dict(options)
     query_prefix = options.pop("query_prefix", None)
     document_prefix = options.pop("document_prefix", None)
     stated = options.pop("dimension", None)
-    embedder = _local_embedder(provider, info, model, dimensions, options)
+    _reject_options(info.name, options, accepted)
+    embedder = build(options)
     prefixes = resolve_prefixes(embedder.spec.model, query_prefix, document_prefix)
     if prefixes.query or prefixes.document:
         embedder.spec = replace(
@@ -295,24 +332,14 @@ def get_embedder(
     return embedder
 
 
-def _local_embedder(provider: str, info: ProviderInfo, model, dimensions, options):
-    native = info.native_dimensions.get(model or info.default_model)
-    if dimensions is not None and dimensions != native:
-        raise InvalidInputError(
-            f"{provider} models have a fixed dimension; dimensions={dimensions} applies only to "
-            "OpenAI text-embedding-3 models. Leave it unset."
-        )
-    if provider == USE_MULTILINGUAL:
-        if model not in (None, USE_MODEL):
-            raise InvalidInputError(f"unknown model {model!r} for {provider}; choose: {USE_MODEL}")
-        _reject_options(provider, options, ())
-        from core.embedding.providers._local import UseMultilingualEmbedder
-
-        return UseMultilingualEmbedder()
-    _reject_options(provider, options, ("batch_size",))
-    from core.embedding.providers._local import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(model or info.default_model, **options)
+# The provider registry: name -> factory(info, model, dimensions, api_key, base_url, options).
+# A new provider is one module in this package, one ProviderInfo in _all_providers() and one
+# entry here.
+_FACTORIES = {
+    OPENAI: _openai,
+    USE_MULTILINGUAL: _use_multilingual,
+    SENTENCE_TRANSFORMERS: _sentence_transformers,
+}
 
 
 def embedder_for_collection(

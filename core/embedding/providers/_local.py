@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
+from core.embedding._adapter import EngineEmbeddings
 from core.embedding._types import BatchLimits, BatchOutput, EmbedderSpec
 from core.errors import InvalidInputError
 
@@ -130,8 +130,9 @@ def _shared_st_model(source: str) -> Any:
         return model
 
 
-class _LocalEmbedder(Embeddings):
-    """Shared behaviour: ``embed_batch`` under the lock; LangChain methods via the engine."""
+class _LocalEmbedder(EngineEmbeddings):
+    """Shared behaviour: ``embed_batch`` under the lock; LangChain methods come from
+    :class:`~core.embedding._adapter.EngineEmbeddings` (no cache: local vectors are cheap)."""
 
     spec: EmbedderSpec
 
@@ -160,23 +161,6 @@ class _LocalEmbedder(Embeddings):
         with _LOCK:
             vectors = self._encode(list(texts))
         return BatchOutput(_unit_rows(vectors), None)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts for LangChain through the batch engine, one list of floats per text.
-
-        Same rules as every provider (:func:`core.embedding.embed_texts`): empty texts give zero
-        vectors, texts over ``limits.max_tokens_per_input`` are split and averaged. No cache:
-        local vectors are cheap to recompute.
-        """
-        from core.embedding._batching import embed_texts
-
-        return embed_texts(list(texts), self, cache=None).vectors.tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query text for LangChain (with the query prefix; empty gives zeros)."""
-        from core.embedding._batching import embed_texts
-
-        return embed_texts([text], self, cache=None, role="query").vectors[0].tolist()
 
     @property
     def limits(self) -> BatchLimits:  # overridden

@@ -45,10 +45,9 @@ import time
 import numpy as np
 import openai
 from dotenv import dotenv_values, find_dotenv
-from langchain_core.embeddings import Embeddings
 from langchain_openai import OpenAIEmbeddings
 
-from core.embedding._batching import embed_texts
+from core.embedding._adapter import EngineEmbeddings
 from core.embedding._tokens import TokenCounter, token_counter
 from core.embedding._types import BatchLimits, BatchOutput, EmbedderSpec, RateLimitHeaders
 from core.embedding.providers._prefixes import resolve_prefixes
@@ -267,7 +266,7 @@ class _WrongPath(Exception):
     """A 404 for the path, not the model: the base URL may need ``/v1`` added or removed."""
 
 
-class OpenAIEmbedder(Embeddings):
+class OpenAIEmbedder(EngineEmbeddings):
     """OpenAI embeddings, or any OpenAI-compatible server's, through the batch engine.
 
     Parameters
@@ -672,16 +671,14 @@ class OpenAIEmbedder(Embeddings):
             )
         return vec
 
-    # --- LangChain Embeddings ----------------------------------------------------------------
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed ``texts`` (with the document prefix) through the batch engine."""
-        result = embed_texts(texts, self, cache=self.cache, concurrency=self.concurrency)
-        return result.vectors.tolist()
+    # --- LangChain Embeddings (EngineEmbeddings runs them through the batch engine) ----------
+    @property
+    def engine_cache(self):
+        return self.cache
 
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query (with the query prefix; an empty query gives a zero vector)."""
-        result = embed_texts([text], self, cache=self.cache, role="query")
-        return result.vectors[0].tolist()
+    @property
+    def engine_concurrency(self) -> int | None:
+        return self.concurrency
 
 
 def _concat(outputs: list[BatchOutput]) -> BatchOutput:
