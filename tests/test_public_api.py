@@ -33,7 +33,8 @@ PUBLIC = {
     },
     "core.embedding": {
         "LONG_TEXT_POLICIES", "BatchEmbedder", "BatchLimits", "BatchOutput", "CostEstimate",
-        "EmbedderSpec", "EmbeddingCache", "EmbeddingResult", "EngineEmbeddings", "Progress", "TokenCounter",
+        "EmbedderSpec", "EmbeddingCache", "EmbeddingResult", "EngineEmbeddings", "Progress",
+        "TokenCounter",
         "VectorByteStore", "chinese_fraction", "count_tokens", "default_cache", "embed_texts",
         "estimate_cost", "language_warning", "price_per_million", "text_key", "token_counter",
     },
