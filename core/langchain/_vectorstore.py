@@ -38,6 +38,7 @@ from core.data._collection import (
     spec_of,
 )
 from core.errors import CollectionError, InvalidInputError
+from core.search import get_metric
 from core.search._engine import Metric
 
 __all__ = ["WorkbenchVectorStore"]
@@ -248,9 +249,10 @@ class WorkbenchVectorStore(VectorStore):
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Scores to [0, 1]: cosine ``(1 + s) / 2``; euclidean ``1 / (1 + distance)``; dot a
         logistic squash (dot products of unnormalised vectors have no fixed range)."""
-        if self.method == "cosine":
+        metric = get_metric(self.method)
+        if metric is get_metric("cosine"):
             return lambda s: max(0.0, min(1.0, (1.0 + s) / 2.0))
-        if self.method == "euclidean":
+        if metric.is_distance:
             return lambda s: 1.0 / (1.0 - s)  # the score is -distance
         return lambda s: 1.0 / (1.0 + math.exp(-s))
 
