@@ -124,7 +124,8 @@ def test_stop_keeps_finished_batches_and_embed_resumes(page: Page, tmp_path):
     )
     go_to(page, "Upload & embed")
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(corpus))
-    expect(page.get_by_text("600 documents from 1 file(s)")).to_be_visible()
+    # The first upload of a fresh server loads the offline model first: allow for it.
+    expect(page.get_by_text("600 documents from 1 file(s)")).to_be_visible(timeout=LONG_S)
     expect(page.get_by_text("Estimate: 600 texts to embed")).to_be_visible(timeout=LONG_S)
     wait_until_idle(page)
     batch = page.get_by_label("Batch size (texts per request)")
