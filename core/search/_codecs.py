@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.search import _compiled as compiled
 from core.search import _kernels as kernels
 from core.search._validation import row_blocks
 
@@ -192,6 +193,9 @@ class Binary:
         n, words = self.codes.shape
         m = q.shape[0]
         d = self.center.size
+        popcount = compiled.popcount_module()
+        if popcount is not None and budget is None:
+            return popcount.hamming_candidates(self.codes, qc, n_cand, kernels.n_workers())
         if m >= _BINARY_GEMM_MIN_QUERIES:
             signs = np.unpackbits(qc.view(np.uint8), axis=1, count=d).astype(np.float32)
             qt = np.ascontiguousarray((2 * signs - 1).T)

@@ -28,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.search import _compiled as compiled
 from core.search import _kernels as kernels
 from core.search._codecs import Binary, Float16, Int8
 from core.search._metrics import APPROXIMATE_MODES, MODES, MetricSpec, get_metric, safe_scale
@@ -93,6 +94,11 @@ class QuantIndex:
         """
         return None
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_kernel", None)  # rebuilt on first use; it only views the codes
+        return state
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n}, d={self.d}, nbytes={self.nbytes})"
 
@@ -124,6 +130,7 @@ class QuantIndex:
         fresh = np.flatnonzero(source < 0)
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new.__dict__.pop("_kernel", None)  # built over the old codes
         new.n = int(x.shape[0])
         if not self._carry(new, source, fresh, x):
             return None
@@ -252,6 +259,39 @@ class QuantIndex:
         )
         return ids
 
+    def _compiled_candidates(self, q, k, spec, budget):
+        """Candidates from the compiled one-query kernel (``core.search._compiled``), exact
+        after rescoring; None where it does not apply (then the NumPy kernels run)."""
+        if q.shape[0] > compiled.MAX_QUERIES or not compiled.available(self.mode):
+            return None
+        if budget is not None and budget < 64 << 20:  # its scratch: ~1.3 MB per worker
+            return None
+        q_max = float(row_norms(q).max(initial=0.0))
+        if not 0 < self.max_norm * q_max < 1e30 or not np.isfinite(q).all():
+            return None  # huge vectors: the NumPy path scales them safely
+        kernel = self.__dict__.get("_kernel")
+        if kernel is None:
+            kernel = self._kernel = self._make_kernel()
+        qf, row_scale, row_sub = spec.scorer.mode_terms(self.norms, self.unit, 1.0)
+        scale64 = None if row_scale is None else row_scale.astype(np.float64)
+        sub64 = None if row_sub is None else row_sub.astype(np.float64)
+        q64 = q.astype(np.float64)
+
+        def exact_ranks(j, ids):
+            dots = self._rows(ids[None, :])[0].astype(np.float64) @ q64[j] * qf
+            if scale64 is not None:
+                dots *= scale64[ids]
+            if sub64 is not None:
+                dots -= sub64[ids]
+            return dots
+
+        return compiled.top_candidates(
+            kernel, q, k, (float(qf), scale64, sub64), exact_ranks, self.n
+        )
+
+    def _make_kernel(self):
+        raise NotImplementedError
+
     def _qt(self, q, spec):
         """(m, d) queries -> (d, m) operand, positive factor c, optional per-query shift."""
         factor = spec.scorer.query_factor
@@ -317,7 +357,13 @@ class Float16Index(QuantIndex):
         return scaled, c, None
 
     def _candidates(self, q, k, spec, budget):
+        ids = self._compiled_candidates(q, k, spec, budget)
+        if ids is not None:
+            return ids
         return self._linear_scan(q, k, spec, budget, 4 * self.d, self.codec.block_product)
+
+    def _make_kernel(self):
+        return compiled.Float16Kernel(self.codec.codes, self.norms)
 
     def _rows(self, ids):
         return self.codec.decode(ids)
@@ -358,7 +404,14 @@ class Int8Index(QuantIndex):
         return qt, 1.0, shift
 
     def _candidates(self, q, k, spec, budget):
+        ids = self._compiled_candidates(q, k, spec, budget)
+        if ids is not None:
+            return ids
         return self._linear_scan(q, k, spec, budget, 4 * self.d, self.codec.block_product)
+
+    def _make_kernel(self):
+        codec = self.codec
+        return compiled.Int8Kernel(codec.codes, codec.scale, codec.offset, self.norms)
 
     def _rows(self, ids):
         return self.codec.decode(ids)
