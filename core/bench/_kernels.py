@@ -1,14 +1,19 @@
 """Candidate kernels for the compressed modes, measured side by side in one run.
 
-For each compressed mode the engine's own pure-NumPy kernel is timed against the wheels that
-could replace it (installed ones only): SimSIMD (``simsimd.cdist``: float16 and int8 dot
-products, Hamming distance on packed bits, its own threads) and FAISS (``IndexScalarQuantizer``
-fp16 / 8-bit, ``IndexBinaryFlat``). Every candidate does the same job as the engine's scan:
-score every row for the queries and keep each query's best ``pool`` ids; the table records the
-time and how far its ids agree with the engine's (1.0 = the same ids).
+For each compressed mode the engine is timed with its pure-NumPy kernels
+(``WORKBENCH_KERNELS=numpy``) and with the compiled kernels it uses by default
+(``core.search._compiled``: SimSIMD for float16 / int8 with up to 4 queries, numba's popcount
+for binary), against the wheels that could replace them (installed ones only): SimSIMD
+(``simsimd.cdist``: float16 and int8 dot products, Hamming distance on packed bits, its own
+threads) and FAISS (``IndexScalarQuantizer`` fp16 / 8-bit, ``IndexBinaryFlat``). Every
+candidate does the same job as the engine's scan: score every row for the queries and keep
+each query's best ``pool`` ids; the table records the time and how far its ids agree with the
+NumPy engine's (1.0 = the same ids).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -34,6 +39,32 @@ def _optional(name: str):
         return __import__(name)
     except ImportError:
         return None
+
+
+def _numpy_kernels(fn):
+    """``fn`` run with the compiled kernels switched off (the engine's NumPy path)."""
+
+    def run():
+        before = os.environ.get("WORKBENCH_KERNELS")
+        os.environ["WORKBENCH_KERNELS"] = "numpy"
+        try:
+            return fn()
+        finally:
+            if before is None:
+                del os.environ["WORKBENCH_KERNELS"]
+            else:
+                os.environ["WORKBENCH_KERNELS"] = before
+
+    return run
+
+
+def _engine_pair(record, mode, numpy_label, compiled_label, m, fn):
+    """The engine with its NumPy kernels (the reference ids) and with its compiled ones."""
+    slow = _numpy_kernels(fn)
+    ref = np.asarray(slow())
+    record(mode, numpy_label, m, slow, ref)
+    record(mode, compiled_label, m, fn, ref)
+    return ref
 
 
 class _Recorder:
@@ -68,13 +99,13 @@ def _float16(x, queries, batches, record, simsimd, faiss, workers) -> None:
         sq.add(x)
     for m in batches:
         q = queries[:m]
-        ref = index.search(q, K, "dot")[0]
-        record(
+        ref = _engine_pair(
+            record,
             "float16",
-            "engine (bit decode + GEMM)",
+            "engine, NumPy (bit decode + GEMM)",
+            "engine, compiled (SimSIMD f16, exact)",
             m,
             lambda q=q: index.search(q, K, "dot")[0],
-            ref,
         )
         if simsimd is not None:
             q16 = q.astype(np.float16)
@@ -97,13 +128,13 @@ def _int8(x, queries, batches, record, simsimd, workers) -> None:
     codes = index.codec.codes
     for m in batches:
         q = queries[:m]
-        ref = index.search(q, K, "dot")[0]
-        record(
+        ref = _engine_pair(
+            record,
             "int8",
-            "engine (int8 -> float32 + GEMM)",
+            "engine, NumPy (int8 -> float32 + GEMM)",
+            "engine, compiled (SimSIMD i8, exact)",
             m,
             lambda q=q: index.search(q, K, "dot")[0],
-            ref,
         )
         if simsimd is not None:
             qi = np.rint(q / (np.abs(q).max(axis=1, keepdims=True) / 127)).astype(np.int8)
@@ -126,13 +157,13 @@ def _binary(x, queries, batches, record, simsimd, faiss, workers) -> None:
         flat.add(packed)
     for m in batches:
         q = queries[:m]
-        ref = index.codec.candidates(q, pool, None)
-        record(
+        ref = _engine_pair(
+            record,
             "binary",
-            "engine (XOR + bitwise_count)",
+            "engine, NumPy (XOR + bitwise_count / GEMM)",
+            "engine, compiled (numba popcount)",
             m,
             lambda q=q: index.codec.candidates(q, pool, None),
-            ref,
         )
         qc = np.ascontiguousarray(index.codec.encode(q).view(np.uint8))
         if simsimd is not None:

@@ -22,6 +22,7 @@ def run(tmp_path_factory):
             "--dims", "16", "72",
             "--queries", "1", "3",
             "--modes-n", "1500",
+            "--hnsw-n", "1500",
             "--memory-n", "1200",
             "--claims-n", "400",
             "--recall-source", "synthetic",

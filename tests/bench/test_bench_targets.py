@@ -45,16 +45,24 @@ def test_each_mode_is_judged_for_one_query_and_the_largest_batch():
 
 def test_one_slow_method_is_a_miss_named_with_its_ratio():
     ratios = {
-        ("int8", 1): {"cosine": 0.9, "dot": 0.8, "euclidean": 1.25},
+        ("int8", 1): {"cosine": 0.3, "dot": 0.35, "euclidean": 0.5},
         ("int8", 100): {"cosine": 0.9, "dot": 0.9, "euclidean": 0.95},
     }
     rows = _by_target(_mode_targets(_summary(), _rows(ratios)))
-    one = rows["int8: recall@10 >= 0.99 and faster than float32 at 1M (1 query)"]
+    one = rows["int8: recall@10 >= 0.99 at <= 0.4x float32 time at 1M (1 query)"]
     batch = rows["int8: recall@10 >= 0.99 and faster than float32 at 1M (batch of 100)"]
     assert not one["met"]
-    assert one["misses"] == ["euclidean: 1.25x the time"]
+    assert one["misses"] == ["euclidean: 2.0x faster"]
     assert "slowest method euclidean" in one["measured"]
     assert batch["met"] and batch["misses"] == []
+
+
+@pytest.mark.parametrize(("ratio", "met"), [(0.6, True), (0.61, False)])
+def test_float16_one_query_must_take_at_most_six_tenths_of_float32s_time(ratio, met):
+    ratios = {("float16", 1): dict.fromkeys(METHODS, ratio)}
+    rows = _by_target(_mode_targets(_summary(), _rows(ratios)))
+    assert rows["float16: half the memory at <= 0.6x float32 time (1 query)"]["met"] is met
+    assert rows["float16: half the memory at <= 1.3x float32 time (batch of 100)"]["met"]
 
 
 @pytest.mark.parametrize(("ratio", "met"), [(0.30, True), (0.34, False)])
