@@ -131,7 +131,7 @@ def test_the_quota_refuses_rather_than_evicting_another_visitor(tmp_path, clock)
     size = len(to_parquet_bytes(_collection(50)))
     kept = KeptCollections(tmp_path, ttl_s=60, max_total_bytes=int(size * 1.5), clock=clock)
     first, _ = kept.keep(_collection(50), "first")
-    with pytest.raises(BudgetExceededError, match="cannot keep this collection.*Download it"):
+    with pytest.raises(BudgetExceededError, match=r"cannot keep this collection.*Download it"):
         kept.keep(_collection(50), "second")
     assert kept.info(first).name == "first"
     kept.keep(_collection(50), "first again", token=first)  # replacing its own copy fits
@@ -144,7 +144,7 @@ def test_a_damaged_file_is_refused_with_a_message(kept):
     token, _ = kept.keep(_collection(), "notes")
     (path,) = kept.root.glob("*.parquet")
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CollectionError, match="kept collection notes.parquet"):
+    with pytest.raises(CollectionError, match=r"kept collection notes\.parquet"):
         kept.load(token, max_bytes=LOAD_LIMIT)
 
 
