@@ -17,6 +17,7 @@ import streamlit as st
 
 from core.surface import set_surface
 from ui import state
+from ui.kept import render_restore_offer
 from ui.sidebar import render_sidebar
 
 PAGE_CONFIG = {
@@ -47,9 +48,11 @@ def _leave_automatic_navigation() -> None:
 
 
 def page_frame() -> None:
-    """Set the page config, initialise session state and draw the sidebar."""
+    """Set the page config, initialise session state, draw the sidebar and, at the top of the
+    page, the offer to restore a collection kept on the server (``ui.kept``)."""
     _leave_automatic_navigation()
     set_surface("app")  # messages from core name the app's boxes, not command-line flags
     st.set_page_config(**PAGE_CONFIG)
     state.init_state()
     render_sidebar()
+    render_restore_offer()
