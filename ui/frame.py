@@ -31,6 +31,19 @@ PAGE_CONFIG = {
 }
 
 
+# Our own CSS, no document text in it. Streamlit's uploader puts the reason it refuses a file
+# ("File must be 50.0MB or smaller.") in a visually hidden alert, shown only as a tooltip on
+# hover: this makes that alert visible under the refused file's name (screen readers already
+# read it). The selectors are Streamlit 1.67's test ids and ARIA attributes, not its classes.
+UPLOADER_CSS = """<style>
+[data-testid="stFileChip"][aria-invalid="true"] span[role="alert"] {
+  position: static; width: auto; height: auto; clip: auto; clip-path: none;
+  overflow: visible; white-space: normal; margin: 0.15rem 0 0 0;
+  font-size: 0.8rem; font-weight: 600; line-height: 1.2;
+}
+</style>"""
+
+
 def _leave_automatic_navigation() -> None:
     """Rerun through ``app.py`` if Streamlit ran this page under its automatic navigation.
 
@@ -53,6 +66,7 @@ def page_frame() -> None:
     _leave_automatic_navigation()
     set_surface("app")  # messages from core name the app's boxes, not command-line flags
     st.set_page_config(**PAGE_CONFIG)
+    st.html(UPLOADER_CSS)  # style only: Streamlit adds it to the page without a block
     state.init_state()
     render_sidebar()
     render_restore_offer()

@@ -364,7 +364,10 @@ def render_save_load(collection: Collection | None) -> None:
             on_click="ignore",
         )
     saved = st.file_uploader(
-        "Load a saved collection (.parquet or .npz)", type=["parquet", "npz"], key="up_saved"
+        "Load a saved collection (.parquet or .npz)",
+        type=["parquet", "npz"],
+        key="up_saved",
+        help=f"Up to {max_upload_bytes() // 2**20} MB per file.",
     )
     if saved is None:
         return
