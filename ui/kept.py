@@ -39,7 +39,12 @@ FORGET_LABEL = "Remove the kept copy"
 def kept_store() -> KeptCollections:
     """The server's kept collections (one directory for the process; no visitor data here)."""
     root = os.environ.get(KEPT_DIR_ENV, "").strip() or default_cache_dir() / "kept"
-    max_mb = int(os.environ.get(KEPT_MAX_MB_ENV, "") or DEFAULT_MAX_TOTAL_MB)
+    raw = os.environ.get(KEPT_MAX_MB_ENV, "").strip() or str(DEFAULT_MAX_TOTAL_MB)
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInputError(
+            f"{KEPT_MAX_MB_ENV}={raw!r}: expected a whole number of megabytes, e.g. 1024"
+        )
+    max_mb = int(raw)
     return KeptCollections(root, ttl_s=TTL_S, max_total_bytes=max_mb * 2**20)
 
 
