@@ -157,3 +157,42 @@ def test_phone_width_sidebar_does_not_cover_the_page(chromium, app_url):
         shoot(tab, "home-phone")
     finally:
         tab.context.close()
+
+
+# A phone as Chromium emulates one: Streamlit tells phones by their user agent and touch.
+PHONE_DEVICE = {
+    "viewport": PHONE,
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 11; Pixel 5) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36"
+    ),
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_on_a_phone_choosing_a_page_closes_the_sidebar(chromium, app_url, scheme):
+    context = chromium.new_context(locale="en-US", color_scheme=scheme, **PHONE_DEVICE)
+    try:
+        tab = context.new_page()
+        tab.goto(app_url)
+        expect(tab.get_by_role("heading", name="Embedding Workbench")).to_be_visible(timeout=60_000)
+        sidebar = tab.get_by_test_id("stSidebar")
+        expect(sidebar).to_have_attribute("data-collapsed", "true")
+        tab.get_by_test_id("stExpandSidebarButton").click()
+        expect(sidebar).to_have_attribute("data-collapsed", "false")
+        tab.get_by_test_id("stSidebarNav").get_by_text("Search", exact=True).click()
+        heading = tab.get_by_role("heading", name="Search", exact=True)
+        expect(heading).to_be_visible()
+        expect(sidebar).to_have_attribute("data-collapsed", "true")
+        box = heading.bounding_box()
+        on_top = tab.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).closest('h1') !== null",
+            [box["x"] + 20, box["y"] + box["height"] / 2],
+        )
+        assert on_top, "the sidebar still covers the page after choosing one"
+        expect(tab.get_by_test_id("stApp")).to_have_css("background-color", BACKGROUND[scheme])
+    finally:
+        context.close()
