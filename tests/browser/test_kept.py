@@ -27,7 +27,7 @@ def upload_and_embed(page: Page, tmp_path) -> None:
 def test_keep_reload_restore_and_search(page: Page, tmp_path):
     upload_and_embed(page, tmp_path)
     page.get_by_role("button", name="Keep on the server for 24 h").click()
-    expect(page.get_by_text("Kept on the server until")).to_be_visible()
+    expect(page.get_by_text("This page's address now holds its private key")).to_be_visible()
     wait_until_idle(page)
     (key,) = parse_qs(urlsplit(page.url).query)["kept"]
     assert len(key) == 43
