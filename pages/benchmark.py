@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.errors import BudgetExceededError
+from core.services import csv_bytes, download_name
 from ui import state
 from ui.benchmarks import (
     COLLECTION_DRAW,
@@ -111,9 +112,14 @@ for name, table in results.items():
 
 st.download_button(
     "Download all results (CSV)",
-    combined_table(results).to_csv(index=False).encode("utf-8"),
-    file_name="benchmark-results.csv",
-    mime="text/csv",
+    csv_bytes(combined_table(results)),  # UTF-8 with BOM: Excel reads it right
+    # Named after the collection when the run measured it, else "collection-…" like the others.
+    download_name(
+        state.collection() if set(results) & set(COLLECTION_DRAW) else None,
+        "benchmark results",
+        "csv",
+    ),
+    "text/csv",
     key="bench_download",
     on_click="ignore",
 )

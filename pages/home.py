@@ -62,11 +62,17 @@ if collection is not None:
 
 st.subheader("Pages")
 st.markdown(
-    "- **Upload & embed** — .txt, .md, .csv, .jsonl and .pdf files; chunking; cost estimate; "
-    "progress per batch with Stop; download the collection and load it back.\n"
+    "- **Upload & embed** — .txt, .md, .csv, .jsonl, .json, .parquet and .pdf files (encodings "
+    "detected); chunking; cost estimate; progress per batch with Stop; add to the collection; "
+    "keep it on the server for a day or download it, and load it back.\n"
     "- **Search** — many queries at once; cosine / euclidean / dot; memory modes with measured "
     "recall; a clickable 2-D map of the corpus.\n"
+    "- **Map** — the collection laid out with PCA, UMAP or t-SNE, clustered and labelled; select "
+    "with box or lasso, search inside the selection, save it as a collection.\n"
     "- **Benchmark** — vectorised vs loops, float64 vs float32, argsort vs argpartition, "
     "scaling curves, memory modes.\n"
-    "- **Similarity matrix** — heatmaps, top-5 per query, near-duplicate pairs."
+    "- **Similarity matrix** — heatmaps (queries × documents, documents × documents ordered by "
+    "similarity), top-5 per query, near-duplicate pairs.\n"
+    "- **Evaluate** — compare models, memory modes and metrics on labelled queries: recall, "
+    "MRR, nDCG with confidence intervals."
 )

@@ -35,10 +35,11 @@ files = st.file_uploader(
     type=UPLOAD_TYPES,
     accept_multiple_files=True,
     key="up_files",
+    help=f"Up to {max_upload_bytes() // 2**20} MB per file.",
 )
 st.caption(
     f"Up to {max_upload_bytes() // 2**20} MB per file: a larger file is refused by the uploader "
-    "(it shows a red mark on it) — split it into smaller files."
+    "(the reason shows under its name) — split it into smaller files."
 )
 options = render_reading_options(files)
 parsed = None

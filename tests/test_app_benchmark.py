@@ -3,6 +3,10 @@ results that contradict the expected order come with a warning to re-run."""
 
 from __future__ import annotations
 
+import codecs
+import io
+import re
+
 import pandas as pd
 import pytest
 
@@ -103,6 +107,40 @@ def test_every_benchmark_draws_its_charts_and_table(benchmarked):
     assert button.proto.label == "Download all results (CSV)"
 
 
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """File name -> bytes of every download the page hands Streamlit's real media storage."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    stored = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        stored[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return stored
+
+
+def csv_downloads(stored: dict) -> list[str]:
+    return [name for name in stored if name and name.endswith(".csv")]
+
+
+def test_results_download_is_utf8_with_bom_named_after_the_time(benchmarked, downloads):
+    stored = downloads
+    benchmarked.run()  # the kept results are drawn again, the download with them
+    assert_ok(benchmarked)
+    names = csv_downloads(stored)
+    assert len(names) == 1, stored.keys()
+    # No collection was measured: the synthetic run is named like every other download.
+    assert re.fullmatch(r"collection-benchmark-results-\d{4}-\d\d-\d\d-\d{4}\.csv", names[0])
+    data = stored[names[0]]
+    assert data.startswith(codecs.BOM_UTF8)
+    table = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    assert {"benchmark", "median_ms"} <= set(table.columns), table.columns
+
+
 def test_results_survive_a_rerun_without_recomputing(benchmarked):
     before = benchmarked.session_state["bench_results"]
     benchmarked.run()
@@ -110,7 +148,7 @@ def test_results_survive_a_rerun_without_recomputing(benchmarked):
     assert len(charts(benchmarked)) == 7
 
 
-def test_run_on_the_current_collection():
+def test_run_on_the_current_collection(downloads):
     at = open_page(load_sample(new_app()), "benchmark")
     assert at.checkbox(key="b_on_collection").value
     at.multiselect(key="b_suites").set_value(["topk"])
@@ -124,6 +162,8 @@ def test_run_on_the_current_collection():
     methods = at.dataframe[1].value
     assert list(methods["method"]) == ["cosine", "dot", "euclidean"]
     assert (methods["n_docs"] == 72).all()
+    (name,) = csv_downloads(downloads)  # the run measured the collection: named after it
+    assert name.startswith("sample-benchmark-results-"), name
 
 
 def test_too_large_a_corpus_is_refused_before_running():

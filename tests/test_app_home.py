@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.embedding.providers._local import USE_MODEL
-from tests.app_support import assert_ok, load_sample, new_app, open_page, texts_on_page
+from tests.app_support import APP, assert_ok, load_sample, new_app, open_page, texts_on_page
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +86,15 @@ def test_dimensions_box_shows_the_native_size_instead_of_a_placeholder():
     dims = at.sidebar.selectbox(key="w_dimensions")
     assert dims.options == ["native (3072)", "256", "512", "1024", "1536"]
     assert dims.index == 0
+
+
+def test_the_pages_list_names_every_page_of_the_navigation():
+    import re
+
+    titles = re.findall(r'st\.Page\("pages/\w+\.py", title="([^"]+)"', APP.read_text())
+    assert len(titles) == 7, titles
+    at = new_app()
+    (listing,) = [m.value for m in at.markdown if m.value.startswith("- **Upload & embed**")]
+    named = re.findall(r"^- \*\*(.+?)\*\*", listing, flags=re.MULTILINE)
+    assert named == [t for t in titles if t != "Home"]
+    assert "keep it on the server" in listing

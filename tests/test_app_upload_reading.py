@@ -26,7 +26,8 @@ def test_gbk_and_latin1_are_detected_said_and_can_be_overridden():
     upload(at, [("gbk.txt", gbk, "text/plain"), ("latin.txt", latin, "text/plain")])
     notes = [w.value for w in at.warning]
     assert any(n.startswith("gbk.txt: not UTF-8; read as gb18030 (detected)") for n in notes)
-    assert any(n.startswith("latin.txt: not UTF-8; read as cp125") for n in notes), notes
+    latin_note = "latin.txt: not UTF-8; read as cp1252 (detected)"
+    assert any(n.startswith(latin_note) for n in notes), notes
     assert "the 'Text encoding' box under 'How to read the files'" in notes[0]
     assert "--encoding" not in texts_on_page(at)
     assert "熊猫主要吃竹子，每天要花十几个小时进食。" in preview(at)["text"].tolist()

@@ -68,6 +68,7 @@ PUBLIC = {
         "plan_embedding", "previous_note", "recall_note", "recall_value", "run_search",
         "summarise", "too_many_pairs_note", "top_cosines",
         "clamp_k", "collection_name", "csv_bytes", "download_name",
+        "KeptCollections", "KeptInfo", "is_token", "new_token",
     },
     "core.eval": {
         "LABEL_EXTENSIONS", "MATRYOSHKA_MODELS", "METRICS", "METRIC_LABELS", "Comparison",

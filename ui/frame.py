@@ -17,6 +17,7 @@ import streamlit as st
 
 from core.surface import set_surface
 from ui import state
+from ui.kept import render_restore_offer
 from ui.sidebar import render_sidebar
 
 PAGE_CONFIG = {
@@ -28,6 +29,19 @@ PAGE_CONFIG = {
     # "auto": open on a wide screen, closed on a phone, where an open sidebar covers the page.
     "initial_sidebar_state": "auto",
 }
+
+
+# Our own CSS, no document text in it. Streamlit's uploader puts the reason it refuses a file
+# ("File must be 50.0MB or smaller.") in a visually hidden alert, shown only as a tooltip on
+# hover: this makes that alert visible under the refused file's name (screen readers already
+# read it). The selectors are Streamlit 1.67's test ids and ARIA attributes, not its classes.
+UPLOADER_CSS = """<style>
+[data-testid="stFileChip"][aria-invalid="true"] span[role="alert"] {
+  position: static; width: auto; height: auto; clip: auto; clip-path: none;
+  overflow: visible; white-space: normal; margin: 0.15rem 0 0 0;
+  font-size: 0.8rem; font-weight: 600; line-height: 1.2;
+}
+</style>"""
 
 
 def _leave_automatic_navigation() -> None:
@@ -47,9 +61,12 @@ def _leave_automatic_navigation() -> None:
 
 
 def page_frame() -> None:
-    """Set the page config, initialise session state and draw the sidebar."""
+    """Set the page config, initialise session state, draw the sidebar and, at the top of the
+    page, the offer to restore a collection kept on the server (``ui.kept``)."""
     _leave_automatic_navigation()
     set_surface("app")  # messages from core name the app's boxes, not command-line flags
     st.set_page_config(**PAGE_CONFIG)
+    st.html(UPLOADER_CSS)  # style only: Streamlit adds it to the page without a block
     state.init_state()
     render_sidebar()
+    render_restore_offer()

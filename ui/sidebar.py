@@ -7,6 +7,7 @@ import streamlit as st
 from core.embedding.providers import available_providers, default_provider
 from ui import state
 from ui.endpoint import custom_model, render_endpoint_panel
+from ui.kept import where_it_lives
 from ui.secrets import configured_api_key, key_source
 from ui.text import md
 
@@ -102,3 +103,4 @@ def render_sidebar() -> None:
         else:
             m = collection.manifest
             st.caption(f"Collection: {m.count:,} × {m.dimension} · {md(m.model)}")
+            st.caption(where_it_lives(collection))

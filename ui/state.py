@@ -1,7 +1,9 @@
 """Every session-state key the dashboard uses, with its default, in one place.
 
 Session state is per browser session: a visitor's documents, collection, search results and API
-key live here and nowhere else (never in ``st.cache_*``, files, logs or URLs).
+key live here and nowhere else (never in ``st.cache_*``, files, logs or URLs). The one exception
+is the visitor's own choice: **Keep on the server** (``ui.kept``) writes a copy of the collection
+to disk under a random key that only this session and the page's address hold.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ SEARCH_QUERIES = "search_queries"  # text of the search page's query box
 LOADED_SIGNATURE = "loaded_collection_signature"  # the saved-collection upload already loaded
 FLASH = "flash"  # (kind, message) shown once after a rerun, e.g. "collection loaded"
 EVAL_RESULT = "eval_result"  # core.eval.Comparison of the Evaluate page
+# The copy kept on the server (ui.kept). The key is this visitor's: it lives here and in the
+# page's own address, nowhere another session reads.
+KEPT_TOKEN = "kept_token"  # the key this session keeps its collection under, or None
+KEPT_INFO = "kept_info"  # core.services.KeptInfo of that copy
+KEPT_OF = "kept_of"  # id() of the collection object the copy was made from
+KEPT_NOTICE = "kept_notice"  # (kind, message) of the last restore, shown once
+KEPT_DISMISSED = "kept_dismissed"  # a key whose restore offer the visitor dismissed
 
 DEFAULTS: dict[str, Any] = {
     BASE_URL: "",
@@ -72,6 +81,11 @@ DEFAULTS: dict[str, Any] = {
     SEARCH_QUERIES: "",
     SIM_QUERIES: None,
     EVAL_RESULT: None,
+    KEPT_TOKEN: None,
+    KEPT_INFO: None,
+    KEPT_OF: None,
+    KEPT_NOTICE: None,
+    KEPT_DISMISSED: None,
 }
 
 

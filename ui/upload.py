@@ -18,6 +18,7 @@ from core.services import EmbedSummary, download_name
 from ui import state
 from ui.budget import process_budget
 from ui.jobs import NOTHING_TO_EMBED_LABEL, UP_TO_DATE_LABEL
+from ui.kept import render_keep
 from ui.text import md
 
 UPLOAD_TYPES = ["txt", "md", "csv", "jsonl", "json", "parquet", "pdf"]
@@ -332,17 +333,14 @@ def render_summary(summary: EmbedSummary) -> None:
 
 
 def render_save_load(collection: Collection | None) -> None:
-    """Download the current collection (Parquet or .npz) and load a saved one back.
+    """Keep the collection on the server (``ui.kept``), download it (Parquet or .npz), or load
+    a saved one back.
 
     A loaded collection becomes current and the page reruns, so the sidebar and everything
     above this section show it; the "Loaded …" message is a flash shown after that rerun.
     """
     state.show_flash()
-    st.caption(
-        ":material/info: The collection lives only in this browser tab's session, in the "
-        "server's memory: reloading the page or closing the tab drops it. One click on "
-        "**Download** keeps it as a file; drop that file below to restore it."
-    )
+    render_keep(collection)
     if collection is not None:
         row = st.container(horizontal=True)
         row.download_button(
@@ -366,7 +364,10 @@ def render_save_load(collection: Collection | None) -> None:
             on_click="ignore",
         )
     saved = st.file_uploader(
-        "Load a saved collection (.parquet or .npz)", type=["parquet", "npz"], key="up_saved"
+        "Load a saved collection (.parquet or .npz)",
+        type=["parquet", "npz"],
+        key="up_saved",
+        help=f"Up to {max_upload_bytes() // 2**20} MB per file.",
     )
     if saved is None:
         return

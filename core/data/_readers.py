@@ -85,7 +85,7 @@ def decode_any(name: str, data: bytes, encoding: str | None = None) -> tuple[str
         utf8_error = exc
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    best = _most_plausible(from_bytes(data))
     if best is None or best.chaos > 0.2:
         exc = utf8_error
         line = data[: exc.start].count(b"\n") + 1
@@ -97,6 +97,22 @@ def decode_any(name: str, data: bytes, encoding: str | None = None) -> tuple[str
             location=f"line {line}, byte {exc.start:,}",
         ) from exc
     return str(best), best.encoding
+
+
+# Among encodings that fit a short file equally well, the one most files in it are written in:
+# a few lines of GBK are also valid cp949 and Shift-JIS, and a Latin-1 line valid cp1250 (which
+# reads "è" as "č"). charset-normalizer orders such ties arbitrarily; this order breaks them.
+_TIE_ORDER = ("gb18030", "big5", "cp932", "shift_jis", "cp949", "euc_kr", "cp1252", "latin_1")
+
+
+def _most_plausible(matches):
+    """The least chaotic of charset-normalizer's matches, ties broken by :data:`_TIE_ORDER`."""
+    if not matches:
+        return None
+    least = min(m.chaos for m in matches)
+    tied = [m for m in matches if m.chaos <= least + 1e-9]
+    rank = {name: i for i, name in enumerate(_TIE_ORDER)}
+    return min(tied, key=lambda m: rank.get(m.encoding, len(rank)))
 
 
 def _encoding_control() -> str:

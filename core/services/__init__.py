@@ -7,6 +7,8 @@
   :func:`parse_queries`, :func:`check_queries`, :func:`neighbours`
 - downloads: :func:`csv_bytes` (UTF-8 with BOM, for Excel), :func:`download_name`
   (collection and time in the file name)
+- keeping a collection on the server for a while under an unguessable key:
+  :class:`KeptCollections` (keep, info, load, forget), :class:`KeptInfo`, :func:`new_token`
 - what the numbers mean, in words: :func:`memory_note`, :func:`recall_note`,
   :func:`no_match_note`, :func:`format_score`, … (``core.services._reporting``)
 """
@@ -20,6 +22,7 @@ from core.services._embed import (
     plan_embedding,
     summarise,
 )
+from core.services._kept import KeptCollections, KeptInfo, is_token, new_token
 from core.services._reporting import (
     SCORE_DECIMALS,
     clamp_k,
@@ -59,6 +62,8 @@ __all__ = [
     "EmbedOutcome",
     "EmbedPlan",
     "EmbedSummary",
+    "KeptCollections",
+    "KeptInfo",
     "SearchReport",
     "check_queries",
     "clamp_k",
@@ -69,10 +74,12 @@ __all__ = [
     "embed_value",
     "format_bytes",
     "format_score",
+    "is_token",
     "memory_label",
     "memory_note",
     "mode_label",
     "neighbours",
+    "new_token",
     "no_match_note",
     "no_pairs_message",
     "pairs_heading",

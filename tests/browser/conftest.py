@@ -109,8 +109,11 @@ def _drain(proc: subprocess.Popen, log: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def serve_app(cache_dir: Path) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it."""
+def serve_app(cache_dir: Path, *options: str) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it.
+
+    ``options`` are more command-line settings, e.g. ``"--server.maxUploadSize", "1"``.
+    """
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(cache_dir)
@@ -122,6 +125,7 @@ def serve_app(cache_dir: Path) -> Iterator[str]:
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        *options,
     ]  # fmt: skip
     proc = subprocess.Popen(
         command,

@@ -3,9 +3,7 @@ Stop and resume, the benchmark charts and the similarity heatmap."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -13,7 +11,6 @@ from playwright.sync_api import Page, expect
 from core.data._sample import SAMPLE_DOCUMENTS, SAMPLE_QUERIES, document_index
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOT = REPO / "docs" / "screenshots" / "search.png"
 LONG_S = 90_000  # ms: embedding and benchmarks on a busy 2-core machine
 
 NOTES = (
@@ -100,7 +97,8 @@ def test_sample_corpus_search_map_and_neighbours(page: Page):
 
 
 def _screenshot_for_readme(page: Page) -> None:
-    """The README's screenshot of the search page.
+    """A tall screenshot of the search page with its map, in test-artifacts/ (the README's
+    screenshots, in both themes, are written by tests/browser/test_look.py).
 
     Streamlit scrolls inside its own container, so this is a screenshot of a tall viewport (not
     ``full_page``), taken from the top of the page.
@@ -111,9 +109,6 @@ def _screenshot_for_readme(page: Page) -> None:
     page.get_by_role("heading", name="Search", exact=True).scroll_into_view_if_needed()
     expect(page.get_by_test_id("stPlotlyChart").last.locator(".legendtext").first).to_be_visible()
     page.screenshot(path=str(target))
-    if os.environ.get("WORKBENCH_UPDATE_SCREENSHOTS") == "1" or not SCREENSHOT.exists():
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, SCREENSHOT)
 
 
 def test_stop_keeps_finished_batches_and_embed_resumes(page: Page, tmp_path):

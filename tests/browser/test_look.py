@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,19 @@ def shoot(tab: Page, name: str) -> None:
     tab.screenshot(path=str(target))
     if os.environ.get("WORKBENCH_UPDATE_SCREENSHOTS") == "1" or not (SHOTS / target.name).exists():
         SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, SHOTS / target.name)
+        save_small(target, SHOTS / target.name)
+
+
+def save_small(source: Path, target: Path) -> None:
+    """``source`` as a 128-colour PNG (a screenshot of flat UI colours loses nothing visible;
+    the file is about a third of the size)."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        small = image.convert("RGB").quantize(
+            colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        small.save(target, optimize=True)
 
 
 def chart_text_colour(tab: Page) -> str:
@@ -95,6 +106,9 @@ def test_follows_the_system_theme_on_every_page_charts_included(chromium, app_ur
         go_to(tab, "Benchmark")
         expect(tab.get_by_role("button", name="Run benchmarks")).to_be_visible()
         shoot(tab, f"benchmark-{scheme}")
+        go_to(tab, "Evaluate")
+        expect(tab.get_by_role("button", name="Compare")).to_be_visible()
+        shoot(tab, f"evaluate-{scheme}")
     finally:
         tab.context.close()
 
@@ -143,3 +157,42 @@ def test_phone_width_sidebar_does_not_cover_the_page(chromium, app_url):
         shoot(tab, "home-phone")
     finally:
         tab.context.close()
+
+
+# A phone as Chromium emulates one: Streamlit tells phones by their user agent and touch.
+PHONE_DEVICE = {
+    "viewport": PHONE,
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 11; Pixel 5) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36"
+    ),
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_on_a_phone_choosing_a_page_closes_the_sidebar(chromium, app_url, scheme):
+    context = chromium.new_context(locale="en-US", color_scheme=scheme, **PHONE_DEVICE)
+    try:
+        tab = context.new_page()
+        tab.goto(app_url)
+        expect(tab.get_by_role("heading", name="Embedding Workbench")).to_be_visible(timeout=60_000)
+        sidebar = tab.get_by_test_id("stSidebar")
+        expect(sidebar).to_have_attribute("data-collapsed", "true")
+        tab.get_by_test_id("stExpandSidebarButton").click()
+        expect(sidebar).to_have_attribute("data-collapsed", "false")
+        tab.get_by_test_id("stSidebarNav").get_by_text("Search", exact=True).click()
+        heading = tab.get_by_role("heading", name="Search", exact=True)
+        expect(heading).to_be_visible()
+        expect(sidebar).to_have_attribute("data-collapsed", "true")
+        box = heading.bounding_box()
+        on_top = tab.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).closest('h1') !== null",
+            [box["x"] + 20, box["y"] + box["height"] / 2],
+        )
+        assert on_top, "the sidebar still covers the page after choosing one"
+        expect(tab.get_by_test_id("stApp")).to_have_css("background-color", BACKGROUND[scheme])
+    finally:
+        context.close()
