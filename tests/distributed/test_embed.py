@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 from collections import Counter
 
 import numpy as np
@@ -130,40 +127,6 @@ def test_a_retry_after_pauses_every_worker(inproc_client, server, tmp_path):
     assert paused == []
     assert any(r.t_start >= refused.t_start + 0.95 for r in records)
     assert sum(_accepted_texts(server).values()) == 120
-
-
-def test_a_worker_killed_mid_job_loses_only_its_requests_in_flight(two_workers, tmp_path):
-    texts = _texts(240, "k")
-    pids = two_workers.run(os.getpid)
-    victim = sorted(pids.values())[0]
-    killed, stop = threading.Event(), threading.Event()
-    with OpenAICompatibleServer(api_key=KEY, latency_ms=30) as server:
-
-        def kill_after_some_requests():
-            # Waits on the server's log (not on time): kill once 6 requests were answered.
-            while not stop.is_set():
-                if sum(r.status == 200 for r in server.embedding_requests) >= 6:
-                    os.kill(victim, signal.SIGKILL)
-                    killed.set()
-                    return
-                stop.wait(0.01)
-
-        killer = threading.Thread(target=kill_after_some_requests, daemon=True)
-        killer.start()
-        try:
-            result = _job(texts, tmp_path / "out", two_workers, server, rows_per_shard=60,
-                          concurrency=2)  # fmt: skip
-        finally:
-            stop.set()
-            killer.join()
-        sent = _accepted_texts(server)
-    assert killed.is_set()
-    two_workers.wait_for_workers(2, timeout=60)
-    assert victim not in two_workers.run(os.getpid).values()  # its nanny started a new one
-    _check_vectors(result.collection, texts)
-    assert set(sent) == set(texts)
-    in_flight = 2 * 2 * 10  # the killed worker's: 2 partitions x 2 requests x 10 texts
-    assert sum(sent.values()) <= len(texts) + in_flight
 
 
 def test_bad_jobs_are_refused(inproc_client, server, tmp_path):
