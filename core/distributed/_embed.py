@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from core.data._shards import (
+    SHARDS_DIR,
     SHARDS_MANIFEST,
     ShardedCollection,
     ShardedManifest,
@@ -172,6 +173,8 @@ def embed_to_shards(
     root = Path(out)
     fingerprint = _fingerprint(texts, embedder_args, rows_per_shard)
     _claim(root, fingerprint, len(texts), rows_per_shard)
+    for staged in (root / SHARDS_DIR).glob(".part-*"):  # a shard write cut short by a kill
+        staged.unlink(missing_ok=True)
 
     ranges = [
         (lo, min(lo + rows_per_shard, len(texts))) for lo in range(0, len(texts), rows_per_shard)

@@ -98,6 +98,7 @@ def test_the_killed_cli_job_resumes_and_sends_only_what_was_in_flight(tmp_path):
         _check_resume(server, texts, delivered, in_flight,
                       ShardedCollection.open(tmp_path / "out", verify=True))  # fmt: skip
     assert not (tmp_path / "out" / ".partial").exists()
+    assert not list((tmp_path / "out" / "shards").glob(".*"))  # no staged file left behind
 
 
 def test_a_worker_killed_mid_job_loses_only_its_requests_in_flight(two_workers, tmp_path):
