@@ -61,6 +61,9 @@ def test_shards_in_input_order_with_progress_and_a_rerun_sends_nothing(
     _check_vectors(result.collection, texts)
     assert seen[0].shards_done == 0 and seen[-1].shards_done == 4
     assert [p.texts_done for p in seen] == sorted(p.texts_done for p in seen)
+    # Reported as requests finish, not only per shard (at most 5 distinct values then).
+    assert len({p.texts_done for p in seen}) > 5
+    assert all(p.texts_done % 10 == 0 for p in seen)  # whole requests of 10 texts
     assert seen[-1].texts_done == 130 and seen[-1].n_texts == 130
     assert sum(_accepted_texts(server).values()) == 130
     server.reset_log()
