@@ -76,7 +76,10 @@ def search_section() -> None:
                                    key="c_method")  # fmt: skip
             k = cols[1].number_input("k", 1, min(100, len(collection)), min(5, len(collection)),
                                      key="c_k")  # fmt: skip
-            columns = ", ".join(map(str, collection.metadata_columns())) or "none"
+            try:
+                columns = ", ".join(map(str, collection.metadata_columns())) or "none"
+            except CollectionError:
+                columns = "unknown (the first shard cannot be read here)"
             where = st.text_input(
                 "Metadata filter (optional)", key="c_where", placeholder='source = "faq.csv"',
                 help=FILTER_HELP + f" Columns: {columns}. Each worker filters its own shards.",
@@ -92,7 +95,7 @@ def search_section() -> None:
         if where is not None:
             try:  # read and checked against the columns before the queries are embedded
                 where = prepare_where(where, collection.shards, len(collection),
-                                      collection.metadata_columns())[0]  # fmt: skip
+                                      collection.metadata_columns)[0]  # fmt: skip
             except InvalidInputError as exc:
                 st.error("The metadata filter cannot be used:")
                 st.code(str(exc), language=None)

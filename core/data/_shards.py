@@ -197,13 +197,13 @@ class ShardState:
 # ---------------------------------------------------------------------- filters and MMR
 
 
-def prepare_where(where, shards, n_rows: int, columns: list[str]):
+def prepare_where(where, shards, n_rows: int, columns):
     """Check a filter once, before any shard is searched, and give each shard its part.
 
-    A string is parsed, a dict checked against the shards' metadata ``columns`` (an unknown
-    column or operator fails here, not on a worker); a bool array of shape ``(n_rows,)`` is cut
-    into one slice per shard; a callable is passed on as it is. Returns one filter per shard
-    (or None when there is no filter).
+    A string is parsed, a dict checked against the shards' metadata columns (``columns()``
+    gives them, called only when a filter needs them), so an unknown column or operator fails
+    here, not on a worker; a bool array of shape ``(n_rows,)`` is cut into one slice per shard;
+    a callable is passed on as it is. Returns one filter per shard (None: no filter).
     """
     from core.data._filters import parse_where, where_mask
 
@@ -214,7 +214,7 @@ def prepare_where(where, shards, n_rows: int, columns: list[str]):
         return [where[s.offset : s.offset + s.count] for s in shards]
     if isinstance(where, str):
         where = parse_where(where)
-    where_mask(where, pd.DataFrame(columns=columns))  # columns and operators, no rows
+    where_mask(where, pd.DataFrame(columns=columns()))  # columns and operators, no rows
     return [where] * len(shards)
 
 
@@ -458,7 +458,7 @@ class ShardedCollection:
         queries = check_queries(query_vectors, self.dimension, len(self), k)
         method = Metric.parse(method)
         fetch = k if mmr is None else check_mmr(mmr, k, fetch_k)
-        wheres = prepare_where(where, self.shards, len(self), self.metadata_columns())
+        wheres = prepare_where(where, self.shards, len(self), self.metadata_columns)
         parts = []
         for i, shard in enumerate(self.shards):
             rows = shard_rows(self.root, shard, None if wheres is None else wheres[i])

@@ -6,12 +6,17 @@
   collection's path and the shard's name, count and hash, never the vectors (pickling a
   memory-mapped array into the graph costs seconds per query). Each worker memory-maps its shards
   once and keeps them, with their row norms and any compressed index, in a cache keyed by path,
-  shard and content hash, so later queries read nothing again.
+  shard and content hash, so later queries read nothing again. The cache is bounded by bytes,
+  least recently used shard first out (:class:`ShardCache`).
 - **The same kernel**: each task runs the single-process engine's own per-shard step
   (:meth:`core.data._shards.ShardState.search`, i.e. :func:`core.search.search` on the shard) and
   returns that shard's top-k with global ids; the client merges them with
   :func:`core.search.merge_topk`. Results equal the local search, ties across shards included.
 - **A batch of queries is one task per shard**, not one per query.
+- **Filters and MMR**: with ``where`` each task first filters its shard's documents (the
+  shard's Parquet metadata, read by the worker) and scores only the passing rows; with ``mmr``
+  the top ``fetch_k`` candidates come from the cluster and are re-ranked here by the same
+  selection as the local search.
 - **Shard ``i`` prefers worker ``i mod n``** (so its cache is reused) but may run elsewhere: a
   worker lost mid-search has its tasks rerun on another one by the scheduler; if that keeps
   failing, :class:`core.errors.ClusterError` says so. A result is never partial.
@@ -197,7 +202,7 @@ def search(
     vectors_at = None
     if isinstance(corpus, ShardedCollection):
         queries = check_queries(queries, corpus.dimension, len(corpus), k)
-        wheres = prepare_where(where, corpus.shards, len(corpus), corpus.metadata_columns())
+        wheres = prepare_where(where, corpus.shards, len(corpus), corpus.metadata_columns)
         tasks = [
             (_search_shard, (str(corpus.root), shard, None if wheres is None else wheres[i]))
             for i, shard in enumerate(corpus.shards)

@@ -115,6 +115,20 @@ def test_the_rate_limit_holds_across_the_cluster(two_workers, tmp_path):
     assert max(per_second.values()) * tokens.min() <= limit
 
 
+def test_the_shared_schedule_keeps_every_window_within_the_request_budget():
+    """The cluster's schedule (what every worker's request goes through), requests only: 40
+    requests asked for at once get slots whose every window holds at most the budget."""
+    limit = SharedRateLimit(requests_per_minute=8, window_s=1.0, jitter_s=0.1)
+    log: list = []
+    for _ in range(40):
+        log.append([limit.schedule(log, 100.0, tokens=1), 1])
+    slots = np.array([t for t, _ in log])
+    assert (np.diff(slots) >= 0).all()
+    budget = int(0.95 * 8)
+    assert max(int(((slots > t - 1.0) & (slots <= t)).sum()) for t in slots) <= budget
+    assert slots[budget] >= slots[0] + 1.0  # the next window starts only after the first closes
+
+
 def test_a_retry_after_pauses_every_worker(inproc_client, server, tmp_path):
     texts = _texts(120, "p")
     server.inject(None, None, Fault.rate_limit(retry_after=1.0))
