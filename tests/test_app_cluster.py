@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.data._shards import ShardedCollection
@@ -37,7 +38,7 @@ def configured(cluster, tmp_path, monkeypatch):
                                            normalized=True)  # fmt: skip
         for lo, hi in ((0, 2), (2, 5)):
             vectors = np.stack([reference_embedding(t, MODEL, 8) for t in DOCS[lo:hi]])
-            sharded.append(DOCS[lo:hi], vectors)
+            sharded.append(DOCS[lo:hi], vectors, pd.DataFrame({"n": range(lo, hi)}))
         monkeypatch.setenv(SCHEDULER_NAME, cluster.scheduler_address)
         monkeypatch.setenv(COLLECTION_NAME, str(sharded.root))
         monkeypatch.setenv("OPENAI_API_KEY", KEY)
@@ -68,3 +69,22 @@ def test_the_search_page_searches_the_sharded_collection_on_the_cluster(configur
     assert table["text"].iloc[0] == DOCS[3]
     assert table["doc"].tolist()[:1] == [3]
     assert len(configured.embedding_requests) == 1  # the query, embedded once
+
+
+def test_the_cluster_search_filters_on_the_shards_metadata(configured):
+    at = open_page(new_app(), "search")
+    at.text_area(key="c_queries").set_value(DOCS[3])
+    at.text_input(key="c_where").set_value("n >= 4 or n = 0")
+    at.button(key=SUBMIT).click().run()
+    assert_ok(at)
+    table = at.dataframe[0].value
+    assert sorted(table["doc"].tolist()) == [0, 4]  # the best match (3) does not pass
+    at.text_input(key="c_where").set_value("colour = 'red'")
+    at.button(key=SUBMIT).click().run()
+    assert [e.value for e in at.error] == ["The metadata filter cannot be used:"]
+    assert "unknown metadata column 'colour'" in at.code[0].value
+    at.text_input(key="c_where").set_value("n > 10")
+    at.button(key=SUBMIT).click().run()
+    assert [w.value for w in at.warning] == [
+        "No document matches the metadata filter; change or clear it."
+    ]

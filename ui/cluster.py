@@ -17,9 +17,11 @@ import os
 import pandas as pd
 import streamlit as st
 
+from core.data._shards import prepare_where
 from core.embedding._batching import EmbeddingJobError
-from core.errors import ClusterError, CollectionError, MissingDependencyError
+from core.errors import ClusterError, CollectionError, InvalidInputError, MissingDependencyError
 from ui import cache
+from ui.filters import FILTER_HELP
 
 SCHEDULER_NAME = "WORKBENCH_DASK_SCHEDULER"
 COLLECTION_NAME = "WORKBENCH_SHARDED_COLLECTION"
@@ -74,6 +76,14 @@ def search_section() -> None:
                                    key="c_method")  # fmt: skip
             k = cols[1].number_input("k", 1, min(100, len(collection)), min(5, len(collection)),
                                      key="c_k")  # fmt: skip
+            try:
+                columns = ", ".join(map(str, collection.metadata_columns())) or "none"
+            except CollectionError:
+                columns = "unknown (the first shard cannot be read here)"
+            where = st.text_input(
+                "Metadata filter (optional)", key="c_where", placeholder='source = "faq.csv"',
+                help=FILTER_HELP + f" Columns: {columns}. Each worker filters its own shards.",
+            )  # fmt: skip
             submitted = st.form_submit_button("Search on the cluster")
         if not submitted:
             return
@@ -81,14 +91,26 @@ def search_section() -> None:
         if not queries:
             st.error("Type at least one query (one per line).")
             return
+        where = (where or "").strip() or None
+        if where is not None:
+            try:  # read and checked against the columns before the queries are embedded
+                where = prepare_where(where, collection.shards, len(collection),
+                                      collection.metadata_columns)[0]  # fmt: skip
+            except InvalidInputError as exc:
+                st.error("The metadata filter cannot be used:")
+                st.code(str(exc), language=None)
+                return
         try:
             vectors = cache.embedder_for(collection.spec).embed_documents(queries)
-            ids, scores = collection.search(vectors, int(k), method, client=client)
+            ids, scores = collection.search(vectors, int(k), method, client=client, where=where)
         except (cache.MissingKeyError, EmbeddingJobError) as exc:
             st.error(f"Could not embed the queries: {exc}")
             return
         except ClusterError as exc:
             st.error(str(exc))
+            return
+        if ids.shape[1] == 0:
+            st.warning("No document matches the metadata filter; change or clear it.")
             return
         rows = []
         for query, row_ids, row_scores in zip(queries, ids, scores, strict=True):

@@ -359,6 +359,17 @@ def render_embed(e: dict) -> list[str]:
             "partial caches. Texts sent beyond the distinct count are requests that were in "
             "flight when a process died (answered, never recorded).",
         ]
+    for run in e["runs"]:
+        if "in_flight_at_kill" in run:
+            lines += [
+                "",
+                f"{run['label']}: at the kill the server had answered "
+                f"{run['answered_before_kill']:,} distinct texts and held "
+                f"{run['in_flight_at_kill']:,} in unanswered requests; over the run "
+                f"{run['sent_twice']:,} texts were sent twice, "
+                f"{run['answered_then_sent_again']:,} of them answered before the kill (answers "
+                "on their way back, not yet recorded by the job when it died).",
+            ]
     lines.append("")
     return lines
 

@@ -77,20 +77,43 @@ def _counts(server, distinct: int, t0: float, t1: float, tpm: int) -> dict:
 
 
 def _kill_when(server, n_texts: int, action) -> threading.Thread:
-    """Run ``action`` once the server has accepted ``n_texts`` inputs (polls its log)."""
+    """Run ``action`` once the server has accepted ``n_texts`` inputs (polls its log); the
+    server's log at that moment is kept as ``thread.at_kill`` (see :func:`_kill_counts`)."""
     done = threading.Event()
 
     def watch():
         while not done.is_set():
-            if sum(r.n_inputs for r in server.embedding_requests if r.status == 200) >= n_texts:
+            records = server.embedding_requests
+            if sum(r.n_inputs for r in records if r.status == 200) >= n_texts:
                 action()
+                thread.at_kill = records  # type: ignore[attr-defined]
                 return
             done.wait(0.05)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.stop = done  # type: ignore[attr-defined]
+    thread.at_kill = []  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def _kill_counts(at_kill, server) -> dict:
+    """What the server's own log says about a kill: texts answered before it, texts in requests
+    still unanswered at it (in flight), and, over the whole run, texts sent more than once and
+    those of them that had been answered before the kill (answered but not yet recorded by the
+    job when it died)."""
+    answered = {t for r in at_kill if r.status == 200 for t in r.inputs}
+    in_flight = {t for r in at_kill if r.status == 0 for t in r.inputs}
+    sent: dict[str, int] = {}
+    for r in server.embedding_requests:
+        if r.status == 200:
+            for t in r.inputs:
+                sent[t] = sent.get(t, 0) + 1
+    twice = {t for t, n in sent.items() if n > 1}
+    return {
+        "answered_before_kill": len(answered), "in_flight_at_kill": len(in_flight),
+        "sent_twice": len(twice), "answered_then_sent_again": len(twice & answered),
+    }  # fmt: skip
 
 
 def bench_embed(args) -> dict:
@@ -120,7 +143,8 @@ def bench_embed(args) -> dict:
         _job(texts, work / "killed-worker", client, server.base_url, tpm)
         watcher.stop.set()
         runs.append({"label": "one of 2 workers killed at 30%",
-                     **_counts(server, len(set(texts)), t0, time.monotonic(), tpm)})  # fmt: skip
+                     **_counts(server, len(set(texts)), t0, time.monotonic(), tpm),
+                     **_kill_counts(watcher.at_kill, server)})  # fmt: skip
         client.close()
         cluster.close()
         # 3. the whole job killed at 40%, then resumed
@@ -142,6 +166,7 @@ def bench_embed(args) -> dict:
         client.close()
         cluster.close()
         row = _counts(server, len(set(texts)), t0, time.monotonic(), tpm)
+        row.update(_kill_counts(watcher.at_kill, server))
         row.update(label="whole job killed at 40%, then rerun", accepted_before_kill=killed_at,
                    skipped_shards=resumed.n_skipped)  # fmt: skip
         runs.append(row)

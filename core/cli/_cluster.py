@@ -8,6 +8,7 @@ embedding job whose output is a sharded collection (one shard per partition, res
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -68,6 +69,15 @@ def run_search(args) -> int:
     for number, query in enumerate(args.query, start=1):
         if not query.strip():
             raise InvalidInputError(f"query {number} is empty; give the text to search for")
+    if args.mmr is not None:  # before the queries are embedded (and paid for)
+        from core.data._shards import check_mmr
+
+        check_mmr(args.mmr, args.k, None)
+    where = args.where
+    if where:
+        from core.data._filters import parse_where
+
+        where = parse_where(where)  # a syntax error points at the bad part, before any work
     sharded = is_sharded(args.collection)
     collection = (ShardedCollection.open(args.collection) if sharded
                   else Collection.load(args.collection))  # fmt: skip
@@ -81,19 +91,54 @@ def run_search(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        ids, scores = collection.search(vectors, args.k, args.method, client=client)
+        if client is not None:
+            from core.distributed import search as search_on_cluster
+
+            ids, scores = search_on_cluster(collection, vectors, args.k, args.method,
+                                            client=client, where=where, mmr=args.mmr)  # fmt: skip
+        else:
+            ids, scores = collection.search(vectors, args.k, args.method, where=where,
+                                            mmr=args.mmr)  # fmt: skip
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if client is not None:
             client.close()
+    if args.json:
+        print(json.dumps(_json(args, collection, sharded, ids, scores), ensure_ascii=False,
+                         indent=2))  # fmt: skip
+        return 0
     width = shutil.get_terminal_size((100, 20)).columns
     for query, row_ids, row_scores in zip(args.query, ids, scores, strict=True):
         view, local_ids = _rows(collection, row_ids, sharded)
         print(f"\nquery: {query}  ({args.method}, top {len(row_ids)})")
         print(format_results(view, local_ids, row_scores, width))
     return 0
+
+
+def _json(args, collection, sharded: bool, ids, scores) -> dict:
+    """``--json``: per query, its results with global id, score, text and metadata."""
+    from core.cli._main import _jsonable
+
+    queries = []
+    for query, row_ids, row_scores in zip(args.query, ids, scores, strict=True):
+        if sharded:
+            table = collection.documents_at(row_ids).reset_index(drop=True)
+            texts = table.pop("text").astype(str).tolist()
+        else:
+            table = collection.metadata.iloc[list(map(int, row_ids))].reset_index(drop=True)
+            texts = [collection.texts[int(i)] for i in row_ids]
+        hits = [
+            {"rank": rank, "id": int(i), "score": float(score), "text": texts[rank - 1],
+             "metadata": {c: _jsonable(table.iloc[rank - 1][c]) for c in table.columns}}
+            for rank, (i, score) in enumerate(zip(row_ids, row_scores, strict=True), start=1)
+        ]  # fmt: skip
+        queries.append({"query": query, "results": hits})
+    return {
+        "collection": str(args.collection), "method": args.method, "k": args.k,
+        "model": collection.spec.model, "cluster": args.cluster, "queries": queries,
+    }  # fmt: skip
 
 
 def _rows(collection, ids, sharded: bool):

@@ -139,25 +139,136 @@ class ShardState:
     norms: np.ndarray | None = None
     indexes: dict = field(default_factory=dict)
 
-    def search(self, queries: np.ndarray, k: int, method, mode: str, options: dict):
+    @property
+    def nbytes(self) -> int:
+        """Memory this open shard pins: its mapped vectors (every page is read by a search and
+        stays resident while mapped), plus its row norms and built indexes."""
+        total = int(self.vectors.nbytes)
+        if self.norms is not None:
+            total += int(self.norms.nbytes)
+        return total + sum(int(getattr(index, "nbytes", 0)) for index in self.indexes.values())
+
+    def search(self, queries: np.ndarray, k: int, method, mode: str, options: dict, rows=None):
         """Top-k of ``queries`` (float32 ``(n_queries, dim)``, checked) in this shard.
 
-        Returns ids already offset to the whole collection. The one per-shard step of both the
-        local and the distributed engine, so their results are the same by construction.
+        ``rows``: the shard's rows (sorted int64 positions) passing a filter, or None for all;
+        only those are scored, so the filter comes before top-k (as in
+        :meth:`core.data.Collection.search`). Returns ids already offset to the whole
+        collection, of shape ``(n_queries, min(k, n_rows))``. The one per-shard step of both
+        the local and the distributed engine, so their results are the same by construction.
         """
-        k = min(k, self.vectors.shape[0])
+        from core.data._collection import filtered_index_search
+
+        n = self.vectors.shape[0]
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+            if rows.size == n:
+                rows = None
+            elif rows.size == 0:
+                empty = np.zeros((queries.shape[0], 0))
+                return empty.astype(np.int64), empty.astype(np.float32)
         if mode == "float32":
             if self.norms is None:
                 self.norms = row_norms(self.vectors)
-            ids, scores = core_search(
-                self.vectors, queries, k, method, check_finite=False, corpus_norms=self.norms,
-                **options,
-            )  # fmt: skip
+            if rows is None:
+                ids, scores = core_search(
+                    self.vectors, queries, min(k, n), method, check_finite=False,
+                    corpus_norms=self.norms, **options,
+                )  # fmt: skip
+            else:
+                subset = np.asarray(self.vectors[rows], dtype=np.float32)
+                ids, scores = core_search(
+                    subset, queries, min(k, rows.size), method, check_finite=False,
+                    corpus_norms=self.norms[rows], **options,
+                )  # fmt: skip
+                ids = rows[ids]
         else:
             if mode not in self.indexes:
                 self.indexes[mode] = build_index(np.asarray(self.vectors), mode)
-            ids, scores = self.indexes[mode].search(queries, k, method, **options)
+            if rows is None:
+                ids, scores = self.indexes[mode].search(queries, min(k, n), method, **options)
+            else:
+                ids, scores = filtered_index_search(
+                    self.indexes[mode], queries, k, method, rows, options
+                )
         return ids.astype(np.int64) + self.offset, scores
+
+
+# ---------------------------------------------------------------------- filters and MMR
+
+
+def prepare_where(where, shards, n_rows: int, columns):
+    """Check a filter once, before any shard is searched, and give each shard its part.
+
+    A string is parsed, a dict checked against the shards' metadata columns (``columns()``
+    gives them, called only when a filter needs them), so an unknown column or operator fails
+    here, not on a worker; a bool array of shape ``(n_rows,)`` is cut into one slice per shard;
+    a callable is passed on as it is. Returns one filter per shard (None: no filter).
+    """
+    from core.data._filters import parse_where, where_mask
+
+    if where is None or (isinstance(where, str | dict) and not where):
+        return None
+    if isinstance(where, np.ndarray):
+        where_mask(where, pd.DataFrame(index=range(n_rows)))  # checks dtype and shape
+        return [where[s.offset : s.offset + s.count] for s in shards]
+    if isinstance(where, str):
+        where = parse_where(where)
+    where_mask(where, pd.DataFrame(columns=columns()))  # columns and operators, no rows
+    return [where] * len(shards)
+
+
+def shard_rows(root, shard: ShardInfo, where) -> np.ndarray | None:
+    """The shard's rows passing ``where`` (its part from :func:`prepare_where`): sorted int64
+    positions, or None for every row. Reads only the shard's metadata columns."""
+    from core.data._filters import where_mask
+
+    if where is None:
+        return None
+    if isinstance(where, np.ndarray):
+        return np.flatnonzero(where)
+    mask = where_mask(where, read_shard_metadata(root, shard.name))
+    return None if mask is None else np.flatnonzero(mask)
+
+
+def merge_parts(parts, k: int, n_queries: int):
+    """Merge per-shard top-k (of any widths, some maybe empty) into the best ``k``."""
+    total = sum(np.asarray(ids).shape[1] for ids, _ in parts)
+    if total == 0:
+        empty = np.zeros((n_queries, 0))
+        return empty.astype(np.int64), empty.astype(np.float32)
+    return merge_topk(parts, min(k, total))
+
+
+def check_mmr(mmr, k: int, fetch_k: int | None) -> int:
+    """Check MMR's lambda and return the candidates to fetch (as ``Collection.search``)."""
+    from core.data._collection import DEFAULT_FETCH_K
+
+    if isinstance(mmr, bool) or not isinstance(mmr, int | float | np.floating | np.integer) \
+            or not 0.0 <= float(mmr) <= 1.0:  # fmt: skip
+        raise InvalidInputError(f"mmr (lambda) must be a number in [0, 1], got {mmr!r}")
+    fetch = max(DEFAULT_FETCH_K, 4 * k) if fetch_k is None else int(fetch_k)
+    if fetch < k:
+        raise InvalidInputError(f"fetch_k ({fetch}) must be at least k ({k})")
+    return fetch
+
+
+def mmr_rerank(queries, cand_ids, cand_scores, vectors_at, k: int, lambda_mult: float):
+    """Re-rank each query's candidates by maximal marginal relevance (the same selection as
+    :meth:`core.data.Collection.search` with ``mmr``); ``vectors_at(ids)`` gives the candidates'
+    vectors. Returns ids and scores of shape ``(n_queries, min(k, n_candidates))``."""
+    from core.search._mmr import mmr as mmr_select
+
+    width = min(k, cand_ids.shape[1])
+    out_ids = np.empty((queries.shape[0], width), dtype=np.int64)
+    out_scores = np.empty((queries.shape[0], width), dtype=np.float32)
+    if width == 0:
+        return out_ids, out_scores
+    for q in range(queries.shape[0]):
+        pool = cand_ids[q]
+        picked, _ = mmr_select(queries[q], vectors_at(pool), width, lambda_mult)
+        out_ids[q], out_scores[q] = pool[picked], cand_scores[q][picked]
+    return out_ids, out_scores
 
 
 def open_shard(root: str | os.PathLike, shard: ShardInfo) -> ShardState:
@@ -307,6 +418,9 @@ class ShardedCollection:
         *,
         mode: str = "float32",
         client=None,
+        where=None,
+        mmr: float | None = None,
+        fetch_k: int | None = None,
         **options,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k over every shard: each scored with :func:`core.search.search` and merged.
@@ -321,24 +435,64 @@ class ShardedCollection:
         client : distributed.Client, optional
             Search on this Dask cluster instead (see :func:`core.distributed.search`); same
             results.
+        where : dict, str, callable or bool array of shape (n_docs,), optional
+            Metadata filter, as :meth:`core.data.Collection.search`: each shard's documents are
+            filtered (its Parquet metadata), then only the passing rows are scored.
+        mmr : float in [0, 1], optional
+            Re-rank by maximal marginal relevance among the top ``fetch_k`` (default
+            ``max(20, 4k)``), as :meth:`core.data.Collection.search`.
 
         Returns
         -------
-        ids : ndarray of shape (n_queries, min(k, count)), int64
-        scores : ndarray of shape (n_queries, min(k, count)), float32
-            Higher is better for every metric; ties by lower global id.
+        ids : ndarray of shape (n_queries, k'), int64
+        scores : ndarray of shape (n_queries, k'), float32
+            Higher is better for every metric; ties by lower global id. ``k'`` is
+            ``min(k, count)``, or the number of documents passing the filter when fewer.
         """
         if client is not None:
             from core.distributed import search as distributed_search
 
             return distributed_search(self, query_vectors, k, method, client=client, mode=mode,
+                                      where=where, mmr=mmr, fetch_k=fetch_k,
                                       **options)  # fmt: skip
         queries = check_queries(query_vectors, self.dimension, len(self), k)
         method = Metric.parse(method)
-        parts = [
-            self._state(shard).search(queries, k, method, mode, options) for shard in self.shards
-        ]
-        return merge_topk(parts, min(k, len(self)))
+        fetch = k if mmr is None else check_mmr(mmr, k, fetch_k)
+        wheres = prepare_where(where, self.shards, len(self), self.metadata_columns)
+        parts = []
+        for i, shard in enumerate(self.shards):
+            rows = shard_rows(self.root, shard, None if wheres is None else wheres[i])
+            parts.append(self._state(shard).search(queries, fetch, method, mode, options, rows))
+        ids, scores = merge_parts(parts, fetch, queries.shape[0])
+        if mmr is None:
+            return ids, scores
+        return mmr_rerank(queries, ids, scores, self.vectors_at, k, mmr)
+
+    def metadata_columns(self) -> list[str]:
+        """The documents' metadata columns (without ``text``), from the first shard's schema."""
+        if not self.shards:
+            return []
+        import pyarrow.parquet as pq
+
+        path = self.root / SHARDS_DIR / f"{self.shards[0].name}.parquet"
+        try:
+            names = pq.read_schema(path).names
+        except (OSError, ValueError) as exc:
+            raise CollectionError(f"{path} is missing, corrupt or truncated ({exc})") from None
+        return [n for n in names if n != TEXT_COLUMN and not n.startswith("__index")]
+
+    def vectors_at(self, ids) -> np.ndarray:
+        """The vectors of global rows ``ids`` (any order), float32 of shape (len(ids), dim)."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise InvalidInputError(f"row ids must be from 0 to {len(self) - 1}")
+        offsets = np.array([s.offset for s in self.shards], dtype=np.int64)
+        which = np.searchsorted(offsets, ids, side="right") - 1
+        out = np.empty((ids.size, self.dimension), dtype=np.float32)
+        for i in np.unique(which):
+            picked = which == i
+            out[picked] = self.shard_vectors(int(i))[ids[picked] - offsets[i]]
+        return out
 
     def _state(self, shard: ShardInfo) -> ShardState:
         if shard.name not in self._states:
@@ -480,6 +634,21 @@ def read_shard_documents(root: str | os.PathLike, name: str) -> pd.DataFrame:
     if TEXT_COLUMN not in documents.columns:
         raise CollectionError(f"{path} has no {TEXT_COLUMN!r} column")
     return documents
+
+
+def read_shard_metadata(root: str | os.PathLike, name: str) -> pd.DataFrame:
+    """A shard's metadata columns only (no ``text``): what a filter looks at."""
+    import pyarrow.parquet as pq
+
+    path = Path(root) / SHARDS_DIR / f"{name}.parquet"
+    try:
+        names = pq.read_schema(path).names
+        columns = [n for n in names if n != TEXT_COLUMN and not n.startswith("__index")]
+        return pd.read_parquet(path, columns=columns)
+    except FileNotFoundError:
+        raise CollectionError(f"{path} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise CollectionError(f"{path} is corrupt or truncated ({exc})") from None
 
 
 def verify_shard(root: str | os.PathLike, shard: ShardInfo) -> None:

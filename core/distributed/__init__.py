@@ -6,7 +6,7 @@ each function imports them when called and names the extra if they are missing.
 - connecting: :func:`connect` (``"local"`` starts a ``LocalCluster``; or a scheduler address)
 - exact search: :func:`search`, also reached as ``core.search.search(..., backend="dask",
   client=client)``, ``Collection.search(..., client=client)`` and
-  ``ShardedCollection.search(..., client=client)``
+  ``ShardedCollection.search(..., client=client)``, with metadata filters and MMR
 - embedding jobs: :func:`embed_to_shards` (one shard per partition, resumable) under one
   cluster-wide :class:`SharedRateLimit`
 """

@@ -13,7 +13,9 @@ writes the result as a shard of the output collection (:mod:`core.data._shards`)
   loses only its requests in flight (the scheduler reruns the task, which reads the cache). A
   rerun of a stopped job skips every shard already written and verified, and resumes the others
   from their caches.
-- **Progress**: ``progress(JobProgress)`` after each shard: shards and texts done.
+- **Progress**: ``progress(JobProgress)`` as requests finish on the workers (each partition
+  reports its texts done through a Dask event topic) and after each shard: shards and texts
+  done.
 
 The output directory and the caches must be on a path every worker can read and write.
 """
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from core.data._shards import (
+    SHARDS_DIR,
     SHARDS_MANIFEST,
     ShardedCollection,
     ShardedManifest,
@@ -53,7 +56,8 @@ DEFAULT_ROWS_PER_SHARD = 10_000
 
 @dataclass(frozen=True)
 class JobProgress:
-    """Where a distributed job stands, after each finished shard."""
+    """Where a distributed job stands: after each finished shard, and as the workers' requests
+    finish (``texts_done`` counts the texts of finished shards and of finished requests)."""
 
     shards_done: int
     n_shards: int
@@ -134,7 +138,8 @@ def embed_to_shards(
     batch_size, concurrency, long_text_policy, max_retries
         Passed to the batch engine on each worker.
     progress : callable, optional
-        Called with a :class:`JobProgress` after each shard.
+        Called with a :class:`JobProgress` after each shard and as requests finish (from the
+        client's event thread for the latter, under a lock: one call at a time).
 
     Returns
     -------
@@ -172,6 +177,8 @@ def embed_to_shards(
     root = Path(out)
     fingerprint = _fingerprint(texts, embedder_args, rows_per_shard)
     _claim(root, fingerprint, len(texts), rows_per_shard)
+    for staged in (root / SHARDS_DIR).glob(".part-*"):  # a shard write cut short by a kill
+        staged.unlink(missing_ok=True)
 
     ranges = [
         (lo, min(lo + rows_per_shard, len(texts))) for lo in range(0, len(texts), rows_per_shard)
@@ -193,16 +200,39 @@ def embed_to_shards(
         progress(JobProgress(len(infos), len(ranges), texts_done, len(texts),
                              time.perf_counter() - started))  # fmt: skip
 
+    topic = f"embed-progress-{fingerprint[:12]}-{time.time_ns()}"
+    report_lock = threading.Lock()
+    running: dict[str, int] = {}  # partition -> texts done so far on its worker
+    shown = [texts_done]
+
+    def report() -> None:  # under report_lock
+        done = max(shown[0], texts_done + sum(running.values()))  # never goes back
+        shown[0] = done
+        if progress is not None:
+            progress(JobProgress(len(infos), len(ranges), done, len(texts),
+                                 time.perf_counter() - started))  # fmt: skip
+
+    def on_event(event) -> None:
+        name, done = event[1]
+        with report_lock:
+            if name in running:
+                running[name] = max(running[name], int(done))
+                report()
+
     futures = {}
     for i, lo, hi, input_hash in todo:
+        running[names[i]] = 0
         part_meta = None if metadata is None else metadata.iloc[lo:hi].reset_index(drop=True)
         future = client.submit(
             _embed_partition, str(root), names[i], texts[lo:hi], part_meta, embedder_args, limit,
-            engine, input_hash, key=f"embed-{fingerprint[:12]}-{names[i]}-{time.time_ns()}",
+            engine, input_hash, topic if progress is not None else None,
+            key=f"embed-{fingerprint[:12]}-{names[i]}-{time.time_ns()}",
             pure=False,
         )  # fmt: skip
         futures[future] = i
     errors: list[str] = []
+    if progress is not None and futures:
+        client.subscribe_topic(topic, on_event)
     try:
         for future in distributed.as_completed(futures):
             i = futures[future]
@@ -214,13 +244,15 @@ def embed_to_shards(
             except (WorkbenchError, OSError, ValueError) as exc:
                 errors.append(f"{names[i]}: {exc}")
                 continue
-            infos[i] = ShardInfo(result["name"], result["count"], result["content_hash"])
-            results[i] = result
-            texts_done += result["count"]
-            if progress is not None:
-                progress(JobProgress(len(infos), len(ranges), texts_done, len(texts),
-                                     time.perf_counter() - started))  # fmt: skip
+            with report_lock:
+                infos[i] = ShardInfo(result["name"], result["count"], result["content_hash"])
+                results[i] = result
+                texts_done += result["count"]
+                running.pop(names[i], None)
+                report()
     finally:
+        if progress is not None and futures:
+            client.unsubscribe_topic(topic)
         client.cancel(list(futures))
     if errors:
         raise EmbeddingJobError(
@@ -358,16 +390,25 @@ def _worker_embedder(args: dict):
         return _EMBEDDERS[key]
 
 
-def _embed_partition(root, name, texts, metadata, embedder_args, limit, engine, input_hash):
-    """Worker task: embed one partition (resuming from its cache) and write it as a shard."""
+def _embed_partition(root, name, texts, metadata, embedder_args, limit, engine, input_hash,
+                     topic):  # fmt: skip
+    """Worker task: embed one partition (resuming from its cache) and write it as a shard;
+    with ``topic``, report its texts done there after each request."""
     from core.embedding import EmbeddingCache, embed_texts
 
     embedder = _worker_embedder(embedder_args)
     sender = LimitedEmbedder(embedder, limit) if limit is not None else embedder
     partial = Path(root) / PARTIAL_DIR / name
     cache = EmbeddingCache(partial)
+    on_progress = None
+    if topic is not None:
+        worker = require_distributed().get_worker()
+
+        def on_progress(p) -> None:
+            worker.log_event(topic, [name, int(p.texts_done)])
+
     try:
-        result = embed_texts(texts, sender, cache=cache, **engine)
+        result = embed_texts(texts, sender, cache=cache, progress=on_progress, **engine)
     finally:
         cache.close()
     info = write_shard(root, name, texts, result.vectors, metadata, input_hash=input_hash)

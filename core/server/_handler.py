@@ -237,6 +237,7 @@ class Handler(BaseHTTPRequestHandler):
             self._check_token_limits(record, counts)
         if fault is not None:
             self._apply_fault(record, fault)
+        self._hold_if_asked()
         self._charge_rate_limit(record)
         if state.latency_s > 0:
             state.stopping.wait(state.latency_s)
@@ -367,6 +368,26 @@ class Handler(BaseHTTPRequestHandler):
             record.status = 0  # no reply: the client has given up
             self.close_connection = True
             raise _Hang
+
+    def _hold_if_asked(self) -> None:
+        """With ``hold_after`` set: count this request down, or (once it is spent) wait here
+        unanswered until the test releases the hold or the server stops."""
+        state = self.state
+        with state.changed:
+            if state.hold_after is None:
+                return
+            if state.hold_after > 0:
+                state.hold_after -= 1
+                return
+            state.held += 1
+            state.changed.notify_all()
+        try:
+            while not state.release.wait(0.05) and not state.stopping.is_set():
+                pass
+        finally:
+            with state.changed:
+                state.held -= 1
+                state.changed.notify_all()
 
     def _charge_rate_limit(self, record: RequestRecord) -> None:
         self._charge_requests(record)

@@ -8,7 +8,8 @@ no empty strings). Vectors are deterministic functions of model and text
 
 Tests script its failures (:meth:`OpenAICompatibleServer.inject`): each queued :class:`Fault`
 applies to one upcoming request — 429 with or without Retry-After, 500, 503, a hang longer than
-the client's timeout, shuffled ``data``, a missing vector, 401. A per-request latency and a
+the client's timeout, shuffled ``data``, a missing vector, 401; ``hold_after(n)`` answers ``n``
+requests, then holds the rest unanswered until released. A per-request latency and a
 tokens-per-minute limit (sliding 60 s window, 429 + Retry-After) make it behave like a loaded
 service. Every request is logged (:class:`RequestRecord`) with its inputs, tokens and server-clock
 timestamps, and the highest number of requests in flight is tracked; ``GET /_workbench/stats``
@@ -253,6 +254,33 @@ class OpenAICompatibleServer:
     def stats(self) -> dict:
         """Requests, status counts, accepted inputs and tokens, most in flight (see the log)."""
         return self._state.stats()
+
+    def hold_after(self, n: int) -> None:
+        """Answer the next ``n`` embeddings requests, then hold every later one unanswered
+        (its record keeps ``status == 0``) until :meth:`release`: a test can then act while it
+        knows exactly which requests were answered and which are in flight."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InvalidInputError(f"hold_after takes a whole number >= 0, got {n!r}")
+        state = self._state
+        with state.changed:
+            state.release.clear()
+            state.hold_after = n
+
+    def wait_held(self, n: int, timeout: float = 60.0) -> int:
+        """Wait until at least ``n`` requests are held (see :meth:`hold_after`); returns how many
+        are. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        state = self._state
+        with state.changed:
+            if not state.changed.wait_for(lambda: state.held >= n, timeout):
+                raise TimeoutError(f"{state.held} request(s) held after {timeout} s, not {n}")
+            return state.held
+
+    def release(self) -> None:
+        """End a hold: held requests are answered and later ones pass."""
+        state = self._state
+        with state.changed:
+            state.hold_after = None
+            state.release.set()
 
     def reset_log(self) -> None:
         """Forget the log and the in-flight maximum (the rate-limit window is kept)."""

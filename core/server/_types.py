@@ -218,6 +218,15 @@ class ServerState:
     window: collections.deque = field(default_factory=collections.deque)  # (t, tokens)
     in_flight: int = 0
     max_in_flight: int = 0
+    # hold_after: answer this many more embeddings requests, then hold every later one (its
+    # record keeps status 0) until release; ``held`` counts those waiting, under ``changed``.
+    hold_after: int | None = None
+    held: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition | None = None
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
 
     def stats(self) -> dict:
         """Counts over the ``/v1/embeddings`` requests so far (``GET /_workbench/stats``)."""

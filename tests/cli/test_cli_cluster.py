@@ -85,3 +85,39 @@ def test_bad_cluster_options(collection, capsys):
     assert "--rows-per-shard must be at least 1" in capsys.readouterr().err
     assert cli.main(["shard", "missing", "--rows-per-shard", "2", "--out", "x"]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_filters_mmr_and_json_on_a_sharded_collection_and_a_cluster(server, tmp_path, capsys):
+    """--where and --mmr are honoured on a sharded collection, locally and with --cluster (the
+    same JSON either way), and equal the unsharded collection's own filtered / MMR search."""
+    import json
+
+    import pandas as pd
+
+    vectors = np.stack([reference_embedding(t, MODEL, 8) for t in DOCS])
+    meta = pd.DataFrame({"colour": COLOURS, "n": range(6)})
+    spec = EmbedderSpec("openai", MODEL, 8)
+    Collection.create(DOCS, vectors, spec, meta).save(tmp_path / "plain")
+    assert cli.main(["shard", str(tmp_path / "plain"), "--rows-per-shard", "4", "--out",
+                     str(tmp_path / "sharded")]) == 0  # fmt: skip
+    capsys.readouterr()
+    query = DOCS[1]
+
+    def found(target, *flags):
+        argv = ["search", str(target), query, "-k", "3", "--json", *flags]
+        assert cli.main(argv) == 0, capsys.readouterr().err
+        hits = json.loads(capsys.readouterr().out)["queries"][0]["results"]
+        return [(h["id"], h["text"], h["metadata"]["n"]) for h in hits]
+
+    both = ["--where", "n != 4", "--mmr", "0.2"]
+    for flags in (["--where", "n >= 2"], ["--mmr", "0.1"], both):
+        assert found(tmp_path / "sharded", *flags) == found(tmp_path / "plain", *flags)
+    assert all(n >= 2 for _, _, n in found(tmp_path / "sharded", "--where", "n >= 2"))
+    assert found(tmp_path / "sharded", "--mmr", "0.1") != found(tmp_path / "sharded")
+    on_cluster = found(tmp_path / "sharded", *both, "--cluster", "local", "--workers", "1")
+    assert on_cluster == found(tmp_path / "plain", *both)
+    assert 4 not in [n for _, _, n in on_cluster]
+    assert cli.main(["search", str(tmp_path / "sharded"), query, "--where", "shade = 'red'"]) == 2
+    assert "unknown metadata column 'shade'" in capsys.readouterr().err
+    assert cli.main(["search", str(tmp_path / "sharded"), query, "--mmr", "2"]) == 2
+    assert "must be a number in [0, 1]" in capsys.readouterr().err

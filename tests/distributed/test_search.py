@@ -21,6 +21,7 @@ distributed = pytest.importorskip("distributed")
 SPEC = EmbedderSpec("openai", "text-embedding-3-small", 8)
 METHODS = ["cosine", "dot", "euclidean"]
 BOUNDS = [(0, 130), (130, 131), (131, 600), (600, 601), (601, 900)]  # uneven, two one-row shards
+COLOURS = ["red", "green", "blue"]
 SCORE_ATOL = {"cosine": 1e-6, "dot": 1e-5, "euclidean": 2e-3}  # see tests/data/test_shards.py
 
 
@@ -33,7 +34,8 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("dask") / "sharded"
     sc = ShardedCollection.create(root, SPEC, 8, normalized=False)
     for lo, hi in BOUNDS:
-        sc.append([f"t{i}" for i in range(lo, hi)], x[lo:hi], pd.DataFrame({"i": range(lo, hi)}))
+        meta = pd.DataFrame({"i": range(lo, hi), "colour": [COLOURS[i % 3] for i in range(lo, hi)]})
+        sc.append([f"t{i}" for i in range(lo, hi)], x[lo:hi], meta)
     queries = np.vstack([x[5], x[600], rng.standard_normal((6, 8)).astype(np.float32)])
     return x, root, queries
 
@@ -99,7 +101,7 @@ def test_a_batch_is_one_task_per_shard_and_workers_keep_their_shards(inproc_clie
     def kept():
         from core.distributed import _search
 
-        return sorted(key[1] for key in _search._SHARDS if key[0] == str(root) and len(key) == 3)
+        return sorted(k[1] for k in _search._SHARDS.entries if k[0] == str(root) and len(k) == 3)
 
     held = inproc_client.run(kept)  # in-process workers share one cache: every shard is there
     names = sorted(s.name for s in ShardedCollection.open(root).shards)
@@ -175,3 +177,95 @@ def test_workers_that_keep_dying_give_a_clear_error(two_workers, corpus):
     two_workers.wait_for_workers(2, timeout=60)
     ids, _ = core.search(root, queries, 3, backend="dask", client=two_workers)
     assert_array_equal(ids, ShardedCollection.open(root).search(queries, 3)[0])
+
+
+WHERES = [
+    {"colour": "red"},
+    'colour in ("red", "blue") and i >= 100',
+    {"i": {"$lt": 131}},  # shards 0 and 1 only: the others have no passing row
+    lambda meta: meta["i"] % 97 == 0,  # a callable, run on the workers
+    {"colour": "none"},  # nothing passes
+]
+
+
+@pytest.fixture(scope="module")
+def whole(corpus):
+    """The same documents as one in-memory collection: the local filtered search to match."""
+    _, root, _ = corpus
+    return ShardedCollection.open(root).to_collection()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_filters_give_the_local_filtered_search(inproc_client, corpus, whole, method):
+    x, root, queries = corpus
+    sharded = ShardedCollection.open(root)
+    for where in WHERES:
+        want = whole.search(queries, 7, method, where=where)
+        local = sharded.search(queries, 7, method, where=where)
+        got = sharded.search(queries, 7, method, where=where, client=inproc_client)
+        assert_array_equal(got[0], local[0])
+        assert_array_equal(got[1], local[1])
+        assert_array_equal(got[0], np.asarray(want.ids))
+        assert_allclose(got[1], np.asarray(want.scores), rtol=1e-6, atol=SCORE_ATOL[method])
+    mask = np.zeros(len(x), dtype=bool)
+    mask[[3, 130, 600, 899]] = True  # a bool array is cut into each shard's part
+    got = core.search(root, queries, 10, method, backend="dask", client=inproc_client, where=mask)
+    assert sorted(got[0][0].tolist()) == [3, 130, 600, 899]
+    assert_array_equal(got[0], np.asarray(whole.search(queries, 10, method, where=mask).ids))
+    plain = Collection.load(whole.save(root.parent / f"plain-{method}"), mmap=True)
+    got = core.search(plain, queries, 7, method, backend="dask", client=inproc_client,
+                      where=WHERES[1])  # fmt: skip
+    assert_array_equal(got[0], np.asarray(whole.search(queries, 7, method, where=WHERES[1]).ids))
+
+
+def test_mmr_on_the_cluster_is_the_local_mmr(inproc_client, corpus, whole):
+    _, root, queries = corpus
+    sharded = ShardedCollection.open(root)
+    for lam, where in ((0.5, None), (0.2, {"colour": "blue"}), (1.0, None)):
+        want = whole.search(queries, 5, "cosine", mmr=lam, where=where)
+        local = sharded.search(queries, 5, "cosine", mmr=lam, where=where)
+        got = sharded.search(queries, 5, "cosine", mmr=lam, where=where, client=inproc_client)
+        for ids, scores in (local, got):
+            assert_array_equal(ids, np.asarray(want.ids))
+            assert_allclose(scores, np.asarray(want.scores), rtol=1e-6, atol=1e-6)
+    plain = core.search(whole, queries, 5, "dot", backend="dask", client=inproc_client, mmr=0.3)
+    assert_array_equal(plain[0], np.asarray(whole.search(queries, 5, "dot", mmr=0.3).ids))
+
+
+def test_bad_filters_and_mmr_are_refused_before_anything_is_sent(inproc_client, corpus):
+    x, root, queries = corpus
+    sharded = ShardedCollection.open(root)
+    with pytest.raises(InvalidInputError, match=r"unknown metadata column 'color'.*'i', 'colour'"):
+        sharded.search(queries, 3, where={"color": "red"}, client=inproc_client)
+    with pytest.raises(InvalidInputError, match="bad filter at character 8"):
+        sharded.search(queries, 3, where="colour red", client=inproc_client)
+    with pytest.raises(InvalidInputError, match=r"bool of shape \(900,\)"):
+        sharded.search(queries, 3, where=np.ones(5, bool), client=inproc_client)
+    with pytest.raises(InvalidInputError, match=r"mmr \(lambda\) must be a number in \[0, 1\]"):
+        sharded.search(queries, 3, mmr=1.5, client=inproc_client)
+    with pytest.raises(InvalidInputError, match=r"fetch_k \(2\) must be at least k \(3\)"):
+        sharded.search(queries, 3, mmr=0.5, fetch_k=2)
+    with pytest.raises(InvalidInputError, match="a plain array has no metadata"):
+        core.search(x, queries, 3, backend="dask", client=inproc_client, where={"i": 1})
+    with pytest.raises(InvalidInputError, match="shard_cache_mb must be a positive number"):
+        core.search(root, queries, 3, backend="dask", client=inproc_client, shard_cache_mb=0)
+
+
+def test_the_shard_cache_is_bounded_and_evicts_least_recently_used(inproc_client, corpus):
+    from core.distributed import _search
+
+    _, root, queries = corpus
+    want = ShardedCollection.open(root).search(queries, 10, "cosine")
+    # Shards 0 and 4 pin 130*8*4 + 130*4 and 299*8*4 + 299*4 bytes: a 0.012 MB bound (12,582
+    # bytes) keeps about two of the five shards.
+    for _ in range(2):
+        got = core.search(root, queries, 10, backend="dask", client=inproc_client,
+                          shard_cache_mb=0.012)  # fmt: skip
+        assert_array_equal(got[0], want[0])
+        assert_array_equal(got[1], want[1])
+    cache = _search._SHARDS
+    assert cache.evictions > 0
+    assert 1 <= len(cache.entries) < len(BOUNDS)
+    assert cache.nbytes() <= 0.012 * 2**20 or len(cache.entries) == 1
+    core.search(root, queries, 10, backend="dask", client=inproc_client, shard_cache_mb=1024)
+    assert len([k for k in cache.entries if k[0] == str(root)]) == len(BOUNDS)  # all kept again
