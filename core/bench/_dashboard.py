@@ -897,6 +897,24 @@ def dominates(result: dict) -> list[str]:
             f"({row['total_ms']:,.0f} ms): {share}. Query embedding {row['embed_ms']:,.0f} ms, "
             f"search {row['search_ms']:,.1f} ms."
         )
+    first, later = _first(large), large["later_median"]
+    pieces = result["server_pieces_ms"]
+    out.append(
+        f"- Once per session: the first search fetches Plotly's JavaScript "
+        f"({first['js_fetched_bytes'] / 2**20:.1f} MB, parsed and compiled on the page's main "
+        f"thread) and fits the map's projection "
+        f"({pieces['map projection fit (PCA, once per session)']:,.0f} ms in one process)."
+    )
+    if later:
+        out.append(
+            f"- On every search: the whole map is rebuilt and re-sent "
+            f"({pieces['points drawn']:,} points, {pieces['map JSON bytes'] / 2**20:.2f} MB of "
+            f"JSON; building the figure takes {pieces['map figure built (projection_figure)']:,.0f}"
+            f" ms in one process) and Plotly redraws it (the page's main thread spends "
+            f"{later['long_tasks_ms']:,.0f} ms in long tasks). The download button's file name "
+            f"(`download_name`) costs {pieces['download file name (download_name)']:,.0f} ms; "
+            f"the search itself {pieces['search (k = 5, cosine, exact)']:,.0f} ms."
+        )
     stages = cold["stages_s"]
     top = sorted(stages.items(), key=lambda kv: -kv[1])[:2]
     imports = sorted(fresh["imports"], key=lambda i: -i["seconds"])[:3]
@@ -906,7 +924,15 @@ def dominates(result: dict) -> list[str]:
         + ". The largest imports: "
         + ", ".join(f"{i['module']} {i['seconds']:.2f} s" for i in imports)
         + f"; the offline model loads in {fresh['model']['model_load_s']:.2f} s and embeds the "
-        f"sample in {fresh['model']['sample_embed_s']:.2f} s."
+        f"sample in {fresh['model']['sample_embed_s']:.2f} s. Home drawn is the server's first "
+        "script run, which imports the app (the import rows above), while the same process "
+        "serves the page's web files."
+    )
+    env = result["environment"]
+    out.append(
+        f"- The load average was {env['load_average_at_start'][0]:.1f} at the start on "
+        f"{env['cores']} cores: other processes shared the CPU, so every figure is inflated; "
+        "compare the parts within this run."
     )
     return out
 

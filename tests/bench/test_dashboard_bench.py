@@ -71,7 +71,7 @@ def test_markdown_has_the_tables_and_the_explanation(result):
         assert heading in md
     assert "Load average (1, 5, 15 min) at the start" in md and "OPENBLAS_CORETYPE=" in md
     assert "| **results and map drawn** |" in md
-    assert md.count("- **") == 3  # first search, later searches, cold start
+    assert md.count("- **") == 3  # first search, later search, cold start
 
 
 def test_marks_are_off_unless_asked_for(tmp_path, monkeypatch):
