@@ -687,7 +687,7 @@ def run(n_docs: int = 100_000, dim: int = 512, n_searches: int = 6, repeats: int
         file = workdir / f"synthetic-{n_docs}.parquet"
         collection, data = make_collection_file(file, n_docs, dim)
         print("collection file:", data, flush=True)
-        pieces = server_pieces(collection)
+        pieces = server_pieces(collection, repeats=repeats)
         del collection
         print("server pieces:", pieces, flush=True)
         max_upload_mb = max(configured_upload_mb(), int(data["file_bytes"] / 2**20) + 10)
@@ -716,6 +716,7 @@ def run(n_docs: int = 100_000, dim: int = 512, n_searches: int = 6, repeats: int
         "collection_file": data,
         "fresh_processes": fresh,
         "server_pieces_ms": pieces,
+        "repeats": repeats,
         "cold_start": cold,
         "large": {
             **large,
@@ -776,7 +777,8 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         "The same server-side steps called directly on this collection in one process (best of "
-        f"3; the map draws {pieces['points drawn']:,} points, "
+        f"{result.get('repeats', 3)}; the projection fit once; the map draws "
+        f"{pieces['points drawn']:,} points, "
         f"{pieces['map JSON bytes'] / 2**20:.2f} MB of figure JSON):",
         "",
         "| step | ms |",
