@@ -24,8 +24,12 @@ from ui.frame import page_frame
 from ui.search import is_previous, run_search, show_best, show_summary
 from ui.tables import neighbours_table, results_table, score_config
 from ui.text import md
+from ui.timings import laps
+
+lap = laps("search")  # no-op unless WORKBENCH_TIMINGS is set (the dashboard benchmark)
 
 page_frame()
+lap("frame")
 st.title("Search")
 cluster_search_section()  # only where the operator configured a Dask cluster
 collection = state.collection()
@@ -77,6 +81,7 @@ if submitted:
             failed = False
     if failed and state.get(state.SEARCH_RESULT) is not None:
         state.put(state.SEARCH_RESULT, state.get(state.SEARCH_RESULT).as_previous())
+lap("embed_search")
 
 result = state.get(state.SEARCH_RESULT)
 if result is None:
@@ -90,6 +95,7 @@ show_summary(result)
 if result.n_passing < result.n_docs:
     st.caption(f"Metadata filter: {result.n_passing:,} of {result.n_docs:,} documents pass.")
 table = results_table(collection, result.queries, result.ids, result.scores, result.method)
+lap("table_build")
 show_best(result, table)
 st.dataframe(
     table.drop(columns=["doc"]),
@@ -105,6 +111,7 @@ st.download_button(
     key="search_download",
     on_click="ignore",
 )
+lap("table_draw")
 
 st.subheader("Map of the corpus")
 st.page_link("pages/map.py", label="UMAP / t-SNE, clusters, colours and selection: the Map page")
@@ -116,6 +123,7 @@ proj_method = st.radio(
     format_func=lambda x: {"pca": "PCA (SVD)", "random": "Random projection"}[x],
 )
 projection = cache.projection(m.content_hash, proj_method, collection.embeddings)
+lap("projection")
 picked = st.session_state.get("s_map", {}).get("selection", {}).get("points", [])
 selected = selected_document(picked)
 near_ids, near_scores = (None, None)
@@ -136,7 +144,9 @@ fig = projection_figure(
     neighbour_ids=None if near_ids is None else near_ids.tolist(),
     axis_titles=projection.axis_titles()[:2],
 )
+lap("figure_build")
 show_figure(fig, key="s_map", selectable=True)
+lap("figure_draw")
 st.caption(
     f"{len(drawn):,} of {len(collection):,} documents drawn. Click a point for its neighbours."
 )
@@ -150,3 +160,4 @@ if selected is not None and near_ids is not None:
         column_config=score_config(result.method),
         key="s_neighbours",
     )
+lap.done(submitted=bool(submitted), embed_ms=result.embed_ms, search_ms=result.search_ms)

@@ -113,6 +113,7 @@ _MEASURED_APART = (
     ("maps.md", "## Maps: layout and clustering time", "python -m core.bench._maps"),
     ("COLLECTION_EDITS.md", "## Collections that change", "python -m core.bench._edits"),
     ("LOAD.md", "## Ten dashboard sessions at once", "python benchmarks/load_sessions.py"),
+    ("DASHBOARD.md", "## The dashboard's own latency", "python -m core.bench._dashboard"),
 )
 
 
