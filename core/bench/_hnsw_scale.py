@@ -33,16 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--d", type=int, default=384)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=RESULT)
+    p.add_argument(
+        "--recall-source",
+        choices=("real", "synthetic"),
+        default="real",
+        help="whose mean and covariance the rows are drawn with (see python -m core.bench)",
+    )
     args = p.parse_args(argv)
     started = time.perf_counter()
     env = describe()
-    data = recall_set("real")
+    data = recall_set(args.recall_source)
     moments = Moments.of(data["corpus"], data["meta"]["source"])
     result = modes.hnsw_at_scale(moments, n=args.n, d=args.d, repeats=args.repeats)
     env["load_average_at_end"] = os.getloadavg()
     result.update(
         {
-            "command": "python -m core.bench._hnsw_scale --n " + str(args.n),
+            "command": f"python -m core.bench._hnsw_scale --n {args.n} "
+            f"--recall-source {args.recall_source}",
             "environment": env,
             "elapsed_s": time.perf_counter() - started,
             "finished": time.strftime("%Y-%m-%d %H:%M %Z"),

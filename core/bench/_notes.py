@@ -46,13 +46,18 @@ NOTES = [
     "Vectors: speed uses Gaussian draws matching the mean and covariance of the real corpus "
     "(512-d; the leading 384 dimensions for d = 384, three independent 512-d blocks for 1536), "
     "normalised to unit rows like the model's outputs. Recall uses the real embeddings.",
-    "Memory modes: float16 is IEEE half storage decoded per cache-sized block by integer bit "
-    "moves (NumPy's own float16 cast is a scalar loop on this CPU, ~2 ns a value); int8 folds "
-    "the per-dimension scale into the query, so a block needs only the int8 -> float32 cast and "
-    "a GEMM; binary ranks by Hamming distance (XOR + `np.bitwise_count`, byte counts summed by "
-    "lane arithmetic) and rescores 20 x k candidates exactly with the float vectors. For 8 or "
-    "more queries binary unpacks bit blocks to 0/1 floats and uses one GEMM instead (NumPy has "
-    "no popcount matrix product).",
+    "Memory modes: float16 is IEEE half storage, int8 per-dimension affine codes, binary one "
+    "sign bit per dimension rescored 20 x k candidates exactly with the float vectors. Up to 4 "
+    "queries, float16 and int8 are scored by SimSIMD (F16C conversion inside a float32 dot "
+    "product; an int8 x int8 dot product in int32) against a rounded copy of the query; each "
+    "row is ranked by an upper bound of its score (approximation plus a proven error bound), "
+    "the best pool is rescored exactly and accepted only when the k-th exact score beats every "
+    "excluded row's bound (else a larger pool, else the NumPy path), so results are the exact "
+    "ones, ties by index. Batches stay NumPy GEMMs (float16 decoded per block by integer bit "
+    "moves, int8 cast to float32). Binary candidates come from a numba popcount kernel where "
+    "numba is installed (the `kernels` extra), else from XOR + `np.bitwise_count` (one query) "
+    "or an unpack + GEMM (batches). `WORKBENCH_KERNELS=numpy` switches the compiled kernels "
+    "off; the kernel table shows both.",
     "bytes/vector counts what the index holds in RAM, including a float32 norm per vector; the "
     "binary index rescores from the float vectors it was built from, which it reads only for "
     "the candidates (they can stay on disk as a memory map).",
@@ -128,27 +133,23 @@ EXPLAIN = {
         "fixed few MiB: a large fraction only of small matrices."
     ),
     "float16": (
-        "Decoding half floats costs three integer passes over each block (sign-extending "
-        "widen, shift, mask: about 0.4 ns a value on one core) before the GEMM, so float16 "
-        "is at best level with float32, which streams the same values from memory. NumPy has "
-        "no vectorised float16 cast on this CPU (no AVX512-FP16: ~2 ns a value) and no "
-        "half-precision GEMM. What would close it: a compiled kernel (numba or C) converting "
-        "with F16C (`vcvtph2ps`) inside the dot product, streaming half the bytes at memory "
-        "speed. float16 always halves memory, at the recall shown in the memory-mode tables."
+        "One query reads half the bytes with SimSIMD's F16C dot product, then rescores a pool "
+        "exactly; where it misses, the bound's pool or the per-row upper-bound arithmetic "
+        "(four float64 passes over the block's scores) is the overhead to look at. A batch "
+        "is a float32 GEMM on decoded blocks (NumPy has no half-precision GEMM), so it costs "
+        "float32's GEMM plus the decode."
     ),
     "int8": (
-        "One query: the int8 -> float32 block cast is fast in NumPy, so int8 reads a quarter "
-        "of the bytes and wins when memory is the bottleneck. A batch is compute-bound: the "
-        "GEMM on decoded blocks costs what float32's does, plus the cast; only an integer "
-        "GEMM kernel (VNNI/`vpmaddubsw`, not reachable from NumPy) would be faster."
+        "One query: SimSIMD's int8 dot product reads a quarter of the bytes. A batch is "
+        "compute-bound: the GEMM on decoded blocks costs what float32's does, plus the cast; "
+        "only an integer GEMM kernel (VNNI, not reachable from NumPy; SimSIMD's pairwise "
+        "loop is slower than a GEMM for batches, see the kernel table) would be faster."
     ),
     "binary": (
-        "One query: Hamming over 64 bytes a vector instead of 2 KiB is several times faster. "
-        "A batch is compute-bound and NumPy has no popcount matrix product: the batch path "
-        "unpacks bits to floats and runs a float32 GEMM of the same size as exact search, "
-        "then rescores 200 candidates per query, so a batch takes longer than float32. A "
-        "compiled popcount kernel (numba or C, or FAISS's `IndexBinaryFlat`) would make "
-        "batches fast too."
+        "Without numba the batch path unpacks bits to floats and runs a float32 GEMM the size "
+        "of exact search, so a batch takes about float32's time; with numba's popcount kernel "
+        "(the kernel table) the Hamming pass is several times faster. What is left is the "
+        "exact rescoring of 200 candidates per query, a random gather from the float vectors."
     ),
 }
 

@@ -40,7 +40,7 @@ def collection_name(collection: Collection) -> str:
     meta = collection.metadata
     if "source" not in meta.columns:
         return "collection"
-    sources = [str(s) for s in dict.fromkeys(meta["source"].dropna()) if str(s).strip()]
+    sources = [str(s) for s in meta["source"].dropna().unique() if str(s).strip()]
     if not sources:
         return "collection"
     first = _slug(PurePath(sources[0]).stem)
