@@ -35,7 +35,6 @@ from core.embedding.providers import (
     get_embedder,
 )
 from core.errors import WorkbenchError
-from core.langchain import WorkbenchVectorStore
 from core.search import (
     MODES,
     Metric,
@@ -52,6 +51,16 @@ from core.search import (
 from core.tutorial import BatchEmbeddingProcessor, SimilarityCalculator, TopKRetriever
 
 __version__ = "0.2.0"
+
+
+def __getattr__(name: str):
+    """``WorkbenchVectorStore`` on first use: LangChain's retrievers and tracers take about
+    0.7 s to import, which the dashboard's cold start and most scripts never need."""
+    if name == "WorkbenchVectorStore":
+        from core.langchain import WorkbenchVectorStore
+
+        return WorkbenchVectorStore
+    raise AttributeError(f"module 'core' has no attribute {name!r}")
 
 __all__ = [
     "MODES",
