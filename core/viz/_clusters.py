@@ -1,7 +1,9 @@
 """Clusters of a map's points: HDBSCAN (density, with noise) or k-means (a chosen k).
 
-Both run on the 2-D layout coordinates, so a cluster is a group the visitor can see: what is
-coloured together is what sits together. HDBSCAN (scikit-learn's) finds the number of groups
+Both run on low-dimensional points: the 2-D layout for PCA and t-SNE (what is coloured together
+is what sits together), and for UMAP a 10-dimensional UMAP embedding of the same vectors
+(:attr:`core.viz.Layout.cluster_space`), where neighbouring topics are not squeezed against each
+other as they are in a picture. HDBSCAN (scikit-learn's) finds the number of groups
 itself and marks points in no dense region as noise (label -1); k-means splits into exactly
 ``k`` groups and has no noise.
 
@@ -35,6 +37,9 @@ class ClusterParams:
     min_cluster_size : int or None
         HDBSCAN: the smallest group that counts as a cluster; ``None``: about 2% of the points,
         at least 4 (sized for "a topic", not for every tight pair).
+        HDBSCAN's ``min_samples`` (how dense a neighbourhood must be for a point not to be
+        noise) is half of it: scikit-learn's default (equal to it) calls a third of a small
+        topic noise when the topic is only a few times the minimum size.
     seed : int
     max_rows : int
         Cluster at most this many points (a seeded sample); the rest take their nearest
@@ -75,12 +80,12 @@ def default_min_cluster_size(n: int) -> int:
 
 
 def cluster_points(xy: np.ndarray, params: ClusterParams | None = None) -> np.ndarray:
-    """Cluster 2-D points.
+    """Cluster low-dimensional points.
 
     Parameters
     ----------
-    xy : array_like of shape (n, 2)
-        Map coordinates.
+    xy : array_like of shape (n, c)
+        Map coordinates (``c = 2``) or a layout's cluster space (a few dimensions).
     params : ClusterParams, optional
         Default: HDBSCAN with :func:`default_min_cluster_size`.
 
@@ -92,8 +97,11 @@ def cluster_points(xy: np.ndarray, params: ClusterParams | None = None) -> np.nd
     """
     params = params or ClusterParams()
     xy = np.asarray(xy, dtype=np.float64)
-    if xy.ndim != 2 or xy.shape[1] != 2:
-        raise InvalidInputError(f"xy must have shape (n, 2), got {xy.shape}")
+    if xy.ndim != 2 or not 1 <= xy.shape[1] <= 64:
+        raise InvalidInputError(
+            f"xy must have shape (n, c) with 1 <= c <= 64 (map or cluster-space coordinates), "
+            f"got {xy.shape}"
+        )
     if not np.isfinite(xy).all():
         raise InvalidInputError("xy holds NaN or infinite coordinates; recompute the layout")
     n = xy.shape[0]
@@ -116,9 +124,10 @@ def cluster_points(xy: np.ndarray, params: ClusterParams | None = None) -> np.nd
         # Sizes refer to the whole map; the sample holds proportionally fewer points.
         # (at least 5 there, or the asked size if smaller, so the sample's noise stays noise).
         size = max(min(size, 5), round(size * len(sample) / n))
-        labels = HDBSCAN(min_cluster_size=int(min(size, len(sample))), copy=True).fit_predict(
-            sample
-        )
+        size = int(min(size, len(sample)))
+        labels = HDBSCAN(
+            min_cluster_size=size, min_samples=max(1, size // 2), copy=True
+        ).fit_predict(sample)
     labels = np.asarray(labels, dtype=np.int64)
     if len(rows) < n:
         labels = _assign_nearest(xy, sample, labels, rows)
