@@ -45,7 +45,9 @@ def run(sizes, methods) -> dict:
             t0 = time.perf_counter()
             layout = fit_layout(x, LayoutParams(method=method))
             t1 = time.perf_counter()
-            ids = cluster_points(layout.xy, ClusterParams())
+            # As compute_map: UMAP's clusters are found on its cluster space.
+            space = layout.xy if layout.cluster_space is None else layout.cluster_space
+            ids = cluster_points(space, ClusterParams())
             t2 = time.perf_counter()
             summarise_clusters(texts, ids)
             t3 = time.perf_counter()

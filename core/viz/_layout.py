@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -325,12 +326,15 @@ def fit_layout(
     report(f"Reducing {len(fit_rows):,} vectors to {PRE_PCA_DIM} dimensions (PCA)…", 0.05)
     reduced = _pre_reduce(x[fit_rows], params.seed)
     report(f"{METHOD_NAMES[method]} on {len(fit_rows):,} documents…", 0.15)
-    fit_xy = _umap(reduced, params) if method == "umap" else _tsne(reduced, params)
-    fit_space = None
+    fit_space = knn = None
     if method == "umap":
+        fit_xy, knn = _umap(reduced, params)
         report(f"UMAP to {CLUSTER_DIM} dimensions for the clusters…", 0.5)
         # (Spectral initialisation needs more points than dimensions.)
-        fit_space = _umap(reduced, params, n_components=min(CLUSTER_DIM, len(fit_rows) - 2))
+        dim = min(CLUSTER_DIM, len(fit_rows) - 2)
+        fit_space, _ = _umap(reduced, params, n_components=dim, knn=knn)
+    else:
+        fit_xy = _tsne(reduced, params)
     xy = np.empty((n, 2), dtype=np.float32)
     xy[fit_rows] = fit_xy
     space = None if fit_space is None else np.empty((n, fit_space.shape[1]), dtype=np.float32)
@@ -405,8 +409,63 @@ def _pre_reduce(x: np.ndarray, seed: int) -> np.ndarray:
     return projection.transform(x)
 
 
-def _umap(x: np.ndarray, params: LayoutParams, n_components: int = 2) -> np.ndarray:
+# umap-learn's own numba functions (unlike pynndescent's) are not cached on disk, so every new
+# process compiled them again before its first UMAP: 15-30 s on this machine. Turning numba's
+# on-disk cache on for them (before their first compile) makes that a one-off per installation;
+# numba keeps the cache beside the package when it can write there, else in the user's cache
+# directory (or NUMBA_CACHE_DIR), and recompiles when the package's source changes.
+_UMAP_NUMBA_MODULES = (
+    "umap.umap_",
+    "umap.layouts",
+    "umap.utils",
+    "umap.distances",
+    "umap.spectral",
+)
+_numba_cache_lock = threading.Lock()
+_numba_cache_on = False
+
+
+def enable_umap_disk_cache() -> int:
+    """Turn numba's on-disk cache on for umap-learn's compiled functions (once per process).
+
+    Returns
+    -------
+    int
+        How many functions it was turned on for (0 when already done).
+    """
+    global _numba_cache_on
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    with _numba_cache_lock:
+        if _numba_cache_on:
+            return 0
+        count = 0
+        for name in _UMAP_NUMBA_MODULES:
+            module = importlib.import_module(name)
+            for obj in vars(module).values():
+                if (
+                    isinstance(obj, Dispatcher)
+                    and obj.__module__ == name
+                    and not obj.signatures  # not compiled yet: the cache can still serve it
+                    and type(obj._cache).__name__ == "NullCache"
+                ):
+                    obj.enable_caching()
+                    count += 1
+        _numba_cache_on = True
+        return count
+
+
+def _umap(
+    x: np.ndarray, params: LayoutParams, n_components: int = 2, knn: tuple | None = None
+) -> tuple[np.ndarray, tuple | None]:
+    """UMAP of ``x``: float32 (n, n_components), and its nearest-neighbour graph when UMAP
+    searched for one (corpora above UMAP's small-data size, 4,096 rows), for the next call on the
+    same rows to reuse instead of searching again."""
     import umap  # optional; checked by fit_layout
+
+    enable_umap_disk_cache()
 
     n = x.shape[0]
     reducer = umap.UMAP(
@@ -418,8 +477,13 @@ def _umap(x: np.ndarray, params: LayoutParams, n_components: int = 2) -> np.ndar
         # Spectral initialisation needs a connected graph; tiny corpora get a random start.
         init="spectral" if n > 2 * params.n_neighbors else "random",
         n_jobs=1,
+        precomputed_knn=knn or (None, None, None),
     )
-    return np.ascontiguousarray(reducer.fit_transform(x), dtype=np.float32)
+    embedding = np.ascontiguousarray(reducer.fit_transform(x), dtype=np.float32)
+    graph = getattr(reducer, "_knn_indices", None)
+    if graph is None:  # small data: UMAP computed exact distances, cheaply
+        return embedding, None
+    return embedding, (graph, reducer._knn_dists, getattr(reducer, "_knn_search_index", None))
 
 
 def _tsne(x: np.ndarray, params: LayoutParams) -> np.ndarray:
