@@ -134,3 +134,17 @@ def test_an_uploaded_csv_is_coloured_by_its_own_column(monkeypatch):
     assert points_drawn(figure) == 12
     at.multiselect(key="map_filter_team").set_value(["music"]).run()
     assert points_drawn(charts(at)[0]) == 6
+    at.multiselect(key="map_filter_team").set_value([]).run()
+    # Select the music rows (as a box would) and search inside them.
+    collection = at.session_state["collection"]
+    music = np.flatnonzero(collection.metadata["team"].to_numpy() == "music")
+    at.session_state["map_selection"] = music
+    at.run()
+    assert "Selection: 6 documents" in [s.value for s in at.subheader]
+    at.text_input[0].set_value("a football goal")
+    at.checkbox(key="map_within").check()
+    at.button[0].click().run()
+    assert_ok(at)
+    hits = at.dataframe[0].value
+    assert set(hits["text"]) <= {collection.texts[i] for i in music} and len(hits) == 5
+    assert "searched 6 documents" in "\n".join(t.value for t in at.text)
