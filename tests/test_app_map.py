@@ -100,6 +100,25 @@ def test_search_within_a_selection_only_returns_selected_documents(sample_map):
     assert "colorbar" in charts(at)[0]["data"][0]["marker"]
 
 
+def test_a_metadata_filter_narrows_the_search_and_the_selection_downloads(sample_map):
+    at = sample_map
+    at.session_state["map_selection"] = None
+    at.checkbox(key="map_within").uncheck()
+    at.multiselect(key="map_filter_topic").set_value(["finance"]).run()
+    at.text_input[0].set_value("how do I bake bread")
+    at.button[0].click().run()
+    assert_ok(at)
+    assert "searched 9 documents" in "\n".join(t.value for t in at.text)
+    finance = at.session_state["collection"].metadata["topic"] == "finance"
+    finance_texts = set(np.asarray(at.session_state["collection"].texts)[finance.to_numpy()])
+    assert set(at.dataframe[0].value["text"]) <= finance_texts
+    at.session_state["map_selection"] = np.arange(18, 21)
+    at.run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download the selection (CSV)", "Download as a collection (Parquet)"]
+    at.multiselect(key="map_filter_topic").set_value([]).run()
+
+
 def test_the_selection_becomes_the_collection(sample_map):
     at = sample_map
     at.session_state["map_selection"] = np.arange(18, 27)
@@ -134,3 +153,17 @@ def test_an_uploaded_csv_is_coloured_by_its_own_column(monkeypatch):
     assert points_drawn(figure) == 12
     at.multiselect(key="map_filter_team").set_value(["music"]).run()
     assert points_drawn(charts(at)[0]) == 6
+    at.multiselect(key="map_filter_team").set_value([]).run()
+    # Select the music rows (as a box would) and search inside them.
+    collection = at.session_state["collection"]
+    music = np.flatnonzero(collection.metadata["team"].to_numpy() == "music")
+    at.session_state["map_selection"] = music
+    at.run()
+    assert "Selection: 6 documents" in [s.value for s in at.subheader]
+    at.text_input[0].set_value("a football goal")
+    at.checkbox(key="map_within").check()
+    at.button[0].click().run()
+    assert_ok(at)
+    hits = at.dataframe[0].value
+    assert set(hits["text"]) <= {collection.texts[i] for i in music} and len(hits) == 5
+    assert "searched 6 documents" in "\n".join(t.value for t in at.text)

@@ -17,6 +17,13 @@ minutes of numba. :attr:`Layout.note` says when it happened.
 Before UMAP and t-SNE the vectors are reduced to at most :data:`PRE_PCA_DIM` principal components
 (the usual practice for t-SNE; for UMAP it halves the neighbour search and changes nothing
 visible): a PCA keeps the structure those methods need and drops noise dimensions.
+
+Clusters need more room than a picture: squeezing every neighbourhood into two dimensions glues
+neighbouring topics together at thin bridges, and a density clustering then merges them. So UMAP
+also computes a :data:`CLUSTER_DIM`-dimensional embedding of the same vectors with the same
+parameters (as BERTopic does: one UMAP to cluster on, one to draw), kept as
+:attr:`Layout.cluster_space`; :func:`core.viz.compute_map` clusters on it. PCA and t-SNE keep
+clustering on what is drawn.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -40,6 +48,9 @@ METHOD_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 DEFAULT_MAX_EXACT = {"umap": 20_000, "tsne": 5_000}
 PRE_PCA_DIM = 50
 PLACE_NEIGHBOURS = 10
+# Dimensions of the UMAP embedding clusters are found on (BERTopic uses 5; 10 keeps the eight
+# topics of the sample apart for every seed we tried, 5 does not).
+CLUSTER_DIM = 10
 # UMAP and t-SNE need a handful of points; fewer fall back to PCA (and say so).
 MIN_NONLINEAR_ROWS = 5
 
@@ -158,6 +169,11 @@ class Layout:
     axis_titles : tuple of str
     note : str
         One honest sentence about sampling and placement ("" when every row was laid out).
+    seconds : float
+        Wall time of the layout.
+    cluster_space : numpy.ndarray or None
+        UMAP: float32 of shape (n_docs, CLUSTER_DIM), the higher-dimensional embedding to cluster
+        on (see the module docstring); ``None`` for PCA and t-SNE (cluster on ``xy``).
     """
 
     params: LayoutParams
@@ -168,6 +184,7 @@ class Layout:
     axis_titles: tuple[str, str] = ("", "")
     note: str = ""
     seconds: float = field(default=0.0, compare=False)
+    cluster_space: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_placed(self) -> int:
@@ -218,24 +235,26 @@ def place_by_neighbours(
     vectors : array_like of shape (m, dim) or (dim,)
     anchors : array_like of shape (n_anchors, dim)
         Rows already laid out.
-    anchor_xy : array_like of shape (n_anchors, 2)
+    anchor_xy : array_like of shape (n_anchors, c)
+        Their positions (2 for a map; any ``c``, e.g. the cluster space).
     k : int
     metric : {"cosine", "euclidean"}
 
     Returns
     -------
     numpy.ndarray
-        float32 of shape (m, 2).
+        float32 of shape (m, c).
     """
     queries = as_matrix(vectors, "vectors")
     anchors = as_matrix(anchors, "anchors")
     anchor_xy = np.asarray(anchor_xy, dtype=np.float32)
-    if anchor_xy.shape != (anchors.shape[0], 2):
+    if anchor_xy.ndim != 2 or anchor_xy.shape[0] != anchors.shape[0]:
         raise InvalidInputError(
-            f"anchor_xy has shape {anchor_xy.shape}; expected ({anchors.shape[0]}, 2)"
+            f"anchor_xy has shape {anchor_xy.shape}; expected ({anchors.shape[0]}, c): one "
+            "position per anchor"
         )
     k = max(1, min(int(k), anchors.shape[0]))
-    out = np.empty((queries.shape[0], 2), dtype=np.float32)
+    out = np.empty((queries.shape[0], anchor_xy.shape[1]), dtype=np.float32)
     for start in range(0, queries.shape[0], 8_192):  # bounded (block, k) temporaries
         block = queries[start : start + 8_192]
         ids, scores = search(anchors, block, k, metric)
@@ -307,14 +326,30 @@ def fit_layout(
     report(f"Reducing {len(fit_rows):,} vectors to {PRE_PCA_DIM} dimensions (PCA)…", 0.05)
     reduced = _pre_reduce(x[fit_rows], params.seed)
     report(f"{METHOD_NAMES[method]} on {len(fit_rows):,} documents…", 0.15)
-    fit_xy = _umap(reduced, params) if method == "umap" else _tsne(reduced, params)
+    fit_space = knn = None
+    if method == "umap":
+        fit_xy, knn = _umap(reduced, params)
+        report(f"UMAP to {CLUSTER_DIM} dimensions for the clusters…", 0.5)
+        # (Spectral initialisation needs more points than dimensions.)
+        dim = min(CLUSTER_DIM, len(fit_rows) - 2)
+        fit_space, _ = _umap(reduced, params, n_components=dim, knn=knn)
+    else:
+        fit_xy = _tsne(reduced, params)
     xy = np.empty((n, 2), dtype=np.float32)
     xy[fit_rows] = fit_xy
+    space = None if fit_space is None else np.empty((n, fit_space.shape[1]), dtype=np.float32)
+    if space is not None:
+        space[fit_rows] = fit_space
     note = ""
     if len(fit_rows) < n:
         report(f"Placing the other {n - len(fit_rows):,} documents by their neighbours…", 0.85)
         rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
-        xy[rest] = place_by_neighbours(x[rest], x[fit_rows], fit_xy, metric=params.metric)
+        # One neighbour search places a row in both the map and the cluster space.
+        anchors = fit_xy if fit_space is None else np.hstack([fit_xy, fit_space])
+        placed = place_by_neighbours(x[rest], x[fit_rows], anchors, metric=params.metric)
+        xy[rest] = placed[:, :2]
+        if space is not None:
+            space[rest] = placed[:, 2:]
         note = (
             f"{METHOD_NAMES[method]} laid out a random sample of {len(fit_rows):,} of the "
             f"{n:,} documents; the other {n - len(fit_rows):,} are placed at the weighted mean "
@@ -330,6 +365,7 @@ def fit_layout(
         axis_titles=(f"{name} 1", f"{name} 2"),
         note=note,
         seconds=time.perf_counter() - started,
+        cluster_space=space,
     )
 
 
@@ -373,12 +409,67 @@ def _pre_reduce(x: np.ndarray, seed: int) -> np.ndarray:
     return projection.transform(x)
 
 
-def _umap(x: np.ndarray, params: LayoutParams) -> np.ndarray:
+# umap-learn's own numba functions (unlike pynndescent's) are not cached on disk, so every new
+# process compiled them again before its first UMAP: 15-30 s on this machine. Turning numba's
+# on-disk cache on for them (before their first compile) makes that a one-off per installation;
+# numba keeps the cache beside the package when it can write there, else in the user's cache
+# directory (or NUMBA_CACHE_DIR), and recompiles when the package's source changes.
+_UMAP_NUMBA_MODULES = (
+    "umap.umap_",
+    "umap.layouts",
+    "umap.utils",
+    "umap.distances",
+    "umap.spectral",
+)
+_numba_cache_lock = threading.Lock()
+_numba_cache_on = False
+
+
+def enable_umap_disk_cache() -> int:
+    """Turn numba's on-disk cache on for umap-learn's compiled functions (once per process).
+
+    Returns
+    -------
+    int
+        How many functions it was turned on for (0 when already done).
+    """
+    global _numba_cache_on
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    with _numba_cache_lock:
+        if _numba_cache_on:
+            return 0
+        count = 0
+        for name in _UMAP_NUMBA_MODULES:
+            module = importlib.import_module(name)
+            for obj in vars(module).values():
+                if (
+                    isinstance(obj, Dispatcher)
+                    and obj.__module__ == name
+                    and not obj.signatures  # not compiled yet: the cache can still serve it
+                    and type(obj._cache).__name__ == "NullCache"
+                ):
+                    obj.enable_caching()
+                    count += 1
+        _numba_cache_on = True
+        return count
+
+
+def _umap(
+    x: np.ndarray, params: LayoutParams, n_components: int = 2, knn: tuple | None = None
+) -> tuple[np.ndarray, tuple | None]:
+    """UMAP of ``x``: float32 (n, n_components), and its nearest-neighbour graph when UMAP
+    searched for one (corpora above UMAP's small-data size, 4,096 rows), for the next call on the
+    same rows to reuse instead of searching again."""
     import umap  # optional; checked by fit_layout
+
+    enable_umap_disk_cache()
 
     n = x.shape[0]
     reducer = umap.UMAP(
-        n_components=2,
+        n_components=n_components,
         n_neighbors=int(min(params.n_neighbors, n - 1)),
         min_dist=float(params.min_dist),
         metric=params.metric,
@@ -386,8 +477,13 @@ def _umap(x: np.ndarray, params: LayoutParams) -> np.ndarray:
         # Spectral initialisation needs a connected graph; tiny corpora get a random start.
         init="spectral" if n > 2 * params.n_neighbors else "random",
         n_jobs=1,
+        precomputed_knn=knn or (None, None, None),
     )
-    return np.ascontiguousarray(reducer.fit_transform(x), dtype=np.float32)
+    embedding = np.ascontiguousarray(reducer.fit_transform(x), dtype=np.float32)
+    graph = getattr(reducer, "_knn_indices", None)
+    if graph is None:  # small data: UMAP computed exact distances, cheaply
+        return embedding, None
+    return embedding, (graph, reducer._knn_dists, getattr(reducer, "_knn_search_index", None))
 
 
 def _tsne(x: np.ndarray, params: LayoutParams) -> np.ndarray:

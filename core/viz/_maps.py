@@ -14,20 +14,20 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInputError
-from core.viz._clusters import ClusterParams, cluster_points
+from core.viz._clusters import CLUSTER_SPACE_MIN_SAMPLES, ClusterParams, cluster_points
 from core.viz._labels import ClusterSummary, summarise_clusters
 from core.viz._layout import Layout, LayoutParams, Progress, fit_layout
 from core.viz._projection import Projection
 
 MAPS_DIR = "maps"
-_FORMAT = 1
+_FORMAT = 2  # 2: UMAP clusters found on the cluster space
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,13 @@ def compute_map(
 
     fitted = fit_layout(embeddings, layout, progress=scaled)
     report("Finding clusters…", 0.82)
-    ids = cluster_points(fitted.xy, clusters)
+    if fitted.cluster_space is None:
+        ids = cluster_points(fitted.xy, clusters)
+    else:
+        ids = cluster_points(
+            fitted.cluster_space, clusters, min_samples_share=CLUSTER_SPACE_MIN_SAMPLES
+        )
+    fitted = replace(fitted, cluster_space=None)  # used once: not kept with the map
     report("Labelling clusters…", 0.9)
     summaries = summarise_clusters(texts, ids, embeddings=embeddings, seed=clusters.seed)
     report("Map ready.", 1.0)

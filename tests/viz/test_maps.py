@@ -56,6 +56,11 @@ def test_each_layout_separates_blobs_and_hdbscan_recovers_them(rng, method):
     assert layout.used_method == method and layout.note == ""
     found = cluster_points(layout.xy)
     assert same_partition(found, truth)
+    if method == "umap":  # clusters are also found on the higher-dimensional UMAP embedding
+        assert layout.cluster_space.shape == (len(x), 10)
+        assert same_partition(cluster_points(layout.cluster_space), truth)
+    else:
+        assert layout.cluster_space is None
 
 
 def test_kmeans_finds_k_groups_and_numbers_them_by_size(rng):
@@ -85,6 +90,17 @@ def test_large_layouts_are_sampled_and_the_rest_placed_by_neighbours(rng):
     # A query equal to a laid-out document lands on it.
     doc = int(layout.fit_rows[3])
     np.testing.assert_allclose(layout.transform(x[doc], x)[0], layout.xy[doc], atol=1e-4)
+
+
+def test_sampled_umap_places_the_rest_in_the_cluster_space_too(rng):
+    pytest.importorskip("umap")
+    x, truth = blobs(rng, n_per=60)
+    result = compute_map(
+        x, ["w"] * len(x), LayoutParams("umap", n_neighbors=10, max_exact_rows=100)
+    )
+    assert result.layout.n_placed == len(x) - 100
+    assert result.layout.cluster_space is None  # used for the clusters, not kept
+    assert same_partition(result.clusters, truth)
 
 
 def test_placement_lands_between_two_anchors():
@@ -124,8 +140,8 @@ def test_bad_layout_parameters_are_named(kwargs, match):
 def test_bad_cluster_input_is_named():
     with pytest.raises(InvalidInputError, match="unknown cluster method 'dbscan'"):
         ClusterParams(method="dbscan")
-    with pytest.raises(InvalidInputError, match=r"xy must have shape \(n, 2\), got \(3, 3\)"):
-        cluster_points(np.zeros((3, 3)))
+    with pytest.raises(InvalidInputError, match=r"xy must have shape \(n, c\).*got \(3,\)"):
+        cluster_points(np.zeros(3))
     with pytest.raises(InvalidInputError, match="cannot lay out an empty corpus"):
         fit_layout(np.zeros((0, 4), dtype=np.float32))
 
