@@ -20,7 +20,7 @@ from core.errors import InvalidInputError
 
 def register(subparsers) -> None:
     """Add the ``add`` and ``delete`` subcommands to ``subparsers``."""
-    from core.cli._embed import add_reading_arguments
+    from core.cli._embed import add_cache_and_key_arguments, add_reading_arguments
 
     add = subparsers.add_parser(
         "add",
@@ -33,10 +33,7 @@ def register(subparsers) -> None:
     add_reading_arguments(add)
     add.add_argument("--batch-size", type=int, help="texts per request")
     add.add_argument("--concurrency", type=int, help="requests in flight (remote providers)")
-    add.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    add.add_argument("--cache-dir", help="embedding cache folder")
-    add.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
-    add.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    add_cache_and_key_arguments(add)
     add.add_argument("--dry-run", action="store_true", help="parse and count only")
     add.set_defaults(run=run_add, provider=None, model=None, dimensions=None)
 

@@ -47,10 +47,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="texts per request (default: provider's max)")
     p.add_argument("--concurrency", type=int, help="requests in flight (remote providers)")
     add_reading_arguments(p)
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
-    p.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
-    p.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    add_cache_and_key_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="parse and estimate only (no key needed)")
     add_endpoint_arguments(p)
     from core.cli._cluster import add_cluster_option
@@ -90,6 +87,15 @@ def add_reading_arguments(parser: argparse.ArgumentParser, *, chunking: bool = T
         action="store_true",
         help="use the readable files even if some cannot be parsed (default: stop)",
     )
+
+
+def add_cache_and_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--no-cache``, ``--cache-dir``, ``--api-key`` and ``--base-url``: the same four flags
+    for every subcommand that embeds (``embed``, ``add``, ``eval``)."""
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
+    parser.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
+    parser.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
 
 
 def check_reading_args(args: argparse.Namespace) -> None:

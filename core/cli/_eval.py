@@ -16,7 +16,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from core.cli._embed import add_reading_arguments, check_reading_args, read_inputs
+from core.cli._embed import (
+    add_cache_and_key_arguments,
+    add_reading_arguments,
+    check_reading_args,
+    read_inputs,
+)
 from core.errors import InvalidInputError
 from core.search._modes import MODES
 
@@ -66,10 +71,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (0)")
     p.add_argument("--json", action="store_true", help="print a JSON array, one per config")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
-    p.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
-    p.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    add_cache_and_key_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="read and estimate only")
     p.set_defaults(run=run_eval)
     return p

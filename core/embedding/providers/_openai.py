@@ -452,12 +452,9 @@ def make_openai_embedder(
     **kwargs,
 ) -> OpenAIEmbedder:
     """Build an :class:`OpenAIEmbedder` (for the provider registry); see its parameters."""
-    unknown = sorted(set(kwargs) - set(OPENAI_OPTIONS))
-    if unknown:
-        raise InvalidInputError(
-            f"option(s) {', '.join(unknown)} do not apply to openai; accepted: "
-            f"{', '.join(OPENAI_OPTIONS)}"
-        )
+    from core.embedding.providers import _reject_options  # the registry's one check
+
+    _reject_options(OPENAI_PROVIDER, kwargs, OPENAI_OPTIONS)
     return OpenAIEmbedder(
         model, dimensions, api_key=api_key, base_url=base_url, timeout=timeout,
         tokens_per_minute=tokens_per_minute, **kwargs,
