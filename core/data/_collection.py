@@ -527,7 +527,7 @@ class Collection:
     # ------------------------------------------------------------------ disk
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the collection to directory ``path`` atomically (see the module docstring).
+        """Write the collection to directory ``path`` atomically (see :mod:`core.data._versions`).
 
         ``path`` must be new, an empty directory or a collection (which is replaced); anything
         else raises :class:`CollectionError` before a byte is written (see

@@ -27,6 +27,10 @@ an estimate (``token_counter.exact`` is False).
 Errors: 400/401/403/404 and an exhausted quota raise :class:`OpenAIRequestError` at once, saying
 what to fix; 429, 5xx, timeouts and connection errors raise
 :class:`~core.errors.RetryableEmbeddingError` (with the server's Retry-After) for the engine.
+
+Beside this module: :mod:`._openai_settings` (models, limits, key and endpoint resolution),
+:mod:`._openai_headers` (Retry-After and rate-limit headers) and :mod:`._openai_answers`
+(reading replies and refusals); every name is importable from here as before.
 """
 
 from __future__ import annotations
