@@ -20,7 +20,7 @@ from core.errors import InvalidInputError
 
 def register(subparsers) -> None:
     """Add the ``add`` and ``delete`` subcommands to ``subparsers``."""
-    from core.data._parsing import DEFAULT_MAX_MB, SPLIT_MODES
+    from core.cli._embed import add_cache_and_key_arguments, add_reading_arguments
 
     add = subparsers.add_parser(
         "add",
@@ -30,19 +30,10 @@ def register(subparsers) -> None:
     )
     add.add_argument("collection", help="collection directory")
     add.add_argument("files", nargs="+", metavar="FILE", help="input files")
-    add.add_argument("--split", choices=SPLIT_MODES, default="line", help="unit for .txt/.md")
-    add.add_argument("--encoding", help="text encoding of the files (default: detected)")
-    add.add_argument("--text-column", help="CSV/JSONL/JSON/Parquet column holding the text")
-    add.add_argument("--chunk-size", type=int, help="cut documents into chunks of N characters")
-    add.add_argument("--chunk-overlap", type=int, default=0, help="characters shared by chunks")
-    add.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="largest file, in MB")
+    add_reading_arguments(add)
     add.add_argument("--batch-size", type=int, help="texts per request")
     add.add_argument("--concurrency", type=int, help="requests in flight (remote providers)")
-    add.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    add.add_argument("--cache-dir", help="embedding cache folder")
-    add.add_argument("--skip-bad-files", action="store_true", help="add the readable files")
-    add.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
-    add.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    add_cache_and_key_arguments(add)
     add.add_argument("--dry-run", action="store_true", help="parse and count only")
     add.set_defaults(run=run_add, provider=None, model=None, dimensions=None)
 
@@ -116,11 +107,11 @@ def add_where_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from core.cli._embed import _cache, _check_args, read_inputs
+    from core.cli._embed import _cache, check_embedding_args, read_inputs
     from core.data._collection import Collection, describe_spec
     from core.embedding.providers import get_embedder
 
-    _check_args(args)
+    check_embedding_args(args)  # it writes to COLLECTION: no --out to check
     collection = Collection.load(args.collection)
     parsed = read_inputs(args)
     known = set(collection.texts)

@@ -46,26 +46,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dimensions", type=int, help="shorter vectors (OpenAI -3 models only)")
     p.add_argument("--batch-size", type=int, help="texts per request (default: provider's max)")
     p.add_argument("--concurrency", type=int, help="requests in flight (remote providers)")
-    p.add_argument("--split", choices=SPLIT_MODES, default="line", help="unit for .txt/.md")
-    p.add_argument("--text-column", help="CSV column / JSONL key holding the text")
-    p.add_argument("--encoding", help="text encoding of the files (default: detected)")
-    p.add_argument("--chunk-size", type=int, help="cut documents into chunks of N characters")
-    p.add_argument("--chunk-overlap", type=int, default=0, help="characters shared by chunks")
-    p.add_argument(
-        "--max-mb",
-        type=float,
-        default=DEFAULT_MAX_MB,
-        help=f"largest file accepted, in MB (default {DEFAULT_MAX_MB:g})",
-    )
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
-    p.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
-    p.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
-    p.add_argument(
-        "--skip-bad-files",
-        action="store_true",
-        help="embed the readable files even if some cannot be parsed (default: stop)",
-    )
+    add_reading_arguments(p)
+    add_cache_and_key_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="parse and estimate only (no key needed)")
     add_endpoint_arguments(p)
     from core.cli._cluster import add_cluster_option
@@ -75,31 +57,88 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    for name in ("batch_size", "concurrency", "chunk_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise InvalidInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+def add_reading_arguments(parser: argparse.ArgumentParser, *, chunking: bool = True) -> None:
+    """Add the flags that say how to read FILE(s) (:func:`read_inputs` reads them).
+
+    ``embed``, ``add`` and ``eval`` share this one set, so they cannot drift apart.
+    ``chunking=False`` leaves out ``--chunk-size``/``--chunk-overlap`` (and defaults them to
+    no chunking): ``eval`` labels whole documents by id, which chunks would split.
+    """
+    parser.add_argument("--split", choices=SPLIT_MODES, default="line", help="unit for .txt/.md")
+    parser.add_argument("--text-column", help="CSV/JSONL/JSON/Parquet column holding the text")
+    parser.add_argument("--encoding", help="text encoding of the files (default: detected)")
+    if chunking:
+        parser.add_argument(
+            "--chunk-size", type=int, help="cut documents into chunks of N characters"
+        )
+        parser.add_argument(
+            "--chunk-overlap", type=int, default=0, help="characters shared by chunks"
+        )
+    else:
+        parser.set_defaults(chunk_size=None, chunk_overlap=0)
+    parser.add_argument(
+        "--max-mb",
+        type=float,
+        default=DEFAULT_MAX_MB,
+        help=f"largest file accepted, in MB (default {DEFAULT_MAX_MB:g})",
+    )
+    parser.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="use the readable files even if some cannot be parsed (default: stop)",
+    )
+
+
+def add_cache_and_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--no-cache``, ``--cache-dir``, ``--api-key`` and ``--base-url``: the same four flags
+    for every subcommand that embeds (``embed``, ``add``, ``eval``)."""
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
+    parser.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
+    parser.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+
+
+def check_reading_args(args: argparse.Namespace) -> None:
+    """Reject bad values of the :func:`add_reading_arguments` flags before anything is read."""
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise InvalidInputError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     if args.chunk_overlap and args.chunk_size is None:
         raise InvalidInputError("--chunk-overlap needs --chunk-size")
     if args.max_mb <= 0:
         raise InvalidInputError(f"--max-mb must be positive, got {args.max_mb}")
+
+
+def check_embedding_args(args: argparse.Namespace) -> None:
+    """The checks ``embed`` and ``add`` share: the reading flags, batches and the cache."""
+    for name in ("batch_size", "concurrency"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise InvalidInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    check_reading_args(args)
     if args.no_cache and args.cache_dir:
         raise InvalidInputError("--no-cache and --cache-dir contradict each other; pick one")
-    # ``add`` shares these checks; it writes to its COLLECTION argument, not to --out.
-    if hasattr(args, "out") and not args.dry_run and not args.out:
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """``embed``'s checks: the shared ones, then its own flags (--out, --batch-api)."""
+    check_embedding_args(args)
+    if not args.dry_run and not args.out:
         raise InvalidInputError("--out COLLECTION is required (only --dry-run needs none)")
-    if getattr(args, "batch_api", False) and args.no_cache:
+    if args.batch_api and args.no_cache:
         raise InvalidInputError("--batch-api keeps its results in the cache: drop --no-cache")
 
 
-def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
-    """Read and parse every FILE; bad files are reported (and fatal unless --skip-bad-files)."""
+def read_inputs(args: argparse.Namespace, files: list[str] | None = None) -> ParsedDocuments:
+    """Read and parse every FILE; bad files are reported (and fatal unless --skip-bad-files).
+
+    ``files`` defaults to ``args.files``; ``args`` carries the :func:`add_reading_arguments`.
+    """
     from core.data._parsing import ParseError, check_file_size, parse_files
 
+    names = args.files if files is None else files
     max_bytes = int(args.max_mb * 1_000_000)
-    files, too_large = [], []
-    for name in args.files:
+    contents, too_large = [], []
+    for name in names:
         if name == "-":  # documents from standard input, read as a .txt file
             data = sys.stdin.buffer.read(max_bytes + 1)
             try:
@@ -107,7 +146,7 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
             except ParseError as exc:
                 too_large.append(exc)
             else:
-                files.append((STDIN_NAME, data))
+                contents.append((STDIN_NAME, data))
             continue
         path = Path(name)
         if not path.is_file():
@@ -118,12 +157,12 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
         except ParseError as exc:
             too_large.append(exc)
             continue
-        files.append((name, path.read_bytes()))
+        contents.append((name, path.read_bytes()))
     parsed = parse_files(
-        files,
+        contents,
         split=args.split,
         text_column=args.text_column,
-        encoding=getattr(args, "encoding", None),  # eval and add may not offer it
+        encoding=args.encoding,
         chunk_size=args.chunk_size,
         chunk_overlap=args.chunk_overlap,
         max_bytes=max_bytes,
@@ -135,7 +174,7 @@ def read_inputs(args: argparse.Namespace) -> ParsedDocuments:
         print(f"error: {error}", file=sys.stderr)
     if errors and not args.skip_bad_files:
         raise InvalidInputError(
-            f"{len(errors)} of {len(args.files)} file(s) could not be read (see above); "
+            f"{len(errors)} of {len(names)} file(s) could not be read (see above); "
             "fix them, or pass --skip-bad-files to embed the others. Nothing was sent."
         )
     if not parsed.texts:

@@ -16,7 +16,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from core.data._parsing import DEFAULT_MAX_MB, SPLIT_MODES
+from core.cli._embed import (
+    add_cache_and_key_arguments,
+    add_reading_arguments,
+    check_reading_args,
+    read_inputs,
+)
 from core.errors import InvalidInputError
 from core.search._modes import MODES
 
@@ -62,16 +67,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("-k", type=int, default=10, help="cut-off of every metric (default 10)")
     p.add_argument("--id-column", help="CSV column / JSONL key holding each document's id")
-    p.add_argument("--text-column", help="CSV column / JSONL key holding the text")
-    p.add_argument("--split", choices=SPLIT_MODES, default="line", help="unit for .txt/.md")
-    p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="largest file, in MB")
+    add_reading_arguments(p, chunking=False)  # labels name whole documents, not chunks
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (0)")
     p.add_argument("--json", action="store_true", help="print a JSON array, one per config")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--cache-dir", help="embedding cache folder (default: user cache folder)")
-    p.add_argument("--api-key", help="OpenAI key (default: OPENAI_API_KEY or .env)")
-    p.add_argument("--base-url", help="OpenAI-compatible server (default: OPENAI_BASE_URL)")
+    add_cache_and_key_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="read and estimate only")
     p.set_defaults(run=run_eval)
     return p
@@ -108,18 +108,7 @@ def read_corpus(args):
         return EvalCorpus.from_frame(
             list(collection.texts), meta, id_column=id_column, name=args.docs[0]
         )
-    from core.cli._embed import read_inputs
-
-    namespace = argparse.Namespace(
-        files=args.docs,
-        split=args.split,
-        text_column=args.text_column,
-        chunk_size=None,
-        chunk_overlap=0,
-        max_mb=args.max_mb,
-        skip_bad_files=False,
-    )
-    parsed = read_inputs(namespace)
+    parsed = read_inputs(args, files=args.docs)
     return EvalCorpus.from_frame(
         parsed.texts, parsed.metadata, id_column=args.id_column, name=", ".join(args.docs)
     )
@@ -146,6 +135,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"-k must be at least 1, got {args.k}")
     if args.resamples < 1:
         raise InvalidInputError(f"--resamples must be at least 1, got {args.resamples}")
+    check_reading_args(args)
     configs = _configs(args)
     corpus = read_corpus(args)
     if args.queries:

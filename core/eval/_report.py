@@ -46,6 +46,23 @@ def _num(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def _config_fields(r: ConfigResult) -> dict:
+    """What the configuration is: the first columns of the table and keys of each record."""
+    return {
+        "config": r.label,
+        "provider": r.config.provider,
+        "model": r.model,
+        "dimension": r.dimension,
+        "mode": r.config.mode,
+        "metric": r.config.metric,
+    }
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise InvalidInputError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+
+
 def summary_table(comparison: Comparison) -> pd.DataFrame:
     """One row per configuration.
 
@@ -56,14 +73,7 @@ def summary_table(comparison: Comparison) -> pd.DataFrame:
     """
     rows = []
     for r in comparison.results:
-        row = {
-            "config": r.label,
-            "provider": r.config.provider,
-            "model": r.model,
-            "dimension": r.dimension,
-            "mode": r.config.mode,
-            "metric": r.config.metric,
-        }
+        row = _config_fields(r)
         for name in METRICS:
             row[name] = r.means[name]
             row[f"{name} low"], row[f"{name} high"] = r.ci[name]
@@ -133,17 +143,10 @@ def to_records(comparison: Comparison) -> list[dict]:
     """
     records = []
     for r in comparison.results:
-        record = {
-            "config": r.label,
-            "provider": r.config.provider,
-            "model": r.model,
-            "dimension": r.dimension,
-            "mode": r.config.mode,
-            "metric": r.config.metric,
-            "k": comparison.k,
-            "n_queries": len(comparison.queries),
-            "n_documents": len(comparison.corpus),
-        }
+        record = _config_fields(r)
+        record.update(
+            k=comparison.k, n_queries=len(comparison.queries), n_documents=len(comparison.corpus)
+        )
         record.update({name: _num(r.means[name]) for name in METRICS})
         record["ci"] = {name: [_num(v) for v in r.ci[name]] for name in METRICS}
         record["confidence"] = comparison.confidence
@@ -172,8 +175,7 @@ def to_json(comparison: Comparison, *, indent: int | None = 2) -> str:
 def paired(comparison: Comparison, a: str, b: str, metric: str = "ndcg@k", **options) -> PairedTest:
     """Paired test of configuration ``a`` against ``b`` on ``metric``
     (:func:`core.eval.paired_test`; ``options`` go to it)."""
-    if metric not in METRICS:
-        raise InvalidInputError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    _check_metric(metric)
     return paired_test(
         comparison.result(a).per_query[metric], comparison.result(b).per_query[metric], **options
     )
@@ -193,8 +195,7 @@ def disagreements(
     """
     if a == b:
         raise InvalidInputError(f"choose two different configurations, not {a!r} twice")
-    if metric not in METRICS:
-        raise InvalidInputError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    _check_metric(metric)
     ra, rb = comparison.result(a), comparison.result(b)
     corpus, queries = comparison.corpus, comparison.queries
     rows = []

@@ -76,3 +76,18 @@ def test_export_writes_every_registered_format(coll, tmp_path, capsys):
     )
     assert cli.main(["export", "c", "--format", "npz", "--out", "proj"]) == 2
     assert "is a folder; give a file name" in capsys.readouterr().err
+
+
+def test_add_reads_files_in_the_encoding_given(coll, tmp_path, capsys):
+    lines = ["熊猫主要吃竹子", "北京是中国的首都"]
+    (tmp_path / "gbk.txt").write_bytes("\n".join(lines).encode("gbk"))
+    assert cli.main(["add", "c", "gbk.txt", "--encoding", "gbk", "--cache-dir", "cache"]) == 0
+    assert "not UTF-8" not in capsys.readouterr().err  # taken as given, not detected
+    assert Collection.load("c").texts[-2:] == lines
+    assert [t for r in coll.embedding_requests for t in r.inputs] == lines
+
+
+def test_add_checks_the_reading_flags_before_loading_anything(coll, capsys):
+    assert cli.main(["add", "c", "more.json", "--chunk-overlap", "5"]) == 2
+    assert "--chunk-overlap needs --chunk-size" in capsys.readouterr().err
+    assert len(Collection.load("c")) == 2

@@ -93,6 +93,26 @@ def test_the_sample_dry_run_sends_nothing(files, capsys):
     assert out == "" and "72 documents, 32 labelled queries" in err
 
 
+def test_eval_reads_documents_in_the_encoding_given(files, capsys):
+    from core.cli._eval import read_corpus
+
+    latin = "id,text\ncafe,Un café crème à Genève\nbread,Le pain de campagne\n"
+    (files / "latin.csv").write_bytes(latin.encode("latin-1"))
+    argv = ["eval", "latin.csv", "--id-column", "id", "-q", "q.csv", "--encoding", "latin-1"]
+    corpus = read_corpus(cli.build_parser().parse_args(argv))
+    assert corpus.texts == ["Un café crème à Genève", "Le pain de campagne"]
+    assert corpus.ids == ["cafe", "bread"]
+    assert "not UTF-8" not in capsys.readouterr().err  # taken as given, not detected
+
+
+def test_eval_without_an_encoding_names_the_flag_that_sets_it(files, capsys):
+    (files / "gbk.csv").write_bytes("id,text\npanda,熊猫主要吃竹子\n".encode("gbk"))
+    assert cli.main(["eval", "gbk.csv", "--id-column", "id"]) == 2  # no --queries: stops there
+    err = capsys.readouterr().err
+    assert "gbk.csv: not UTF-8; read as " in err  # detection guesses (short text: big5)
+    assert "choose its encoding (--encoding)" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

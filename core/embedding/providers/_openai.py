@@ -27,29 +27,51 @@ an estimate (``token_counter.exact`` is False).
 Errors: 400/401/403/404 and an exhausted quota raise :class:`OpenAIRequestError` at once, saying
 what to fix; 429, 5xx, timeouts and connection errors raise
 :class:`~core.errors.RetryableEmbeddingError` (with the server's Retry-After) for the engine.
+
+Beside this module: :mod:`._openai_settings` (models, limits, key and endpoint resolution),
+:mod:`._openai_headers` (Retry-After and rate-limit headers) and :mod:`._openai_answers`
+(reading replies and refusals); every name is importable from here as before.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime
-import email.utils
 import json
-import math
-import os
-import re
 import threading
-import time
 
-import numpy as np
 import openai
-from dotenv import dotenv_values, find_dotenv
 from langchain_openai import OpenAIEmbeddings
 
 from core.embedding._adapter import EngineEmbeddings
 from core.embedding._tokens import TokenCounter, token_counter
 from core.embedding._types import BatchLimits, BatchOutput, EmbedderSpec, RateLimitHeaders
+from core.embedding.providers._openai_answers import (
+    _BASE64_REFUSED,
+    _ONE_INPUT,
+    _TOO_LARGE,
+    _TooLarge,
+    concat_outputs,
+    parse_answer,
+    status_error,
+)
+from core.embedding.providers._openai_headers import _retry_after, parse_reset, rate_limit_headers
+from core.embedding.providers._openai_settings import (
+    COMPATIBLE_LIMITS,
+    DEFAULT_OPENAI_MODEL,
+    DEFAULT_TIMEOUT_S,
+    ENCODINGS,
+    LIMIT_OPTIONS,
+    NO_KEY,
+    OPENAI_LIMITS,
+    OPENAI_MODEL_DIMENSIONS,
+    OPENAI_PROVIDER,
+    PROBE_TEXT,
+    _alternate_base,
+    _positive,
+    check_model,
+    key_help,
+    resolve_api_key,
+    resolve_base_url,
+)
 from core.embedding.providers._prefixes import resolve_prefixes
 from core.errors import (
     InvalidInputError,
@@ -59,129 +81,34 @@ from core.errors import (
     RetryableEmbeddingError,
 )
 
-OPENAI_PROVIDER = "openai"
-OPENAI_MODEL_DIMENSIONS = {
-    "text-embedding-3-small": 1536,
-    "text-embedding-3-large": 3072,
-    "text-embedding-ada-002": 1536,
-}
-DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
-OPENAI_LIMITS = BatchLimits(
-    max_inputs_per_request=2048,
-    max_tokens_per_request=300_000,
-    max_tokens_per_input=8191,
-    remote=True,
-)
-DEFAULT_TIMEOUT_S = 60.0
-
-
-def key_help() -> str:
-    """Where to give the key, as the current surface names it (core.surface)."""
-    from core.surface import control
-
-    return f"give one with {control('api_key')}"
-
-
-def _dotenv_value(name: str) -> str | None:
-    path = find_dotenv(usecwd=True)
-    return dotenv_values(path).get(name) if path else None
-
-
-def resolve_api_key(explicit: str | None = None) -> str | None:
-    """The OpenAI key: ``explicit``, else ``$OPENAI_API_KEY``, else the one in ``.env``."""
-    for candidate in (explicit, os.environ.get("OPENAI_API_KEY"), _dotenv_value("OPENAI_API_KEY")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    return None
-
-
-def resolve_base_url(explicit: str | None = None) -> str | None:
-    """The endpoint: ``explicit``, else ``$OPENAI_BASE_URL``, else from ``.env``; None = OpenAI."""
-    for candidate in (
-        explicit,
-        os.environ.get("OPENAI_BASE_URL"),
-        _dotenv_value("OPENAI_BASE_URL"),
-    ):
-        if candidate and candidate.strip():
-            return candidate.strip().rstrip("/")
-    return None
-
-
-def check_model(model: str, dimensions: int | None) -> int:
-    """Validate ``model`` and ``dimensions``; returns the output dimension."""
-    if model not in OPENAI_MODEL_DIMENSIONS:
-        known = ", ".join(OPENAI_MODEL_DIMENSIONS)
-        raise InvalidInputError(f"unknown OpenAI embedding model {model!r}; choose one of: {known}")
-    native = OPENAI_MODEL_DIMENSIONS[model]
-    if dimensions is None:
-        return native
-    if not model.startswith("text-embedding-3"):
-        raise InvalidInputError(
-            f"dimensions is only supported by the text-embedding-3 models; {model} always "
-            f"returns {native} dimensions: leave dimensions unset"
-        )
-    if isinstance(dimensions, bool) or not isinstance(dimensions, int | np.integer):
-        raise InvalidInputError(f"dimensions must be an integer, got {dimensions!r}")
-    if not 1 <= dimensions <= native:
-        raise InvalidInputError(
-            f"dimensions for {model} must be from 1 to {native}, got {dimensions}"
-        )
-    return int(dimensions)
-
-
-def _seconds(value: str) -> float | None:
-    """A Retry-After number: seconds (``inf`` and huge values kept: the engine caps them);
-    None when it is not a number or is NaN."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return None if math.isnan(seconds) else max(0.0, seconds)
-
-
-def _retry_after(headers) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date).
-
-    Anything unreadable (``soon``, a bad date) is None: the engine then backs off as for a 429
-    without the header; the request stays retryable.
-    """
-    if headers is None:
-        return None
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        ms = _seconds(value)
-        if ms is not None:
-            return ms / 1000
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _seconds(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # an HTTP date is GMT
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - time.time())
-
-
-# --- what this module knows about servers that are not api.openai.com -------------------------
-# Limits for a model this module does not know, on a server it does not know: small enough for
-# every server seen (TEI's default batch is 32; most local models read 512 tokens), settable.
-COMPATIBLE_LIMITS = BatchLimits(
-    max_inputs_per_request=32,
-    max_tokens_per_request=16_384,
-    max_tokens_per_input=512,
-    remote=True,
-)
-LIMIT_OPTIONS = ("max_inputs_per_request", "max_tokens_per_input", "max_tokens_per_request")
-# The bearer token sent to a custom endpoint when no key is configured (servers that need none
-# ignore it; Ollama, vLLM, TEI, Infinity and LM Studio do by default).
-NO_KEY = "no-key"
-ENCODINGS = ("auto", "base64", "float")
-PROBE_TEXT = "dimension probe"
+# Importers of this module keep finding every name that moved to _openai_settings,
+# _openai_headers and _openai_answers (tests, the registry, the CLI, the dashboard).
+__all__ = [
+    "COMPATIBLE_LIMITS",
+    "DEFAULT_OPENAI_MODEL",
+    "DEFAULT_TIMEOUT_S",
+    "ENCODINGS",
+    "LIMIT_OPTIONS",
+    "NO_KEY",
+    "OPENAI_LIMITS",
+    "OPENAI_MODEL_DIMENSIONS",
+    "OPENAI_OPTIONS",
+    "OPENAI_PROVIDER",
+    "PROBE_TEXT",
+    "MissingAPIKeyError",
+    "OpenAIEmbedder",
+    "OpenAIRequestError",
+    "ProviderResponseError",
+    "RetryableEmbeddingError",
+    "_retry_after",
+    "check_model",
+    "key_help",
+    "make_openai_embedder",
+    "parse_reset",
+    "rate_limit_headers",
+    "resolve_api_key",
+    "resolve_base_url",
+]
 
 # What servers taught this process, per endpoint: base URL -> "float" when base64 was refused,
 # (base URL, model) -> the most inputs a request was accepted with. Facts about servers only
@@ -194,76 +121,6 @@ def _remember(key, value) -> None:
     if len(_LEARNT) >= _LEARNT_MAX and key not in _LEARNT:
         _LEARNT.pop(next(iter(_LEARNT)))
     _LEARNT[key] = value
-
-
-_BASE64_REFUSED = re.compile(r"base64|encoding[_ ]?format", re.IGNORECASE)
-_TOO_LARGE = re.compile(
-    r"batch|too many|too large|payload|per request|maximum allowed|max(imum)? (number of )?"
-    r"(inputs|items|texts)",
-    re.IGNORECASE,
-)
-_ONE_INPUT = re.compile(r"context length|in input \d+|input is too long|too long", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def parse_reset(value: str | None) -> float | None:
-    """Seconds in an ``x-ratelimit-reset-*`` header: ``"1s"``, ``"6m0s"``, ``"20ms"``, ``"0.5"``."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
-        return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
-
-
-def _int_header(headers, name: str) -> int | None:
-    value = headers.get(name)
-    try:
-        return int(float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def rate_limit_headers(headers) -> RateLimitHeaders | None:
-    """The ``x-ratelimit-*`` headers of a response (OpenAI's names), or None if there are none."""
-    if headers is None:
-        return None
-    found = RateLimitHeaders(
-        limit_requests=_int_header(headers, "x-ratelimit-limit-requests"),
-        limit_tokens=_int_header(headers, "x-ratelimit-limit-tokens"),
-        remaining_requests=_int_header(headers, "x-ratelimit-remaining-requests"),
-        remaining_tokens=_int_header(headers, "x-ratelimit-remaining-tokens"),
-        reset_requests_s=parse_reset(headers.get("x-ratelimit-reset-requests")),
-        reset_tokens_s=parse_reset(headers.get("x-ratelimit-reset-tokens")),
-    )
-    return None if found.empty else found
-
-
-def _alternate_base(url: str) -> str:
-    """The same server with ``/v1`` added or removed (some servers serve one, some the other)."""
-    return url[: -len("/v1")] if url.endswith("/v1") else url + "/v1"
-
-
-def _positive(name: str, value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-class _TooLarge(Exception):
-    """A server refused a request for its size (413, or a 400 saying so)."""
-
-
-class _WrongPath(Exception):
-    """A 404 for the path, not the model: the base URL may need ``/v1`` added or removed."""
 
 
 class OpenAIEmbedder(EngineEmbeddings):
@@ -473,7 +330,9 @@ class OpenAIEmbedder(EngineEmbeddings):
         size = self.working_batch
         if size is None or len(texts) <= size:
             return self._embed_chunk(list(texts))
-        return _concat([self._embed_chunk(texts[i : i + size]) for i in range(0, len(texts), size)])
+        return concat_outputs(
+            [self._embed_chunk(texts[i : i + size]) for i in range(0, len(texts), size)]
+        )
 
     def _embed_chunk(self, texts: list[str]) -> BatchOutput:
         try:
@@ -491,7 +350,7 @@ class OpenAIEmbedder(EngineEmbeddings):
                 self.working_batch = min(self.working_batch or half, half)
                 if self.base_url is not None:
                     _remember((self.base_url, self.model), self.working_batch)
-            return _concat([self.embed_batch(texts[:half]), self.embed_batch(texts[half:])])
+            return concat_outputs([self.embed_batch(texts[:half]), self.embed_batch(texts[half:])])
         return out
 
     def _request(self, texts: list[str]) -> BatchOutput:
@@ -514,7 +373,7 @@ class OpenAIEmbedder(EngineEmbeddings):
             retry = self._adapt(exc)
             if retry:
                 return self._request(texts)
-            raise self._status_error(exc) from exc
+            raise status_error(self, exc) from exc
         try:
             payload = json.loads(raw.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -566,110 +425,9 @@ class OpenAIEmbedder(EngineEmbeddings):
                 return True
         return False
 
-    def _status_error(self, exc: openai.APIStatusError) -> Exception:
-        status, code = exc.status_code, getattr(exc, "code", None)
-        detail = f"{status} {code or ''}".strip() + f" from {self.endpoint}: {exc.message}"
-        if status == 429 and code == "insufficient_quota":
-            return OpenAIRequestError(
-                f"OpenAI quota exhausted ({detail}). Add credit or raise the limit in your "
-                "OpenAI billing settings, then rerun: finished batches are cached.",
-                status=status,
-            )
-        if status in (408, 409, 429) or status >= 500:
-            return RetryableEmbeddingError(detail, retry_after=_retry_after(exc.response.headers))
-        if status == 401:
-            hint = f"the API key was rejected: check it, then {key_help()}"
-        elif status == 403:
-            hint = f"this key may not use {self.model}: check the project's model access"
-        elif status == 404 and self._moved and "model" not in str(exc.message).lower():
-            hint = (
-                f"neither {self._tried}/embeddings nor {self.base_url}/embeddings exists: "
-                "check the base URL points at the server's OpenAI-compatible API"
-            )
-        elif status == 404:
-            hint = (
-                f"model {self.model!r} is not available at {self.endpoint}: pick another model, "
-                "or check OPENAI_BASE_URL points at an OpenAI-compatible .../v1 endpoint"
-            )
-        elif status in (400, 422) and _ONE_INPUT.search(str(exc.message)):
-            hint = (
-                f"a text is longer than the model reads: lower max_tokens_per_input (now "
-                f"{self.limits.max_tokens_per_input}) so longer texts are split before sending"
-            )
-        elif status == 400 and "dimension" in exc.message.lower():
-            hint = f"check dimensions={self.dimensions} is supported by {self.model}"
-        else:
-            hint = "the request was refused; check the model, dimensions and base URL"
-        return OpenAIRequestError(f"OpenAI request failed ({detail}): {hint}", status=status)
-
     def _parse(self, payload, n: int) -> BatchOutput:
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise ProviderResponseError(f"{self.endpoint} answered without a 'data' list")
-        indexed = [isinstance(item.get("index"), int) for item in data]
-        if all(indexed) and data:
-            items = sorted(data, key=lambda item: item["index"])
-            if [item["index"] for item in items] != list(range(n)):
-                raise ProviderResponseError(
-                    f"{self.endpoint} returned {len(items)} vectors for {n} inputs (indices "
-                    f"{sorted(item['index'] for item in items)[:10]}...); refusing to guess "
-                    "which text each belongs to"
-                )
-        elif any(indexed):
-            raise ProviderResponseError(
-                f"{self.endpoint}: some vectors have an index and some do not; refusing to "
-                "guess which text each belongs to"
-            )
-        else:  # no index at all (LM Studio, some proxies): answers come in input order
-            items = data
-            if len(items) != n:
-                raise ProviderResponseError(
-                    f"{self.endpoint} returned {len(items)} vectors without indices for {n} "
-                    "inputs; refusing to guess which text each belongs to"
-                )
-        rows = [self._decode(item.get("embedding"), row) for row, item in enumerate(items)]
-        vectors = np.ascontiguousarray(np.stack(rows), dtype=np.float32) if rows else None
-        # The vectors are paid for: a malformed usage only loses the token count, never them.
-        usage = payload.get("usage")
-        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-        valid = isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0
-        return BatchOutput(vectors, int(tokens) if valid else None)
-
-    def _decode(self, emb, row: int) -> np.ndarray:
-        try:
-            if isinstance(emb, str):
-                vec = np.frombuffer(base64.b64decode(emb), dtype="<f4").astype(np.float32)
-            else:
-                vec = np.asarray(emb, dtype=np.float32)
-        except (binascii.Error, ValueError, TypeError) as exc:
-            raise ProviderResponseError(
-                f"{self.endpoint}: vector {row} cannot be decoded: {exc}"
-            ) from exc
-        if vec.ndim != 1 or vec.size == 0:
-            raise ProviderResponseError(
-                f"{self.endpoint} returned a vector of shape {vec.shape} for input {row}"
-            )
-        if self.dimensions is not None and vec.size > self.dimensions:
-            # The server ignored `dimensions`: cut and renormalise (Matryoshka models).
-            vec = vec[: self.dimensions]
-            norm = float(np.linalg.norm(vec))
-            vec = vec / norm if norm > 0 else vec
-        with self._lock:
-            expected = self._dimension
-            if expected is None:
-                self._dimension, self.dimension_source = int(vec.size), "server"
-                return vec
-        if vec.size != expected:
-            how = {
-                "stated": "the stated dimension",
-                "model table": f"{self.model}'s dimension",
-            }.get(self.dimension_source, "the dimension it answered with before")
-            raise ProviderResponseError(
-                f"{self.endpoint} returned {vec.size}-dimensional vectors for {self.model}, but "
-                f"{how} is {expected}: the server changed model or dimension mid-job "
-                "(check its configuration and dimensions/dimension)"
-            )
-        return vec
+        """The checked vectors of a JSON answer to ``n`` inputs (also the Batch API's)."""
+        return parse_answer(self, payload, n)
 
     # --- LangChain Embeddings (EngineEmbeddings runs them through the batch engine) ----------
     @property
@@ -679,16 +437,6 @@ class OpenAIEmbedder(EngineEmbeddings):
     @property
     def engine_concurrency(self) -> int | None:
         return self.concurrency
-
-
-def _concat(outputs: list[BatchOutput]) -> BatchOutput:
-    tokens = [o.tokens_used for o in outputs]
-    limits = next((o.rate_limits for o in reversed(outputs) if o.rate_limits), None)
-    return BatchOutput(
-        np.ascontiguousarray(np.concatenate([o.vectors for o in outputs]), dtype=np.float32),
-        None if any(t is None for t in tokens) else sum(tokens),
-        limits,
-    )
 
 
 OPENAI_OPTIONS = (
@@ -708,12 +456,9 @@ def make_openai_embedder(
     **kwargs,
 ) -> OpenAIEmbedder:
     """Build an :class:`OpenAIEmbedder` (for the provider registry); see its parameters."""
-    unknown = sorted(set(kwargs) - set(OPENAI_OPTIONS))
-    if unknown:
-        raise InvalidInputError(
-            f"option(s) {', '.join(unknown)} do not apply to openai; accepted: "
-            f"{', '.join(OPENAI_OPTIONS)}"
-        )
+    from core.embedding.providers import _reject_options  # the registry's one check
+
+    _reject_options(OPENAI_PROVIDER, kwargs, OPENAI_OPTIONS)
     return OpenAIEmbedder(
         model, dimensions, api_key=api_key, base_url=base_url, timeout=timeout,
         tokens_per_minute=tokens_per_minute, **kwargs,
