@@ -331,6 +331,26 @@ def _hnsw(hnsw: dict | None, source: str = "the recall set", title: str = "") ->
         ),
         "",
     ]
+    if hnsw.get("sweep"):
+        out += [
+            "efSearch is set per search (no rebuild); the row above is the smallest one swept "
+            "that reaches recall 0.95 (or the largest swept). The sweep:",
+            "",
+            *_table(
+                ["efSearch", "recall@10", "1 query ms", "speed-up (1 query)", "speed-up (100)"],
+                [
+                    [
+                        str(e["ef_search"]),
+                        f"{e['recall']:.4f}",
+                        f"{e['hnsw_s_1'] * 1e3:.2f}",
+                        f"{e['speedup_1']:.1f}x",
+                        f"{e['speedup_100']:.1f}x",
+                    ]
+                    for e in hnsw["sweep"]
+                ],
+            ),
+            "",
+        ]
     return out
 
 

@@ -465,7 +465,7 @@ class Collection:
             Metadata filter applied before top-k: ``k`` results come back whenever ``k``
             documents pass it (see :mod:`core.data._filters`).
         client : distributed.Client, optional
-            Search on that Dask cluster instead (same results; no ``where`` or ``mmr`` there).
+            Search on that Dask cluster instead (same results, filters and MMR included).
         mmr : float in [0, 1], optional
             Re-rank by maximal marginal relevance with this lambda (1: relevance only): the
             ``k`` results are chosen among the top ``fetch_k`` (default ``max(20, 4k)``).
@@ -477,16 +477,21 @@ class Collection:
             ``.to_frame()`` gives a table with texts and metadata. ``k'`` is ``k`` or the
             number of documents passing the filter, when fewer.
         """
-        if client is not None:  # the Dask backend; see core.distributed
-            if where is not None or mmr is not None:
-                raise InvalidInputError(
-                    "metadata filters and MMR are not available on a Dask cluster yet: search "
-                    "without client= to use them"
-                )
+        if client is not None:  # the Dask backend (filters and MMR too); see core.distributed
             from core.search import search as search_on
 
             return search_on(
-                self, query_vectors, k, method, mode=mode, backend="dask", client=client, **options
+                self,
+                query_vectors,
+                k,
+                method,
+                mode=mode,
+                backend="dask",
+                client=client,
+                where=where,
+                mmr=mmr,
+                fetch_k=fetch_k,
+                **options,
             )
         queries, k, metric = check_search_arguments(
             query_vectors, k, method, self.manifest.dimension, describe_spec(self.spec)

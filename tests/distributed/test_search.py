@@ -269,3 +269,13 @@ def test_the_shard_cache_is_bounded_and_evicts_least_recently_used(inproc_client
     assert cache.nbytes() <= 0.012 * 2**20 or len(cache.entries) == 1
     core.search(root, queries, 10, backend="dask", client=inproc_client, shard_cache_mb=1024)
     assert len([k for k in cache.entries if k[0] == str(root)]) == len(BOUNDS)  # all kept again
+
+
+def test_collection_search_takes_filters_and_mmr_to_the_cluster(inproc_client, corpus, whole):
+    _, _, queries = corpus
+    for options in ({"where": {"colour": "red"}}, {"mmr": 0.4}, {"where": WHERES[1], "mmr": 0.7}):
+        want = whole.search(queries, 7, "cosine", **options)
+        got = whole.search(queries, 7, "cosine", client=inproc_client, **options)
+        ids, scores = got
+        assert_array_equal(ids, np.asarray(want.ids))
+        assert_allclose(scores, np.asarray(want.scores), rtol=1e-6, atol=1e-6)
