@@ -184,7 +184,7 @@ def hnsw(data: dict, *, repeats: int = 5, k: int = K) -> dict:
         "params": {
             "m": index.m,
             "ef_construction": index.ef_construction,
-            "ef_search": row["ef_search"],
+            "ef_search": index.ef_search,
         },
     }
 
