@@ -62,6 +62,7 @@ def __getattr__(name: str):
         return WorkbenchVectorStore
     raise AttributeError(f"module 'core' has no attribute {name!r}")
 
+
 __all__ = [
     "MODES",
     "BatchEmbeddingProcessor",
