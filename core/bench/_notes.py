@@ -126,8 +126,9 @@ EXPLAIN = {
         "real corpus's mean and covariance and queries drawn apart from the rows. Such "
         "Gaussian draws have no clusters and their nearest neighbours are barely nearer than "
         "the rest, the hardest case for a graph index: recall at a given efSearch is far "
-        "below what real embeddings give (see the recall set's table, 1.000 at the default "
-        "efSearch). The sweep shows the efSearch each recall costs; what would close a miss is "
+        "below what real embeddings give (the recall set's table above: 0.99 on 24,000 real "
+        "embeddings at the default efSearch, 12x faster than exact). The sweep shows the "
+        "efSearch each recall costs; what would close a miss is "
         "a larger efSearch (set per search), a larger graph degree M (a rebuild), or measuring "
         "on 1M real embeddings."
     ),

@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
-import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,19 +17,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core.bench._app_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_TIMEOUT_S = 60
 VIEWPORT = {"width": 1440, "height": 1000}
 
@@ -70,87 +55,19 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_start(proc: subprocess.Popen, deadline: float) -> list[str]:
-    """Read the server's output until it says it is serving (or exits, or time runs out).
-
-    Raw ``os.read`` on the pipe: a buffered ``readline`` can hold lines the selector no longer
-    reports as readable.
-    """
-    fd = proc.stdout.fileno()
-    output = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while (remaining := deadline - time.monotonic()) > 0:
-            if not selector.select(timeout=remaining):
-                break
-            chunk = os.read(fd, 65536)
-            if not chunk:  # the process exited
-                break
-            output += chunk
-            if b"URL:" in output:
-                return output.decode(errors="replace").splitlines()
-    proc.kill()
-    tail = output.decode(errors="replace").splitlines()[-40:]
-    raise RuntimeError("streamlit did not start:\n" + "\n".join(tail))
-
-
-def _drain(proc: subprocess.Popen, log: list[str]) -> None:
-    fd = proc.stdout.fileno()
-    while chunk := os.read(fd, 65536):
-        for line in chunk.decode(errors="replace").splitlines():
-            log.append(line)
-            print(f"[streamlit] {line}")
-
-
 @contextlib.contextmanager
 def serve_app(cache_dir: Path, *options: str) -> Iterator[str]:
     """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it.
 
     ``options`` are more command-line settings, e.g. ``"--server.maxUploadSize", "1"``.
     """
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(cache_dir)
     env["PYTHONUNBUFFERED"] = "1"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        *options,
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        log = _wait_for_start(proc, time.monotonic() + SERVER_START_TIMEOUT_S)
-        # Keep reading the server's output so a full pipe never blocks it; it is printed (and
-        # so shown by pytest) when a test fails.
-        drain = threading.Thread(target=_drain, args=(proc, log), daemon=True)
-        drain.start()
-        url = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
+    with streamlit_app(env, *options, timeout_s=SERVER_START_TIMEOUT_S, echo=True) as app:
+        with urllib.request.urlopen(f"{app.url}/_stcore/health", timeout=10) as response:
             assert response.read().strip() == b"ok"
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield app.url
 
 
 @pytest.fixture(scope="session")

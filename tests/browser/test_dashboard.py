@@ -44,7 +44,8 @@ def search(page: Page) -> None:
     expect(page.get_by_text("Top result").first).to_be_visible(timeout=LONG_S)
 
 
-def test_upload_embed_search_finds_the_expected_document(page: Page, tmp_path):
+def upload_and_embed(page: Page, tmp_path) -> None:
+    """Upload the four notes on the Upload page and embed them with the offline model."""
     notes = tmp_path / "notes.txt"
     notes.write_text(NOTES, encoding="utf-8")
     go_to(page, "Upload & embed")
@@ -52,6 +53,10 @@ def test_upload_embed_search_finds_the_expected_document(page: Page, tmp_path):
     expect(page.get_by_text("4 documents from 1 file(s)")).to_be_visible()
     page.get_by_role("button", name="Embed", exact=True).click()
     expect(page.get_by_text("Embedded 4 texts")).to_be_visible(timeout=LONG_S)
+
+
+def test_upload_embed_search_finds_the_expected_document(page: Page, tmp_path):
+    upload_and_embed(page, tmp_path)
     expect(page.get_by_test_id("stMetricValue").filter(has_text="4 × 512")).to_be_visible()
 
     go_to(page, "Search")

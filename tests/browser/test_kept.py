@@ -11,17 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import VIEWPORT, serve_app
-from tests.browser.test_dashboard import LONG_S, NOTES, go_to, search, wait_until_idle
-
-
-def upload_and_embed(page: Page, tmp_path) -> None:
-    notes = tmp_path / "notes.txt"
-    notes.write_text(NOTES, encoding="utf-8")
-    go_to(page, "Upload & embed")
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(notes))
-    expect(page.get_by_text("4 documents from 1 file(s)")).to_be_visible()
-    page.get_by_role("button", name="Embed", exact=True).click()
-    expect(page.get_by_text("Embedded 4 texts")).to_be_visible(timeout=LONG_S)
+from tests.browser.test_dashboard import go_to, search, upload_and_embed, wait_until_idle
 
 
 def test_keep_reload_restore_and_search(page: Page, tmp_path):
