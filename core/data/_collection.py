@@ -480,7 +480,7 @@ class Collection:
         if client is not None:  # the Dask backend (filters and MMR too); see core.distributed
             from core.search import search as search_on
 
-            return search_on(
+            ids, scores = search_on(
                 self,
                 query_vectors,
                 k,
@@ -493,6 +493,7 @@ class Collection:
                 fetch_k=fetch_k,
                 **options,
             )
+            return SearchResults(ids, scores, self, method)  # as the local path: a table too
         queries, k, metric = check_search_arguments(
             query_vectors, k, method, self.manifest.dimension, describe_spec(self.spec)
         )

@@ -276,6 +276,7 @@ def test_collection_search_takes_filters_and_mmr_to_the_cluster(inproc_client, c
     for options in ({"where": {"colour": "red"}}, {"mmr": 0.4}, {"where": WHERES[1], "mmr": 0.7}):
         want = whole.search(queries, 7, "cosine", **options)
         got = whole.search(queries, 7, "cosine", client=inproc_client, **options)
-        ids, scores = got
-        assert_array_equal(ids, np.asarray(want.ids))
-        assert_allclose(scores, np.asarray(want.scores), rtol=1e-6, atol=1e-6)
+        assert_array_equal(got.ids, np.asarray(want.ids))
+        assert_allclose(got.scores, np.asarray(want.scores), rtol=1e-6, atol=1e-6)
+        # the same results object as the local search gives: its table too
+        pd.testing.assert_frame_equal(got.to_frame(), want.to_frame(), rtol=1e-6, atol=1e-6)
