@@ -15,15 +15,6 @@ import plotly.graph_objects as go
 
 from core.errors import InvalidInputError
 
-_LABELS = {
-    "recall@k": "Recall@k",
-    "precision@k": "Precision@k",
-    "hit_rate@k": "Hit rate@k",
-    "mrr@k": "MRR@k",
-    "ndcg@k": "nDCG@k",
-    "map@k": "MAP@k",
-}
-
 
 def metric_bars_figure(
     table: pd.DataFrame, metrics: Sequence[str], *, k: int, confidence: float = 0.95
@@ -52,7 +43,9 @@ def metric_bars_figure(
         raise InvalidInputError(f"the table has no column(s) {', '.join(missing)}")
     if not metrics:
         raise InvalidInputError("choose at least one metric to draw")
-    names = [_LABELS.get(m, m).replace("@k", f"@{k}") for m in metrics]
+    from core.eval import METRIC_LABELS  # here, not at import: core.viz stays light
+
+    names = [METRIC_LABELS.get(m, m).replace("@k", f"@{k}") for m in metrics]
     level = round(100 * confidence)
     fig = go.Figure()
     for _, row in table.iterrows():
