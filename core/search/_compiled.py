@@ -213,8 +213,19 @@ def top_candidates(kernel, q: np.ndarray, k: int, terms, exact_ranks, n: int):
         if found is None:
             return None
         out.append(found)
+    # Pools can differ in size between queries; a smaller one is topped up with other rows (a
+    # superset of a proven pool still holds the exact top k, and every row is distinct, so no
+    # row can come back twice).
     width = max(len(f) for f in out)
-    return np.stack([np.pad(f, (0, width - len(f)), mode="edge") for f in out])
+    return np.stack([_top_up(f, width, n) for f in out])
+
+
+def _top_up(ids: np.ndarray, width: int, n: int) -> np.ndarray:
+    """``ids`` followed by the first rows not among them, ``width`` distinct rows in all."""
+    if ids.size == width:
+        return ids
+    others = np.setdiff1d(np.arange(min(n, width + ids.size)), ids)[: width - ids.size]
+    return np.concatenate([ids, others.astype(np.int64)])
 
 
 def _scan_upper(kernel, operand, divisor, delta, shift, qf, row_scale, row_sub, n, pool):

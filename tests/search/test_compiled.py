@@ -86,6 +86,29 @@ def test_a_crowd_of_near_ties_grows_the_rescored_pool(monkeypatch, mode):
     assert set(fi[0]) <= set(range(4000, 6000))
 
 
+@pytest.mark.parametrize("mode", ["float16", "int8"])
+def test_queries_whose_pools_differ_get_distinct_candidates(monkeypatch, mode):
+    """One query proven with the first pool, one in a crowd of near-ties that needs a larger
+    one: the smaller pool is topped up with other rows, never with copies of its own."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(64).astype(np.float32)
+    crowd = base + 1e-4 * rng.standard_normal((2000, 64)).astype(np.float32)
+    rest = rng.standard_normal((8000, 64)).astype(np.float32)
+    x = np.vstack([rest[:4000], crowd, rest[4000:]])
+    q = np.vstack([rest[10] + 0.01, base])
+    index = build_index(x, mode)
+    q64 = q.astype(np.float64)
+
+    def exact(j, ids):
+        return index._rows(ids[None, :])[0].astype(np.float64) @ q64[j]
+
+    ids = compiled.top_candidates(index._make_kernel(), q, 10, (1.0, None, None), exact, index.n)
+    assert ids is not None and ids.shape[1] > 128
+    assert all(len(set(row)) == ids.shape[1] for row in ids)
+    (fi, _), (si, _) = _both(monkeypatch, index, q, 10, "dot")
+    assert np.array_equal(fi, si)
+
+
 def test_zero_rows_and_many_queries_fall_back_or_agree(monkeypatch):
     x, q = _data(3000, 64, seed=4, unit=False)
     x[100] = 0.0
