@@ -29,6 +29,7 @@ check measures that and turns the kernel off), and ``WORKBENCH_KERNELS`` is not 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -43,7 +44,7 @@ _SAFETY = 2.0  # the bounds are rigorous for the kernels as documented; keep a f
 _POOLS = (128, 1024, 16384)  # candidates rescored per try, at least 4k
 
 _lock = threading.Lock()
-_state: dict = {}
+_checked: dict[str, bool] = {}  # kind -> the self-check's verdict, once per process
 
 
 def _simsimd():
@@ -54,14 +55,18 @@ def _simsimd():
     return simsimd
 
 
+def _switched_off() -> bool:
+    return os.environ.get("WORKBENCH_KERNELS", "").strip().lower() == "numpy"
+
+
 def available(kind: str) -> bool:
     """Whether the compiled kernel for ``kind`` ("float16" or "int8") is used here."""
-    if os.environ.get("WORKBENCH_KERNELS", "").strip().lower() == "numpy":
+    if _switched_off():
         return False
     with _lock:
-        if kind not in _state:
-            _state[kind] = _self_check(kind)
-        return _state[kind]
+        if kind not in _checked:
+            _checked[kind] = _self_check(kind)
+        return _checked[kind]
 
 
 def _self_check(kind: str) -> bool:
@@ -81,8 +86,7 @@ def _self_check(kind: str) -> bool:
         q = rng.standard_normal((1, d)).astype(np.float16)
         got = np.asarray(sims.cdist(q, a, metric="dot", out_dtype="float64"))[0]
         exact = a.astype(np.float64) @ q[0].astype(np.float64)
-        gamma = (d + 1) * _U32 / (1 - (d + 1) * _U32)
-        bound = gamma * np.linalg.norm(a.astype(np.float64), axis=1) * np.linalg.norm(q[0])
+        bound = _gamma(d) * np.linalg.norm(a.astype(np.float64), axis=1) * np.linalg.norm(q[0])
         # float32 accumulation errs well inside the bound; a float16 accumulator by ~1e3x more
         return bool(np.all(np.abs(got - exact) <= bound))
     except (TypeError, ValueError):  # an older SimSIMD without these types
@@ -91,18 +95,16 @@ def _self_check(kind: str) -> bool:
 
 def popcount_module():
     """``core.search._popcount`` (numba) when it is usable here, else None."""
-    if os.environ.get("WORKBENCH_KERNELS", "").strip().lower() == "numpy":
+    return None if _switched_off() else _import_popcount()
+
+
+@functools.cache
+def _import_popcount():
+    try:
+        from core.search import _popcount
+    except ImportError:  # numba is optional (the `kernels` and `map` extras bring it)
         return None
-    with _lock:
-        if "binary" not in _state:
-            try:
-                from core.search import _popcount
-            except ImportError:  # numba is optional (the UMAP extra brings it)
-                _state["binary"] = False
-            else:
-                _state["binary"] = True
-                _state["_module"] = _popcount  # type: ignore[assignment]
-        return _state.get("_module") if _state["binary"] else None
+    return _popcount
 
 
 def _gamma(d: int) -> float:
