@@ -83,7 +83,8 @@ async def one_session(browser, app_url: str, folder: Path, round_: int, index: i
         notes = folder / f"notes-{round_}-{index}.txt"
         notes.write_text(documents_of(token), encoding="utf-8")
         await _go_to(page, "Upload & embed")
-        await page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(notes))
+        documents = page.get_by_test_id("stFileUploader").filter(has_text="Documents (")
+        await documents.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(notes))
         await _expect_text(page, "3 documents from 1 file(s)")
         await page.get_by_role("button", name="Embed", exact=True).click()
         await _expect_text(page, "Embedded 3 texts")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from core.data._sample import SAMPLE_DOCUMENTS, SAMPLE_QUERIES, document_index
 
@@ -34,6 +34,17 @@ def wait_until_idle(page: Page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=LONG_S)
 
 
+def documents_input(page: Page) -> Locator:
+    """The Upload page's documents uploader, found by its label: the page has a second
+    uploader (a saved collection), and while a page change is still drawing, the old page's
+    elements can come first in the DOM."""
+    return (
+        page.get_by_test_id("stFileUploader")
+        .filter(has_text="Documents (")
+        .get_by_test_id("stFileUploaderDropzoneInput")
+    )
+
+
 def load_sample(page: Page) -> None:
     page.get_by_role("button", name="Load the sample corpus").click()
     expect(page.get_by_text("Loaded the sample: 72 documents")).to_be_visible(timeout=LONG_S)
@@ -49,7 +60,7 @@ def upload_and_embed(page: Page, tmp_path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text(NOTES, encoding="utf-8")
     go_to(page, "Upload & embed")
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(notes))
+    documents_input(page).set_input_files(str(notes))
     expect(page.get_by_text("4 documents from 1 file(s)")).to_be_visible()
     page.get_by_role("button", name="Embed", exact=True).click()
     expect(page.get_by_text("Embedded 4 texts")).to_be_visible(timeout=LONG_S)
@@ -123,7 +134,7 @@ def test_stop_keeps_finished_batches_and_embed_resumes(page: Page, tmp_path):
         encoding="utf-8",
     )
     go_to(page, "Upload & embed")
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(corpus))
+    documents_input(page).set_input_files(str(corpus))
     # The first upload of a fresh server loads the offline model first: allow for it.
     expect(page.get_by_text("600 documents from 1 file(s)")).to_be_visible(timeout=LONG_S)
     expect(page.get_by_text("Estimate: 600 texts to embed")).to_be_visible(timeout=LONG_S)

@@ -10,7 +10,7 @@ import threading
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_dashboard import LONG_S, go_to, search
+from tests.browser.test_dashboard import LONG_S, documents_input, go_to, search
 
 # Every element or attribute whose href/src points at the listener or e.co, HTML and SVG alike.
 _LIVE = """(port) => Array.from(document.querySelectorAll('*')).filter(el => {
@@ -54,7 +54,7 @@ def test_hostile_documents_render_as_text_everywhere(page: Page, tmp_path, liste
     notes = tmp_path / "evil.txt"
     notes.write_text("\n".join(lines) + "\n", encoding="utf-8")
     go_to(page, "Upload & embed")
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(notes))
+    documents_input(page).set_input_files(str(notes))
     expect(page.get_by_text("3 documents from 1 file(s)")).to_be_visible()
     page.get_by_role("button", name="Embed", exact=True).click()
     expect(page.get_by_text("Embedded 3 texts")).to_be_visible(timeout=LONG_S)

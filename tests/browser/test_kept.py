@@ -11,7 +11,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import VIEWPORT, serve_app
-from tests.browser.test_dashboard import go_to, search, upload_and_embed, wait_until_idle
+from tests.browser.test_dashboard import (
+    documents_input,
+    go_to,
+    search,
+    upload_and_embed,
+    wait_until_idle,
+)
 
 
 def test_keep_reload_restore_and_search(page: Page, tmp_path):
@@ -66,7 +72,7 @@ def test_an_oversize_file_shows_why_without_hovering(chromium, small_limit_url, 
         tab.goto(f"{small_limit_url}/upload")
         expect(tab.get_by_role("heading", name="Upload & embed")).to_be_visible(timeout=60_000)
         expect(tab.get_by_text("Up to 1 MB per file: a larger file is refused")).to_be_visible()
-        tab.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(big))
+        documents_input(tab).set_input_files(str(big))
         chip = tab.get_by_test_id("stFileChip").first
         expect(chip).to_have_attribute("aria-invalid", "true")
         reason = chip.get_by_role("alert")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -118,10 +119,15 @@ def test_documents_heatmap_is_ordered_labelled_and_exportable(page: Page):
     go_to(page, "Similarity matrix")
     page.get_by_text("Documents × documents").click()
     expect(page.get_by_label("How many")).to_be_visible()  # a random sample by default
+    # The queries × documents heatmap stays in the DOM until the rerun replaces it: wait for
+    # the run to end and for the new chart's 40 columns before touching the element.
+    wait_until_idle(page)
     heatmap = page.get_by_test_id("stPlotlyChart").first
     expect(heatmap.locator(".heatmaplayer")).to_have_count(1, timeout=LONG_S)
-    heatmap.scroll_into_view_if_needed()
     ticks = heatmap.locator(".xtick text")
+    expect(ticks).to_have_count(40, timeout=LONG_S)
+    expect(heatmap.locator(".ytick text").first).to_have_text(re.compile(r"^#"))  # documents
+    heatmap.scroll_into_view_if_needed()
     expect(ticks.first).to_be_visible()
     labels = ticks.all_text_contents()  # SVG text: no innerText
     assert len(labels) == 40 and all(label.startswith("#") for label in labels)

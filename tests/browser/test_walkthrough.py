@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_dashboard import LONG_S, go_to, load_sample, wait_until_idle
+from tests.browser.test_dashboard import (
+    LONG_S,
+    documents_input,
+    go_to,
+    load_sample,
+    wait_until_idle,
+)
 
 
 def test_k_outside_the_collection_is_clamped_with_a_note(page: Page):
@@ -28,7 +34,7 @@ def test_short_gbk_and_latin1_files_are_read_right_and_said(page: Page, tmp_path
     latin = tmp_path / "latin.txt"
     latin.write_bytes("Café crème brûlée.\nNaïve façade.\n".encode("latin-1"))
     go_to(page, "Upload & embed")
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files([str(gbk), str(latin)])
+    documents_input(page).set_input_files([str(gbk), str(latin)])
     expect(page.get_by_text("4 documents from 2 file(s)")).to_be_visible(timeout=LONG_S)
     expect(page.get_by_text("gbk.txt: not UTF-8; read as gb18030 (detected)")).to_be_visible()
     expect(page.get_by_text("latin.txt: not UTF-8; read as cp1252 (detected)")).to_be_visible()
