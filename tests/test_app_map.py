@@ -38,6 +38,17 @@ def test_the_map_opens_with_pca_clusters_in_the_legend_and_labels_on_the_map(sam
     assert figure["layout"]["dragmode"] == "select"
 
 
+def test_cluster_labels_are_ranked_by_the_collections_own_model(sample_map):
+    at = sample_map
+    page = texts_on_page(at)
+    assert "ranked by the collection's model (use-multilingual/" in page
+    cluster_lines = [t.value for t in at.text if " — " in t.value and "documents" in t.value]
+    assert cluster_lines and not any(line.startswith("cluster ") for line in cluster_lines)
+    # The labels drawn on the map are the table's labels.
+    drawn = {a["text"] for a in charts(at)[0]["layout"]["annotations"]}
+    assert drawn and all(any(line.startswith(d) for line in cluster_lines) for d in drawn)
+
+
 def test_tsne_with_kmeans_makes_k_labelled_groups(sample_map):
     at = sample_map
     at.radio(key="map_method").set_value("tsne")

@@ -16,6 +16,8 @@ import streamlit as st
 
 from core.data._collection import Collection
 from core.data._formats import to_parquet_bytes
+from core.embedding.providers import provider_info
+from core.errors import WorkbenchError
 from core.search._engine import search
 from core.viz._clusters import ClusterParams
 from core.viz._figures import truncate_label
@@ -28,7 +30,7 @@ from core.viz._layout import (
 )
 from core.viz._map_figure import points_in_selection
 from core.viz._maps import CorpusMap, compute_map
-from ui import state
+from ui import cache, state
 
 MAX_MAPS = 4
 MAX_FILTER_VALUES = 50  # a metadata column with more distinct values is not offered as a filter
@@ -134,12 +136,24 @@ def corpus_map(collection: Collection, layout: LayoutParams, clusters: ClusterPa
         layout,
         clusters,
         progress=lambda message, fraction: bar.progress(min(1.0, fraction), text=message),
+        term_embedder=term_embedder(collection),
     )
     bar.empty()
     maps[key] = result
     while len(maps) > MAX_MAPS:
         maps.popitem(last=False)
     return result
+
+
+def term_embedder(collection: Collection):
+    """The collection's own model, to rank its cluster labels' terms, when it runs here (free,
+    no key); None for a remote provider (labels by counts, no request is sent for them)."""
+    if provider_info(collection.spec.provider).remote:
+        return None
+    try:
+        return cache.embedder_for(collection.spec)
+    except (cache.MissingKeyError, WorkbenchError, ImportError):
+        return None
 
 
 def filter_columns(metadata: pd.DataFrame) -> list[str]:
@@ -309,6 +323,16 @@ def render_selection(collection: Collection, selected: np.ndarray, result: Corpu
 def render_clusters(collection: Collection, result: CorpusMap) -> None:
     """Each cluster's label and size, with its two most central documents."""
     st.subheader("Clusters")
+    if result.label_note:
+        st.warning(result.label_note, icon=":material/warning:")
+    if result.labels_by == "counts":
+        st.caption("Labels: each cluster's most distinctive terms, by word counts (c-TF-IDF).")
+    else:
+        model = result.labels_by.removeprefix("counts + ")
+        st.caption(
+            "Labels: each cluster's most distinctive terms (c-TF-IDF), ranked by the "
+            f"collection's model ({model}) for how close they are to the cluster's documents."
+        )
     for s in result.summaries:
         st.text(f"{s.label} — {s.size:,} documents")
         for doc in s.representatives:

@@ -3,6 +3,11 @@
 Writes one row per document, in collection order: ``x``, ``y`` (the layout), ``cluster`` (int,
 -1 for noise) and ``label`` (the cluster's automatic label), so a notebook draws the same
 picture as the dashboard. The result is cached in ``COLLECTION/maps/`` and reused.
+
+When the collection was embedded by a local model (the offline default, sentence-transformers),
+that model ranks each cluster's candidate label terms, as on the dashboard; ``--count-labels``
+labels by word counts alone (no model is loaded). A remote provider's collection is labelled by
+counts: no request is sent for labels.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import sys
 from pathlib import Path
 
 from core.data._collection import Collection
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, WorkbenchError
 from core.viz._clusters import CLUSTER_METHODS, ClusterParams
 from core.viz._layout import LAYOUT_METHODS, LAYOUT_METRICS, LayoutParams, default_neighbours
 from core.viz._maps import load_or_compute_map
@@ -39,6 +44,11 @@ def register(subparsers) -> None:
     p.add_argument("--clusters", choices=CLUSTER_METHODS, default="hdbscan")
     p.add_argument("-k", type=int, default=8, help="k-means: number of clusters (8)")
     p.add_argument("--min-cluster-size", type=int, help="HDBSCAN: smallest cluster (~2%%)")
+    p.add_argument(
+        "--count-labels",
+        action="store_true",
+        help="label clusters by word counts only, without the collection's local model",
+    )
     p.set_defaults(run=run)
 
 
@@ -64,7 +74,12 @@ def run(args) -> int:
         print(message, file=sys.stderr)
 
     result, cached = load_or_compute_map(
-        collection, args.collection, layout, clusters, progress=progress
+        collection,
+        args.collection,
+        layout,
+        clusters,
+        progress=progress,
+        term_embedder=None if args.count_labels else _local_model(collection),
     )
     frame = result.to_frame()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +95,25 @@ def run(args) -> int:
         f"{'cached' if cached else 'computed'} {result.layout.used_method} map of "
         f"{len(frame):,} documents -> {out}"
     )
+    if result.label_note:
+        print(result.label_note, file=sys.stderr)
+    print(f"labels by {result.labels_by}")
     for s in result.summaries:
         print(f"  {s.cluster:>4}  {s.size:>7,}  {s.label}")
     return 0
+
+
+def _local_model(collection: Collection):
+    """The collection's own model when it runs on this machine, else None."""
+    from core.embedding.providers import embedder_for_collection, provider_info
+
+    if provider_info(collection.spec.provider).remote:
+        return None
+    try:
+        return embedder_for_collection(collection.manifest)
+    except (WorkbenchError, ImportError) as exc:
+        print(
+            f"labels by word counts: the collection's model is not available ({exc})",
+            file=sys.stderr,
+        )
+        return None

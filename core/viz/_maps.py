@@ -27,7 +27,7 @@ from core.viz._layout import Layout, LayoutParams, Progress, fit_layout
 from core.viz._projection import Projection
 
 MAPS_DIR = "maps"
-_FORMAT = 2  # 2: UMAP clusters found on the cluster space
+_FORMAT = 3  # 2: UMAP clusters found on the cluster space; 3: labels ranked by the model
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,19 @@ class CorpusMap:
     summaries : tuple of ClusterSummary
         One per cluster id present (noise last).
     cluster_params : ClusterParams
+    labels_by : str
+        What chose the labels' terms: ``"counts"`` (c-TF-IDF) or ``"counts + MODEL"`` (the
+        candidates ranked by that model, see :mod:`core.viz._labels`).
+    label_note : str
+        Why the labels are by counts only although a model was given (empty otherwise).
     """
 
     layout: Layout
     clusters: np.ndarray
     summaries: tuple[ClusterSummary, ...]
     cluster_params: ClusterParams
+    labels_by: str = "counts"
+    label_note: str = ""
 
     @property
     def xy(self) -> np.ndarray:
@@ -82,6 +89,7 @@ def compute_map(
     clusters: ClusterParams | None = None,
     *,
     progress: Progress | None = None,
+    term_embedder=None,
 ) -> CorpusMap:
     """Lay out, cluster and label a corpus.
 
@@ -94,6 +102,9 @@ def compute_map(
     clusters : ClusterParams, optional
         Default: HDBSCAN.
     progress : callable(message, fraction), optional
+    term_embedder : LangChain ``Embeddings``, optional
+        The model that made ``embeddings`` (it must return vectors of the same size): it ranks
+        each cluster's candidate label terms. Without it, labels are by counts alone.
 
     Returns
     -------
@@ -120,9 +131,28 @@ def compute_map(
         )
     fitted = replace(fitted, cluster_space=None)  # used once: not kept with the map
     report("Labelling clusters…", 0.9)
-    summaries = summarise_clusters(texts, ids, embeddings=embeddings, seed=clusters.seed)
+    notes: list[str] = []
+    summaries = summarise_clusters(
+        texts,
+        ids,
+        embeddings=embeddings,
+        seed=clusters.seed,
+        term_embedder=term_embedder,
+        on_fallback=notes.append,
+    )
     report("Map ready.", 1.0)
-    return CorpusMap(fitted, ids, tuple(summaries), clusters)
+    labels_by = "counts"
+    if term_embedder is not None and not notes:
+        labels_by = f"counts + {term_model_name(term_embedder)}"
+    return CorpusMap(fitted, ids, tuple(summaries), clusters, labels_by, " ".join(notes))
+
+
+def term_model_name(embedder) -> str:
+    """``provider/model`` of an embedder with a ``spec``, else its class name."""
+    spec = getattr(embedder, "spec", None)
+    if spec is not None:
+        return f"{spec.provider}/{spec.model}"
+    return type(embedder).__name__
 
 
 def map_cache_file(
@@ -130,9 +160,11 @@ def map_cache_file(
     content_hash: str,
     layout: LayoutParams,
     clusters: ClusterParams,
+    term_embedder=None,
 ) -> Path:
     """Where :func:`load_or_compute_map` keeps this map: ``<collection>/maps/<...>.npz``."""
-    cluster_key = json.dumps(clusters.relevant(), sort_keys=True)
+    labels = "counts" if term_embedder is None else term_model_name(term_embedder)
+    cluster_key = json.dumps(clusters.relevant() | {"labels": labels}, sort_keys=True)
     import hashlib
 
     digest = hashlib.sha256(cluster_key.encode()).hexdigest()[:12]
@@ -147,6 +179,7 @@ def load_or_compute_map(
     clusters: ClusterParams | None = None,
     *,
     progress: Progress | None = None,
+    term_embedder=None,
 ) -> tuple[CorpusMap, bool]:
     """The map of a saved collection, from ``<collection>/maps/`` when computed before.
 
@@ -155,6 +188,9 @@ def load_or_compute_map(
     collection : core.data.Collection
     collection_dir : path-like
         The directory it was loaded from.
+    progress, term_embedder
+        As for :func:`compute_map`. A map whose labels fell back to counts is not stored, so
+        the model is tried again next time.
 
     Returns
     -------
@@ -163,15 +199,23 @@ def load_or_compute_map(
     """
     layout = layout or LayoutParams()
     clusters = clusters or ClusterParams()
-    path = map_cache_file(collection_dir, collection.manifest.content_hash, layout, clusters)
+    path = map_cache_file(
+        collection_dir, collection.manifest.content_hash, layout, clusters, term_embedder
+    )
     if path.is_file():
         cached = _read(path, layout, clusters)
         if cached is not None and cached.xy.shape[0] == len(collection):
             return cached, True
     result = compute_map(
-        collection.embeddings, collection.texts, layout, clusters, progress=progress
+        collection.embeddings,
+        collection.texts,
+        layout,
+        clusters,
+        progress=progress,
+        term_embedder=term_embedder,
     )
-    _write(path, result)
+    if not result.label_note:
+        _write(path, result)
     return result, False
 
 
@@ -185,6 +229,7 @@ def _write(path: Path, result: CorpusMap) -> None:
         "note": lay.note,
         "seconds": lay.seconds,
         "summaries": [asdict(s) for s in result.summaries],
+        "labels_by": result.labels_by,
     }
     arrays = {"xy": lay.xy, "fit_rows": lay.fit_rows, "clusters": result.clusters}
     if lay.projection is not None:
@@ -237,4 +282,4 @@ def _read(path: Path, layout: LayoutParams, clusters: ClusterParams) -> CorpusMa
         )
         for s in meta["summaries"]
     )
-    return CorpusMap(lay, ids, summaries, clusters)
+    return CorpusMap(lay, ids, summaries, clusters, str(meta.get("labels_by", "counts")))
