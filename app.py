@@ -11,9 +11,13 @@ import streamlit as st
 
 from ui import state
 from ui.frame import PAGE_CONFIG
+from ui.map import warm_umap
 
 st.set_page_config(**PAGE_CONFIG)
 state.init_state()
+# From the server's first visitor on, UMAP's compiled code is prepared in the background (once
+# per process; a no-op without umap-learn), so choosing UMAP on the Map page does not wait for it.
+warm_umap()
 
 # Each url_path is the file's name: the URL a deep link uses (``/search``), and the one
 # Streamlit's automatic navigation gives a page before this file has run (see ui.frame).

@@ -1,12 +1,16 @@
 """Load test: N concurrent browser sessions doing real work against one ``streamlit run``.
 
     python benchmarks/load_sessions.py --sessions 10 --rounds 3
+    python benchmarks/load_sessions.py --sessions 10 --rounds 2 --map   # + a UMAP map each
 
 Starts the app on 127.0.0.1 (as the browser tests do), drives ``--sessions`` Chromium contexts at
 once through ``tests/browser/load_sessions.py`` (load the sample, search, upload a private file,
 embed, search for it), ``--rounds`` times, and samples the server's resident memory (VmRSS) every
 0.25 s. Writes benchmarks/results/LOAD.md and load.json: errors, leaks, per-session times, RSS
-at start, peak per round and at the end.
+at start, peak per round and at the end. With ``--map`` each session also opens the Map page
+and draws the sample's UMAP map (umap-learn must be installed): the figures go to LOAD-MAP.md
+and load-map.json, and the numba cache starts empty (``NUMBA_CACHE_DIR`` in a temporary
+folder), as on a fresh install.
 """
 
 from __future__ import annotations
@@ -41,12 +45,14 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start_app(cache_dir: str) -> tuple[subprocess.Popen, str]:
+def start_app(cache_dir: str, numba_cache: str | None = None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["EMBEDDING_WORKBENCH_CACHE_DIR"] = cache_dir
+    if numba_cache is not None:
+        env["NUMBA_CACHE_DIR"] = numba_cache
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false",
@@ -70,9 +76,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--map", action="store_true", help="each session draws a UMAP map too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_app(str(Path(tmp) / "cache"))
+        numba_cache = str(Path(tmp) / "numba") if args.map else None
+        proc, url = start_app(str(Path(tmp) / "cache"), numba_cache)
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
         t0 = time.monotonic()
@@ -97,7 +105,8 @@ def main() -> int:
         try:
             asyncio.run(
                 run_rounds(url, Path(tmp), sessions=args.sessions, rounds=args.rounds,
-                           chromium=str(CHROMIUM), args=CHROMIUM_ARGS, on_round=on_round)
+                           chromium=str(CHROMIUM), args=CHROMIUM_ARGS, on_round=on_round,
+                           with_map=args.map)
             )  # fmt: skip
         finally:
             stop.set()
@@ -137,14 +146,18 @@ def write_report(args, results, marks, samples, start_rss: float, end_rss: float
         "errors_or_leaks": sum(len(r["problems"]) for r in per_round),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps(report, indent=2) + "\n")
+    stem = "load-map" if args.map else "load"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Load test: concurrent browser sessions against one app server",
         "",
-        f"`python benchmarks/load_sessions.py --sessions {args.sessions} --rounds {args.rounds}` "
+        f"`python benchmarks/load_sessions.py --sessions {args.sessions} --rounds {args.rounds}"
+        f"{' --map' if args.map else ''}` "
         f"({len(results)} round(s) done),"
         f" {report['when']}, {report['machine']}. Each session: load the sample, run the sample "
-        "searches, upload a private 3-line file, embed it, search for it; then check the page "
+        "searches, "
+        + ("draw the sample's UMAP map (numba's cache empty at start), " if args.map else "")
+        + "upload a private 3-line file, embed it, search for it; then check the page "
         "for errors and for any other session's text.",
         "",
         f"Server RSS: {start_rss:,.0f} MiB at start, peak {report['rss_peak_mib']:,.0f} MiB, "
@@ -163,7 +176,7 @@ def write_report(args, results, marks, samples, start_rss: float, end_rss: float
     problems = [p for r in per_round for p in r["problems"]]
     if problems:
         lines += ["", "Problems:", "", *(f"- {p}" for p in problems)]
-    (RESULTS / "LOAD.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem.upper()}.md").write_text("\n".join(lines) + "\n")
     return problems
 
 

@@ -21,7 +21,6 @@ if collection is None:
     st.info("No collection yet. Load the sample corpus on **Home** or embed files first.")
     st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
     st.stop()
-ui_map.warm_umap()
 
 layout, clusters = ui_map.render_controls(len(collection))
 result = ui_map.corpus_map(collection, layout, clusters)

@@ -98,3 +98,20 @@ def test_the_pages_list_names_every_page_of_the_navigation():
     named = re.findall(r"^- \*\*(.+?)\*\*", listing, flags=re.MULTILINE)
     assert named == [t for t in titles if t != "Home"]
     assert "keep it on the server" in listing
+
+
+def test_the_first_visit_prepares_umap_in_the_background():
+    pytest.importorskip("umap")
+    import umap.layouts
+
+    from ui import map as ui_map
+
+    ui_map.warm_umap.clear()  # as in a fresh server process
+    before = len(ui_map.WARM_UPS)
+    new_app()  # Home only: the Map page is never opened
+    assert len(ui_map.WARM_UPS) == before + 1, "the first run did not start the warm-up"
+    thread = ui_map.WARM_UPS[-1]
+    assert thread.name == "umap-warm-up" and ui_map.warm_umap() is thread  # once per process
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert umap.layouts._nb_optimize_layout_euclidean_single_epoch.signatures, "not compiled"

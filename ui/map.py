@@ -41,10 +41,15 @@ SELECTION = "map_selection"  # np.ndarray of collection rows selected with box /
 SEARCH = "map_search"  # dict: queries, vectors, ids, scores, within (rows or None)
 
 
+WARM_UPS: list[threading.Thread] = []  # every warm-up this process started (one, normally)
+
+
 @st.cache_resource(show_spinner=False)
 def warm_umap() -> threading.Thread | None:
-    """Compile UMAP's numba code once per process, in the background, as soon as the Map page
-    is first opened: a visitor who then picks UMAP waits for the layout, not the compiler."""
+    """Compile UMAP's numba code once per process, in the background, from the first visit to
+    the app (``app.py`` calls this on every run; it starts one thread per process): a visitor
+    who then picks UMAP waits for the layout, not the compiler. With numba's disk cache warm
+    (any run after the first on an installation) this only loads the compiled code."""
     if not umap_available():
         return None
 
@@ -56,6 +61,7 @@ def warm_umap() -> threading.Thread | None:
 
     thread = threading.Thread(target=run, name="umap-warm-up", daemon=True)
     thread.start()
+    WARM_UPS.append(thread)
     return thread
 
 

@@ -1,9 +1,10 @@
 """Many visitors at once: concurrent browser sessions doing real work against one app server.
 
 Each session (a fresh browser context, so a fresh Streamlit session) loads the sample corpus,
-runs the sample searches, uploads a file of its own with a secret token, embeds it and searches
-for it. It records what went wrong: an exception or error box on the page, a result that is not
-its own, or another session's token anywhere on its page (a leak). Used by
+runs the sample searches (and, when asked, draws the sample's UMAP map), uploads a file of its
+own with a secret token, embeds it and searches for it. It records what went wrong: an
+exception or error box on the page, a result that is not its own, or another session's token
+anywhere on its page (a leak). Used by
 ``benchmarks/load_sessions.py``, which writes the figures (too heavy for the test suite on two
 shared cores: one round of ten sessions takes minutes there).
 """
@@ -61,8 +62,17 @@ async def _errors(page) -> list[str]:
     return found
 
 
+async def _umap_map(page) -> None:
+    """Open the Map page on the sample, choose UMAP and wait for its map."""
+    await _go_to(page, "Map")
+    chart_title = page.get_by_test_id("stPlotlyChart").first.locator(".gtitle")
+    await chart_title.filter(has_text="PCA map of 72 documents").wait_for(timeout=TIMEOUT_MS)
+    await page.get_by_test_id("stRadio").first.get_by_text("UMAP", exact=True).click()
+    await chart_title.filter(has_text="UMAP map of 72 documents").wait_for(timeout=TIMEOUT_MS)
+
+
 async def one_session(browser, app_url: str, folder: Path, round_: int, index: int,
-                      all_tokens: list[str]) -> SessionOutcome:  # fmt: skip
+                      all_tokens: list[str], with_map: bool = False) -> SessionOutcome:  # fmt: skip
     token = token_of(round_, index)
     outcome = SessionOutcome(f"round {round_} session {index}", token)
     started = time.perf_counter()
@@ -79,6 +89,9 @@ async def one_session(browser, app_url: str, folder: Path, round_: int, index: i
         if await page.get_by_text("Top result").count() != 3:
             outcome.problems.append("the sample search did not show 3 results")
         outcome.problems += await _errors(page)
+        if with_map:
+            await _umap_map(page)
+            outcome.problems += await _errors(page)
 
         notes = folder / f"notes-{round_}-{index}.txt"
         notes.write_text(documents_of(token), encoding="utf-8")
@@ -116,8 +129,10 @@ async def run_rounds(
     chromium: str,
     args: list[str],
     on_round=None,
+    with_map: bool = False,
 ) -> list[list[SessionOutcome]]:
-    """``rounds`` times, ``sessions`` sessions at once; returns each round's outcomes."""
+    """``rounds`` times, ``sessions`` sessions at once; returns each round's outcomes.
+    ``with_map``: each session also draws the sample's UMAP map on the Map page."""
     from playwright.async_api import async_playwright
 
     results = []
@@ -127,7 +142,7 @@ async def run_rounds(
             for round_ in range(rounds):
                 tokens = [token_of(round_, i) for i in range(sessions)]
                 outcomes = await asyncio.gather(
-                    *(one_session(browser, app_url, folder, round_, i, tokens)
+                    *(one_session(browser, app_url, folder, round_, i, tokens, with_map)
                       for i in range(sessions))
                 )  # fmt: skip
                 results.append(list(outcomes))
