@@ -46,20 +46,17 @@ WARM_UPS: list[threading.Thread] = []  # every warm-up this process started (one
 
 @st.cache_resource(show_spinner=False)
 def warm_umap() -> threading.Thread | None:
-    """Compile UMAP's numba code once per process, in the background, from the first visit to
-    the app (``app.py`` calls this on every run; it starts one thread per process): a visitor
-    who then picks UMAP waits for the layout, not the compiler. With numba's disk cache warm
-    (any run after the first on an installation) this only loads the compiled code."""
+    """Prepare UMAP once per process, in the background, from the first visit to the app
+    (``app.py`` calls this on every run; it starts one thread per process): its code is
+    compiled in a short-lived helper process and loaded here from numba's disk cache
+    (:mod:`core.viz._umap_warm`, which says why), so a visitor who then picks UMAP waits for
+    the layout, not the compiler, and the server keeps none of the compiler's memory."""
     if not umap_available():
         return None
 
-    def run() -> None:
-        from core.viz._layout import fit_layout
+    from core.viz._umap_warm import prepare_umap
 
-        rng = np.random.default_rng(0)
-        fit_layout(rng.standard_normal((60, 8)).astype(np.float32), LayoutParams("umap"))
-
-    thread = threading.Thread(target=run, name="umap-warm-up", daemon=True)
+    thread = threading.Thread(target=prepare_umap, name="umap-warm-up", daemon=True)
     thread.start()
     WARM_UPS.append(thread)
     return thread

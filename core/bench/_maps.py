@@ -139,8 +139,8 @@ def markdown(result: dict) -> str:
     if first:
         lines += [
             "Choosing UMAP on the Map page of a fresh app server (the sample, 72 documents; "
-            "`python benchmarks/map_first_umap.py CHECKOUT`, one run each, same machine and "
-            "session):",
+            "`python benchmarks/map_first_umap.py [--fresh-install] [--pause S]`, one run each, "
+            "same machine and session):",
             "",
             "| version | click → UMAP map drawn s | server RSS before the Map page MB | "
             "after the UMAP map MB |",

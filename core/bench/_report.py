@@ -113,6 +113,11 @@ _MEASURED_APART = (
     ("maps.md", "## Maps: layout and clustering time", "python -m core.bench._maps"),
     ("COLLECTION_EDITS.md", "## Collections that change", "python -m core.bench._edits"),
     ("LOAD.md", "## Ten dashboard sessions at once", "python benchmarks/load_sessions.py"),
+    (
+        "LOAD-MAP.md",
+        "## Ten dashboard sessions with UMAP maps",
+        "python benchmarks/load_sessions.py --map",
+    ),
     ("DASHBOARD.md", "## The dashboard's own latency", "python -m core.bench._dashboard"),
 )
 

@@ -328,6 +328,12 @@ def fit_layout(
     report(f"{METHOD_NAMES[method]} on {len(fit_rows):,} documents…", 0.15)
     fit_space = knn = None
     if method == "umap":
+        from core.viz import _umap_warm
+
+        if not _umap_warm.prepared():
+            report("Preparing UMAP's compiled code (once per process; up to half a minute)…", 0.1)
+            _umap_warm.prepare_umap()
+            report(f"UMAP on {len(fit_rows):,} documents…", 0.15)
         fit_xy, knn = _umap(reduced, params)
         report(f"UMAP to {CLUSTER_DIM} dimensions for the clusters…", 0.5)
         # (Spectral initialisation needs more points than dimensions.)

@@ -1,0 +1,108 @@
+"""Prepare UMAP's compiled code in a helper process, so this process never pays for compiling it.
+
+umap-learn and pynndescent are numba code. Compiling it takes 10-35 s, and the memory LLVM
+takes for that stays with the process: measured here on the sample, importing umap-learn and
+drawing a first UMAP map grew a process by 327 MiB when numba compiled everything, and by 133
+MiB when it loaded the same code from numba's on-disk cache (:func:`enable_umap_disk_cache`
+turns that cache on for umap-learn's own functions). A long-lived app server with many sessions
+keeps whichever it paid, so the compiling is done once in a short-lived helper process
+(``python -m core.viz._umap_warm``: a small UMAP of random vectors, the same code path as a real
+map, and the binary search mode's popcount kernel) which writes the cache and exits; this process
+then imports umap-learn from the cache.
+
+:func:`prepare_umap` runs once per process (later calls return at once, concurrent ones wait
+for the first). When the helper fails (no writable cache directory, a crash), the process
+compiles for itself on its first UMAP, as without this module: slower and larger, never wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+_lock = threading.Lock()
+_outcome: str | None = None  # how UMAP was prepared, once it was
+HELPER_TIMEOUT_S = 600
+HELPER_ENV = "WORKBENCH_UMAP_HELPER"  # set in the helper process: it compiles for itself
+
+
+def prepared() -> bool:
+    """Whether :func:`prepare_umap` has run in this process (or this is the helper itself)."""
+    return _outcome is not None or os.environ.get(HELPER_ENV) == "1"
+
+
+def prepare_umap() -> str:
+    """Compile UMAP in a helper process (once per process), then import it here from the cache.
+
+    Returns
+    -------
+    str
+        What happened, for logs and benchmarks: ``"not installed"``, ``"helper process: N s"``
+        or ``"helper process failed (...); compiling here"``.
+    """
+    global _outcome
+    if _outcome is not None:
+        return _outcome
+    if os.environ.get(HELPER_ENV) == "1":
+        return "this is the helper process"
+    with _lock:
+        if _outcome is not None:
+            return _outcome
+        import importlib.util
+
+        if importlib.util.find_spec("umap") is None:
+            _outcome = "not installed"
+            return _outcome
+        started = time.perf_counter()
+        package_root = Path(__file__).resolve().parents[2]  # the folder holding core/
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "core.viz._umap_warm"],
+                cwd=package_root,
+                env=os.environ.copy(),
+                capture_output=True,
+                text=True,
+                timeout=HELPER_TIMEOUT_S,
+            )
+            failed = done.returncode != 0 and (done.stderr.strip().splitlines() or ["?"])[-1]
+        except (OSError, subprocess.SubprocessError) as exc:
+            failed = f"{type(exc).__name__}: {exc}"
+        import umap  # noqa: F401  # from the cache the helper wrote
+
+        from core.viz._layout import enable_umap_disk_cache
+
+        enable_umap_disk_cache()
+        seconds = time.perf_counter() - started
+        _outcome = (
+            f"helper process failed ({failed}); compiling here"
+            if failed
+            else f"helper process: {seconds:.1f} s"
+        )
+        return _outcome
+
+
+def _warm_in_this_process() -> None:
+    """A small map through the real code path: every function a map needs gets compiled."""
+    import numpy as np
+
+    from core.viz._layout import LayoutParams, enable_umap_disk_cache
+    from core.viz._maps import compute_map
+
+    enable_umap_disk_cache()
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((200, 64)).astype(np.float32)  # > 2 x neighbours: spectral
+    compute_map(vectors, ["warm-up"] * len(vectors), LayoutParams("umap", n_neighbors=15))
+    # The binary mode's popcount kernel is numba too (cache=True): compiled here as well.
+    from core.search import _popcount
+
+    codes = np.zeros((64, 8), dtype=np.uint64)
+    _popcount.hamming_candidates(codes, codes[:1], 4, 1)
+
+
+if __name__ == "__main__":
+    os.environ[HELPER_ENV] = "1"  # this process compiles for itself: no helper of its own
+    _warm_in_this_process()
