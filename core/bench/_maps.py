@@ -25,6 +25,7 @@ from core.viz._layout import LayoutParams, fit_layout, umap_available
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "benchmarks" / "results"
+BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def corpus(n: int, dim: int = 128, topics: int = 20, seed: int = 0):
@@ -75,7 +76,17 @@ def run(sizes, methods) -> dict:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "dim": 128,
         "rows": rows,
-        "note": "UMAP timings include numba's one-off compilation only in the first row",
+        "note": (
+            "The first UMAP row also pays this process's one-off preparation (UMAP's helper "
+            "process, with numba's disk cache warm, and the first neighbour search's compiled "
+            "code); UMAP's layout time covers both its 2-D and its 10-D run; labels are by "
+            "counts (ranking them by a local model adds about 0.1 s per map of 8 clusters); "
+            "BLAS variables set for the run: "
+            + (
+                ", ".join(k for k in BLAS_VARIABLES if k in os.environ)
+                or "none of " + " / ".join(BLAS_VARIABLES)
+            )
+        ),
     }
 
 
