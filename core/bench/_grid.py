@@ -115,7 +115,7 @@ def _run_contender(spec, name, x, queries_all, budget, skipped) -> list[dict]:
             if key not in states:
                 for old in list(states):  # one FAISS index in memory at a time
                     del states[old]
-                gc.collect()
+                gc.collect(1)  # freed by reference counts; young cycles only
                 states[key] = contender.prepare(x, method)
             state, queries = states[key], queries_all[:m]
             t = time_cell(
@@ -126,5 +126,5 @@ def _run_contender(spec, name, x, queries_all, budget, skipped) -> list[dict]:
             out.append({**where, **t})
             log(f"  {name:16s} m={m:<3d} {method:9s} {t['median_s'] * 1e3:10.2f} ms")
     states.clear()
-    gc.collect()
+    gc.collect(1)
     return out

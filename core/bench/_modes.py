@@ -88,7 +88,7 @@ def speed(moments: Moments, *, n: int, d: int, queries=(1, 10, 100), repeats=5) 
                 }
             )
         del index
-        gc.collect()
+        gc.collect(1)
     engine = {}
     for me in METHODS:
         for m in queries:

@@ -81,11 +81,14 @@ def measure(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> T
 
 @contextmanager
 def _quiet_measurement() -> Iterator[None]:
-    """BLAS on one thread (see :func:`core.search._blas.single_threaded`) and the garbage collected
-    first, so that a collection owed by earlier work does not land inside a timed call. The
-    collector stays on: switching it off is process-wide, and would pause it for every other
-    session of the app while a benchmark runs."""
-    gc.collect()
+    """BLAS on one thread (see :func:`core.search._blas.single_threaded`) and the young garbage
+    collected first, so that a collection owed by earlier work does not land inside a timed call.
+    Only generations 0 and 1: a full collection walks every object of the process (50-200 ms in a
+    test runner or an app server holding many sessions, before every one of a benchmark's
+    hundred cells), and an old-generation pass that still lands in a sample moves one sample,
+    not the median the tables report. The collector stays on: switching it off is process-wide,
+    and would pause it for every other session of the app while a benchmark runs."""
+    gc.collect(1)
     with blas.single_threaded():
         yield
 
