@@ -35,14 +35,45 @@ def prepared() -> bool:
     return _outcome is not None or os.environ.get(HELPER_ENV) == "1"
 
 
-def prepare_umap() -> str:
+# Index files numba writes for two functions every map compiles (named by the Python function):
+# when both are there, the helper has nothing left to compile and its start-up (about 4 s of
+# imports) is skipped.
+_CACHE_MARKS = (
+    "umap_.compute_membership_strengths-*.nbi",
+    "layouts._optimize_layout_euclidean_single_epoch-*.nbi",
+)
+
+
+def cache_written() -> bool:
+    """Whether numba's disk cache already holds UMAP's compiled layout code, found where numba
+    keeps it: ``NUMBA_CACHE_DIR/umap_*/`` when that is set, else the package's ``__pycache__``
+    (numba's user-wide fallback is not searched: the helper then runs, which is only slower)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("umap")
+    if spec is None or spec.origin is None:
+        return False
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    folders = (
+        list(Path(chosen).glob("umap_*")) if chosen else [Path(spec.origin).parent / "__pycache__"]
+    )
+    return any(all(any(f.glob(mark)) for mark in _CACHE_MARKS) for f in folders)
+
+
+def prepare_umap(*, force_helper: bool = False) -> str:
     """Compile UMAP in a helper process (once per process), then import it here from the cache.
+
+    Parameters
+    ----------
+    force_helper : bool
+        Run the helper even when :func:`cache_written` says there is nothing to compile.
 
     Returns
     -------
     str
-        What happened, for logs and benchmarks: ``"not installed"``, ``"helper process: N s"``
-        or ``"helper process failed (...); compiling here"``.
+        What happened, for logs and benchmarks: ``"not installed"``, ``"cache already
+        written"``, ``"helper process: N s"`` or ``"helper process failed (...); compiling
+        here"``.
     """
     global _outcome
     if _outcome is not None:
@@ -58,6 +89,10 @@ def prepare_umap() -> str:
             _outcome = "not installed"
             return _outcome
         started = time.perf_counter()
+        if not force_helper and cache_written():
+            _import_here()
+            _outcome = "cache already written"
+            return _outcome
         package_root = Path(__file__).resolve().parents[2]  # the folder holding core/
         try:
             done = subprocess.run(
@@ -71,11 +106,7 @@ def prepare_umap() -> str:
             failed = done.returncode != 0 and (done.stderr.strip().splitlines() or ["?"])[-1]
         except (OSError, subprocess.SubprocessError) as exc:
             failed = f"{type(exc).__name__}: {exc}"
-        import umap  # noqa: F401  # from the cache the helper wrote
-
-        from core.viz._layout import enable_umap_disk_cache
-
-        enable_umap_disk_cache()
+        _import_here()
         seconds = time.perf_counter() - started
         _outcome = (
             f"helper process failed ({failed}); compiling here"
@@ -83,6 +114,16 @@ def prepare_umap() -> str:
             else f"helper process: {seconds:.1f} s"
         )
         return _outcome
+
+
+def _import_here() -> None:
+    """Import umap-learn in this process (its import-time functions come from the cache) and
+    turn the cache on for the rest."""
+    import umap  # noqa: F401
+
+    from core.viz._layout import enable_umap_disk_cache
+
+    enable_umap_disk_cache()
 
 
 def _warm_in_this_process() -> None:
