@@ -151,9 +151,9 @@ def corpus_map(collection: Collection, layout: LayoutParams, clusters: ClusterPa
 def term_embedder(collection: Collection):
     """The collection's own model, to rank its cluster labels' terms, when it runs here (free,
     no key); None for a remote provider (labels by counts, no request is sent for them)."""
-    if provider_info(collection.spec.provider).remote:
-        return None
     try:
+        if provider_info(collection.spec.provider).remote:
+            return None
         return cache.embedder_for(collection.spec)
     except (cache.MissingKeyError, WorkbenchError, ImportError):
         return None

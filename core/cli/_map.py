@@ -107,9 +107,9 @@ def _local_model(collection: Collection):
     """The collection's own model when it runs on this machine, else None."""
     from core.embedding.providers import embedder_for_collection, provider_info
 
-    if provider_info(collection.spec.provider).remote:
-        return None
     try:
+        if provider_info(collection.spec.provider).remote:
+            return None
         return embedder_for_collection(collection.manifest)
     except (WorkbenchError, ImportError) as exc:
         print(

@@ -56,3 +56,25 @@ def test_map_refuses_a_bad_output_name(grouped, tmp_path):
     result = run_cli("map", str(path), "--out", str(tmp_path / "map.txt"), cwd=tmp_path)
     assert result.returncode == 2
     assert "write a .parquet or .csv file" in result.stderr
+
+
+def test_labels_are_ranked_by_the_collections_local_model_unless_asked_not_to(tmp_path):
+    from core.data._sample import sample_metadata, sample_texts
+    from core.embedding.providers._local import USE_MODEL, UseMultilingualEmbedder
+
+    texts = sample_texts()
+    vectors = UseMultilingualEmbedder().embed_batch(texts).vectors
+    path = tmp_path / "sample"
+    spec = EmbedderSpec("use-multilingual", USE_MODEL, None)
+    Collection.create(texts, vectors, spec, sample_metadata()).save(path)
+    ranked = run_cli("map", str(path), "--out", str(tmp_path / "a.csv"), cwd=tmp_path)
+    assert ranked.returncode == 0, ranked.stderr
+    assert f"labels by counts + use-multilingual/{USE_MODEL}" in ranked.stdout
+    counted = run_cli(
+        "map", str(path), "--count-labels", "--out", str(tmp_path / "b.csv"), cwd=tmp_path
+    )
+    assert counted.returncode == 0, counted.stderr
+    assert "labels by counts\n" in counted.stdout and "computed" in counted.stdout
+    # Same layout and clusters; only the words chosen for them may differ.
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert (a["cluster"] == b["cluster"]).all() and (a["x"] == b["x"]).all()
