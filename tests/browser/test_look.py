@@ -96,6 +96,7 @@ def test_follows_the_system_theme_on_every_page_charts_included(chromium, app_ur
         expect(tab.get_by_role("button", name="Download the matrix (CSV)")).to_be_visible(
             timeout=LONG_S
         )
+        wait_until_idle(tab)  # the rerun replaces the chart: touch the new one, not the old
         text = chart_text_colour(tab)
         # Chart text is dark on the light theme and light on the dark one.
         assert (luminance(text) < 0.5) if scheme == "light" else (luminance(text) > 0.5), text
