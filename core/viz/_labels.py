@@ -42,7 +42,7 @@ phrase seen once is usually a word and its neighbour). A term whose vector is wi
 :data:`SYNONYM_COSINE` of a chosen one ("invest" after "investing", "earth" after "地球") is
 skipped, so the label says three different things. It costs one batch of short texts per map (8
 clusters: about 300 terms, 0.1 s with the offline model). If the embedder fails or returns
-vectors of another size, the counting labels are used and :attr:`LabelTerms.note` says why.
+vectors of another size, :func:`summarise_clusters` uses the counting labels and says why.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.search import normalize
 from core.viz._clusters import NOISE
 
 NOISE_LABEL = "noise"
@@ -211,18 +212,29 @@ def distinctive_terms(
     clusters = np.asarray(clusters, dtype=np.int64)
     if clusters.shape != (len(texts),):
         raise InvalidInputError(f"{clusters.shape[0]} cluster ids for {len(texts)} texts")
-    if n_terms < 1:
-        raise InvalidInputError(f"n_terms must be at least 1, got {n_terms}")
+    _check_n_terms(n_terms)
     if term_embedder is not None and embeddings is None:
         raise InvalidInputError("term_embedder needs the documents' embeddings to rank terms")
     scored = _scored_terms(texts, clusters)
     if term_embedder is None:
-        out = {}
-        for c, (n_c, ranked) in scored.items():
-            preferred = [s for s in ranked if s[1] >= _floor(n_c)]
-            out[c] = _pick(preferred or ranked, n_terms)
-        return out
+        return _counted(scored, n_terms)
     return _ranked_by_model(scored, clusters, embeddings, term_embedder, n_terms)
+
+
+def _counted(
+    scored: dict[int, tuple[int, list[tuple[float, int, str]]]], n_terms: int
+) -> dict[int, list[str]]:
+    """The labels by counts alone: the best-scored terms, preferring those in several docs."""
+    out = {}
+    for c, (n_c, ranked) in scored.items():
+        preferred = [s for s in ranked if s[1] >= _floor(n_c)]
+        out[c] = _pick(preferred or ranked, n_terms)
+    return out
+
+
+def _check_n_terms(n_terms: int) -> None:
+    if n_terms < 1:
+        raise InvalidInputError(f"n_terms must be at least 1, got {n_terms}")
 
 
 def _floor(n_c: int) -> int:
@@ -287,11 +299,11 @@ def _ranked_by_model(
             f"the term model returned vectors of shape {vectors.shape} for {len(vocabulary)} "
             f"terms; the documents' vectors are {docs.shape[1]}-d"
         )
-    vectors = _unit(vectors)
+    vectors = normalize(vectors)
     row_of = {t: i for i, t in enumerate(vocabulary)}
     out: dict[int, list[str]] = {}
     for c, terms in candidates.items():
-        centre = _unit(docs[clusters == c]).mean(axis=0)
+        centre = normalize(docs[clusters == c]).mean(axis=0)
         term_vectors = vectors[[row_of[t] for t in terms]]
         closeness = term_vectors @ centre
         chosen: list[int] = []
@@ -308,11 +320,6 @@ def _ranked_by_model(
                 break
         out[c] = [terms[i] for i in chosen]
     return out
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
 def _pick(scored: list[tuple[float, int, str]], n_terms: int) -> list[str]:
@@ -373,16 +380,14 @@ def summarise_clusters(
     if len(texts) != n:
         raise InvalidInputError(f"{n} cluster ids for {len(texts)} texts")
     rows = _label_sample(clusters, max_docs, seed)
-    sample_texts = [texts[i] for i in rows]
+    _check_n_terms(n_terms)
+    sampled = clusters[rows]
+    scored = _scored_terms([texts[i] for i in rows], sampled)  # tokenised once, for either way
     terms = None
     if term_embedder is not None and embeddings is not None:
         try:
-            terms = distinctive_terms(
-                sample_texts,
-                clusters[rows],
-                n_terms=n_terms,
-                term_embedder=term_embedder,
-                embeddings=np.asarray(embeddings[rows]),
+            terms = _ranked_by_model(
+                scored, sampled, np.asarray(embeddings[rows]), term_embedder, n_terms
             )
         except Exception as exc:  # any fault of the model: the map keeps its counting labels
             if on_fallback is not None:
@@ -391,7 +396,7 @@ def summarise_clusters(
                     f"({type(exc).__name__}: {exc})."
                 )
     if terms is None:
-        terms = distinctive_terms(sample_texts, clusters[rows], n_terms=n_terms)
+        terms = _counted(scored, n_terms)
     summaries = []
     for c in sorted({int(c) for c in clusters}, key=lambda c: (c == NOISE, c)):
         members = np.flatnonzero(clusters == c)
@@ -430,9 +435,7 @@ def _representatives(
         return ()
     probe = members if len(members) <= 20_000 else members[:: len(members) // 20_000 + 1]
     if embeddings is not None:
-        vectors = np.asarray(embeddings[probe], dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        unit = normalize(np.asarray(embeddings[probe], dtype=np.float32))
         centre = unit.mean(axis=0)
         closeness = unit @ centre
     elif xy is not None:
