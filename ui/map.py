@@ -328,13 +328,12 @@ def render_clusters(collection: Collection, result: CorpusMap) -> None:
     st.subheader("Clusters")
     if result.label_note:
         st.warning(result.label_note, icon=":material/warning:")
-    if result.labels_by == "counts":
+    if not result.label_model:
         st.caption("Labels: each cluster's most distinctive terms, by word counts (c-TF-IDF).")
     else:
-        model = result.labels_by.removeprefix("counts + ")
         st.caption(
-            "Labels: each cluster's most distinctive terms (c-TF-IDF), ranked by the "
-            f"collection's model ({model}) for how close they are to the cluster's documents."
+            "Labels: each cluster's most distinctive terms (c-TF-IDF), ranked by the collection's "
+            f"model ({result.label_model}) for how close they are to the cluster's documents."
         )
     for s in result.summaries:
         st.text(f"{s.label} — {s.size:,} documents")

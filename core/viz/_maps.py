@@ -27,7 +27,7 @@ from core.viz._layout import Layout, LayoutParams, Progress, fit_layout
 from core.viz._projection import Projection
 
 MAPS_DIR = "maps"
-_FORMAT = 3  # 2: UMAP clusters found on the cluster space; 3: labels ranked by the model
+_FORMAT = 4  # 2: clusters on the cluster space; 3: labels ranked by a model; 4: its name stored
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ class CorpusMap:
     summaries : tuple of ClusterSummary
         One per cluster id present (noise last).
     cluster_params : ClusterParams
-    labels_by : str
-        What chose the labels' terms: ``"counts"`` (c-TF-IDF) or ``"counts + MODEL"`` (the
-        candidates ranked by that model, see :mod:`core.viz._labels`).
+    label_model : str
+        The model that ranked the labels' candidate terms (``provider/model``, see
+        :mod:`core.viz._labels`); empty when they are by counts alone.
     label_note : str
         Why the labels are by counts only although a model was given (empty otherwise).
     """
@@ -53,8 +53,13 @@ class CorpusMap:
     clusters: np.ndarray
     summaries: tuple[ClusterSummary, ...]
     cluster_params: ClusterParams
-    labels_by: str = "counts"
+    label_model: str = ""
     label_note: str = ""
+
+    @property
+    def labels_by(self) -> str:
+        """What chose the labels' terms: ``"counts"`` (c-TF-IDF) or ``"counts + MODEL"``."""
+        return f"counts + {self.label_model}" if self.label_model else "counts"
 
     @property
     def xy(self) -> np.ndarray:
@@ -141,10 +146,8 @@ def compute_map(
         on_fallback=notes.append,
     )
     report("Map ready.", 1.0)
-    labels_by = "counts"
-    if term_embedder is not None and not notes:
-        labels_by = f"counts + {term_model_name(term_embedder)}"
-    return CorpusMap(fitted, ids, tuple(summaries), clusters, labels_by, " ".join(notes))
+    model = term_model_name(term_embedder) if term_embedder is not None and not notes else ""
+    return CorpusMap(fitted, ids, tuple(summaries), clusters, model, " ".join(notes))
 
 
 def term_model_name(embedder) -> str:
@@ -229,7 +232,7 @@ def _write(path: Path, result: CorpusMap) -> None:
         "note": lay.note,
         "seconds": lay.seconds,
         "summaries": [asdict(s) for s in result.summaries],
-        "labels_by": result.labels_by,
+        "label_model": result.label_model,
     }
     arrays = {"xy": lay.xy, "fit_rows": lay.fit_rows, "clusters": result.clusters}
     if lay.projection is not None:
@@ -282,4 +285,4 @@ def _read(path: Path, layout: LayoutParams, clusters: ClusterParams) -> CorpusMa
         )
         for s in meta["summaries"]
     )
-    return CorpusMap(lay, ids, summaries, clusters, str(meta.get("labels_by", "counts")))
+    return CorpusMap(lay, ids, summaries, clusters, str(meta.get("label_model", "")))
