@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.viz._clusters import CLUSTER_SPACE_MIN_SAMPLES, ClusterParams, cluster_points
+from core.bench._env import BLAS_ENV
+from core.viz._clusters import ClusterParams
 from core.viz._labels import summarise_clusters
 from core.viz._layout import LayoutParams, fit_layout, umap_available
+from core.viz._maps import cluster_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "benchmarks" / "results"
-BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def corpus(n: int, dim: int = 128, topics: int = 20, seed: int = 0):
@@ -46,15 +47,7 @@ def run(sizes, methods) -> dict:
             t0 = time.perf_counter()
             layout = fit_layout(x, LayoutParams(method=method))
             t1 = time.perf_counter()
-            # As compute_map: UMAP's clusters are found on its cluster space.
-            if layout.cluster_space is None:
-                ids = cluster_points(layout.xy, ClusterParams())
-            else:
-                ids = cluster_points(
-                    layout.cluster_space,
-                    ClusterParams(),
-                    min_samples_share=CLUSTER_SPACE_MIN_SAMPLES,
-                )
+            ids = cluster_layout(layout, ClusterParams())  # as compute_map
             t2 = time.perf_counter()
             summarise_clusters(texts, ids)
             t3 = time.perf_counter()
@@ -83,8 +76,8 @@ def run(sizes, methods) -> dict:
             "counts (ranking them by a local model adds about 0.1 s per map of 8 clusters); "
             "BLAS variables set for the run: "
             + (
-                ", ".join(k for k in BLAS_VARIABLES if k in os.environ)
-                or "none of " + " / ".join(BLAS_VARIABLES)
+                ", ".join(k for k in BLAS_ENV if k in os.environ)
+                or "none of " + " / ".join(BLAS_ENV)
             )
         ),
     }

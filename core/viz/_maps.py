@@ -128,12 +128,7 @@ def compute_map(
 
     fitted = fit_layout(embeddings, layout, progress=scaled)
     report("Finding clusters…", 0.82)
-    if fitted.cluster_space is None:
-        ids = cluster_points(fitted.xy, clusters)
-    else:
-        ids = cluster_points(
-            fitted.cluster_space, clusters, min_samples_share=CLUSTER_SPACE_MIN_SAMPLES
-        )
+    ids = cluster_layout(fitted, clusters)
     fitted = replace(fitted, cluster_space=None)  # used once: not kept with the map
     report("Labelling clusters…", 0.9)
     notes: list[str] = []
@@ -148,6 +143,16 @@ def compute_map(
     report("Map ready.", 1.0)
     model = term_model_name(term_embedder) if term_embedder is not None and not notes else ""
     return CorpusMap(fitted, ids, tuple(summaries), clusters, model, " ".join(notes))
+
+
+def cluster_layout(layout: Layout, clusters: ClusterParams) -> np.ndarray:
+    """Cluster ids of a layout's documents: found on UMAP's cluster space when it has one (see
+    :mod:`core.viz._layout`), else on the drawn ``xy``."""
+    if layout.cluster_space is None:
+        return cluster_points(layout.xy, clusters)
+    return cluster_points(
+        layout.cluster_space, clusters, min_samples_share=CLUSTER_SPACE_MIN_SAMPLES
+    )
 
 
 def term_model_name(embedder) -> str:

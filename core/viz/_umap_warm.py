@@ -83,14 +83,14 @@ def prepare_umap(*, force_helper: bool = False) -> str:
     with _lock:
         if _outcome is not None:
             return _outcome
-        import importlib.util
+        from core.viz._layout import enable_umap_disk_cache, umap_available
 
-        if importlib.util.find_spec("umap") is None:
+        if not umap_available():
             _outcome = "not installed"
             return _outcome
         started = time.perf_counter()
         if not force_helper and cache_written():
-            _import_here()
+            enable_umap_disk_cache()  # imports umap-learn here, from the cache
             _outcome = "cache already written"
             return _outcome
         package_root = Path(__file__).resolve().parents[2]  # the folder holding core/
@@ -106,7 +106,7 @@ def prepare_umap(*, force_helper: bool = False) -> str:
             failed = done.returncode != 0 and (done.stderr.strip().splitlines() or ["?"])[-1]
         except (OSError, subprocess.SubprocessError) as exc:
             failed = f"{type(exc).__name__}: {exc}"
-        _import_here()
+        enable_umap_disk_cache()  # imports umap-learn here, from the cache the helper wrote
         seconds = time.perf_counter() - started
         _outcome = (
             f"helper process failed ({failed}); compiling here"
@@ -116,24 +116,13 @@ def prepare_umap(*, force_helper: bool = False) -> str:
         return _outcome
 
 
-def _import_here() -> None:
-    """Import umap-learn in this process (its import-time functions come from the cache) and
-    turn the cache on for the rest."""
-    import umap  # noqa: F401
-
-    from core.viz._layout import enable_umap_disk_cache
-
-    enable_umap_disk_cache()
-
-
 def _warm_in_this_process() -> None:
     """A small map through the real code path: every function a map needs gets compiled."""
     import numpy as np
 
-    from core.viz._layout import LayoutParams, enable_umap_disk_cache
+    from core.viz._layout import LayoutParams
     from core.viz._maps import compute_map
 
-    enable_umap_disk_cache()
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((200, 64)).astype(np.float32)  # > 2 x neighbours: spectral
     compute_map(vectors, ["warm-up"] * len(vectors), LayoutParams("umap", n_neighbors=15))
