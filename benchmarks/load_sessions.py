@@ -21,8 +21,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from core.bench._app_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app  # noqa: E402
 from tests.browser.load_sessions import run_rounds  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -55,31 +53,14 @@ def rss_mib(pid: int) -> float:
     return total / 2**20
 
 
-def start_app(cache_dir: str, numba_cache: str | None = None) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def _env(tmp: str, fresh_numba: bool) -> dict[str, str]:
+    """The server's environment: no OpenAI settings, a cache of its own and, for ``--map``, an
+    empty numba cache (as on a fresh install)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = cache_dir
-    if numba_cache is not None:
-        env["NUMBA_CACHE_DIR"] = numba_cache
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            threading.Event().wait(0.5)
-    proc.kill()
-    raise RuntimeError("the app did not start within 90 s")
+    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(Path(tmp) / "cache")
+    if fresh_numba:
+        env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
+    return env
 
 
 def main() -> int:
@@ -88,19 +69,23 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--map", action="store_true", help="each session draws a UMAP map too")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        numba_cache = str(Path(tmp) / "numba") if args.map else None
-        proc, url = start_app(str(Path(tmp) / "cache"), numba_cache)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        streamlit_app(_env(tmp, args.map), timeout_s=90) as app,
+    ):
+        with urllib.request.urlopen(f"{app.url}/_stcore/health", timeout=10) as response:
+            assert response.read().strip() == b"ok", "the app is not healthy"
+        pid = app.pid
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
         t0 = time.monotonic()
 
         def sample() -> None:
             while not stop.wait(0.25):
-                samples.append((time.monotonic() - t0, rss_mib(proc.pid)))
+                samples.append((time.monotonic() - t0, rss_mib(pid)))
 
         sampler = threading.Thread(target=sample, daemon=True)
-        start_rss = rss_mib(proc.pid)
+        start_rss = rss_mib(pid)
         sampler.start()
         marks: list[float] = []
         done: list[list] = []
@@ -109,21 +94,19 @@ def main() -> int:
             marks.append(time.monotonic() - t0)
             done.append(list(outcomes))
             print(f"round {round_ + 1}: {sum(len(o.problems) for o in outcomes)} problem(s), "
-                  f"RSS {rss_mib(proc.pid):,.0f} MiB", flush=True)  # fmt: skip
-            write_report(args, done, marks, samples, start_rss, rss_mib(proc.pid))
+                  f"RSS {rss_mib(pid):,.0f} MiB", flush=True)  # fmt: skip
+            write_report(args, done, marks, samples, start_rss, rss_mib(pid))
 
         try:
             asyncio.run(
-                run_rounds(url, Path(tmp), sessions=args.sessions, rounds=args.rounds,
+                run_rounds(app.url, Path(tmp), sessions=args.sessions, rounds=args.rounds,
                            chromium=str(CHROMIUM), args=CHROMIUM_ARGS, on_round=on_round,
                            with_map=args.map)
             )  # fmt: skip
         finally:
             stop.set()
             sampler.join()
-            end_rss = rss_mib(proc.pid)
-            proc.terminate()
-            proc.wait(timeout=20)
+            end_rss = rss_mib(pid)
     problems = write_report(args, done, marks, samples, start_rss, end_rss)
     return 0 if not problems else 1
 

@@ -1,5 +1,5 @@
 """The app served by a fresh ``streamlit run app.py`` on a free loopback port, and Chromium's
-launch settings: shared by the dashboard benchmark and the browser tests."""
+launch settings: shared by the dashboard benchmark, the load test and the browser tests."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class RunningApp:
     launched: float  # perf_counter() just before the process was started
     ready: float  # perf_counter() when it printed its URL
     log: list[str] = field(default_factory=list)
+    pid: int = 0  # the server process (its memory, for the load test)
 
 
 @contextlib.contextmanager
@@ -71,7 +72,7 @@ def streamlit_app(
         log = _wait_for_start(proc, time.monotonic() + timeout_s)
         ready = time.perf_counter()
         threading.Thread(target=_drain, args=(proc, log, echo), daemon=True).start()
-        yield RunningApp(f"http://127.0.0.1:{port}", launched, ready, log)
+        yield RunningApp(f"http://127.0.0.1:{port}", launched, ready, log, proc.pid)
     finally:
         proc.terminate()
         try:
