@@ -31,7 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.bench._app_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app  # noqa: E402
+from core.bench._app_server import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    app_env,
+    streamlit_app,
+)
 from tests.browser.load_sessions import run_rounds  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -56,11 +61,8 @@ def rss_mib(pid: int) -> float:
 def _env(tmp: str, fresh_numba: bool) -> dict[str, str]:
     """The server's environment: no OpenAI settings, a cache of its own and, for ``--map``, an
     empty numba cache (as on a fresh install)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(Path(tmp) / "cache")
-    if fresh_numba:
-        env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
-    return env
+    numba = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba")} if fresh_numba else {}
+    return app_env(EMBEDDING_WORKBENCH_CACHE_DIR=str(Path(tmp) / "cache"), **numba)
 
 
 def main() -> int:

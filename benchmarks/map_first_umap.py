@@ -31,30 +31,22 @@ from playwright.sync_api import expect, sync_playwright
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE))
 
-from tests.browser import conftest  # noqa: E402
+from core.bench._app_server import CHROMIUM, CHROMIUM_ARGS, app_env, streamlit_app  # noqa: E402
+from tests.browser.conftest import VIEWPORT  # noqa: E402
 
 RESULTS = HERE / "benchmarks" / "results" / "map_first_umap.json"
 
 
 def main(repo: Path, pause_s: float, fresh_install: bool) -> dict:
-    conftest.REPO = repo  # serve this checkout's app.py
     out: dict = {"checkout": str(repo), "pause_s": pause_s, "fresh_install": fresh_install}
     with tempfile.TemporaryDirectory() as tmp:
-        if fresh_install:
-            os.environ["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
-        with conftest.serve_app(Path(tmp) / "cache") as url:
-            port = url.rsplit(":", 1)[1]
-            server = next(
-                p
-                for p in psutil.process_iter(["cmdline"])
-                if "app.py" in " ".join(p.info["cmdline"] or [])
-                and port in " ".join(p.info["cmdline"] or [])
-            )
+        numba = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba")} if fresh_install else {}
+        env = app_env(EMBEDDING_WORKBENCH_CACHE_DIR=str(Path(tmp) / "cache"), **numba)
+        with streamlit_app(env, timeout_s=120, cwd=repo) as app:  # this checkout's app.py
+            url, server = app.url, psutil.Process(app.pid)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(
-                    executable_path=str(conftest.CHROMIUM), args=conftest.CHROMIUM_ARGS
-                )
-                page = browser.new_page(viewport=conftest.VIEWPORT)
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport=VIEWPORT)
                 arrived = time.perf_counter()
                 page.goto(url)
                 expect(page.get_by_role("button", name="Load the sample corpus")).to_be_visible(
@@ -80,7 +72,6 @@ def main(repo: Path, pause_s: float, fresh_install: bool) -> dict:
                 out["seconds_to_umap_map"] = time.perf_counter() - started
                 out["rss_after_umap_mb"] = server.memory_info().rss / 2**20
                 browser.close()
-        os.environ.pop("NUMBA_CACHE_DIR", None)
     out["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     out["load_average"] = os.getloadavg()
     return out

@@ -29,6 +29,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def app_env(**extra: str) -> dict[str, str]:
+    """This process's environment for an app server or helper it starts: without the OpenAI
+    settings (nothing it runs may reach, or bill, a real account), unbuffered output, and
+    ``extra`` (e.g. ``EMBEDDING_WORKBENCH_CACHE_DIR``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,13 +56,18 @@ class RunningApp:
 
 @contextlib.contextmanager
 def streamlit_app(
-    env: dict[str, str], *options: str, timeout_s: float = 60, echo: bool = False
+    env: dict[str, str],
+    *options: str,
+    timeout_s: float = 60,
+    echo: bool = False,
+    cwd: Path = ROOT,
 ) -> Iterator[RunningApp]:
     """Start ``streamlit run app.py`` (headless, a free loopback port); yield it; stop it.
 
     ``options`` are more command-line settings, e.g. ``"--server.maxUploadSize", "1"``. Its
     output is read on until it stops (a full pipe would block it), kept in ``log`` and, with
-    ``echo``, printed (pytest shows it when a test fails).
+    ``echo``, printed (pytest shows it when a test fails). ``cwd``: the checkout whose
+    ``app.py`` is served.
     """
     port = free_port()
     command = [
@@ -66,7 +81,7 @@ def streamlit_app(
     ]  # fmt: skip
     launched = time.perf_counter()
     proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         log = _wait_for_start(proc, time.monotonic() + timeout_s)

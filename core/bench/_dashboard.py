@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.bench._app_server import CHROMIUM, streamlit_app
+from core.bench._app_server import CHROMIUM, app_env, streamlit_app
 from core.bench._dashboard_browser import (
     SETTLE_MS,
     TIMEOUT_MS,
@@ -144,10 +144,10 @@ def chromium_available() -> bool:
 
 
 def _child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    """:func:`app_env` with this checkout importable (the fresh-process measurements run
+    ``python -c``, not from the repository's folder)."""
+    env = app_env(**extra)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
     return env
 
 

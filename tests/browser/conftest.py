@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.bench._app_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+from core.bench._app_server import CHROMIUM, CHROMIUM_ARGS, app_env, streamlit_app
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -61,9 +61,7 @@ def serve_app(cache_dir: Path, *options: str) -> Iterator[str]:
 
     ``options`` are more command-line settings, e.g. ``"--server.maxUploadSize", "1"``.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["EMBEDDING_WORKBENCH_CACHE_DIR"] = str(cache_dir)
-    env["PYTHONUNBUFFERED"] = "1"
+    env = app_env(EMBEDDING_WORKBENCH_CACHE_DIR=str(cache_dir))
     with streamlit_app(env, *options, timeout_s=SERVER_START_TIMEOUT_S, echo=True) as app:
         with urllib.request.urlopen(f"{app.url}/_stcore/health", timeout=10) as response:
             assert response.read().strip() == b"ok"
