@@ -64,30 +64,55 @@ def top_k(collection, queries, k, metric, mode, rows, options):
         if rows is None:
             return index.search(queries, k, metric, **options)
         return filtered_index_search(index, queries, k, metric, rows, options)
-    norms = collection._kept_norms()
-    if rows is None or rows.size == len(collection.texts):
-        options.setdefault("corpus_norms", norms)
-        return search(collection.embeddings, queries, k, metric, check_finite=False, **options)
+    return exact_top_k(
+        collection.embeddings, collection._kept_norms(), queries, k, metric, rows, options
+    )
+
+
+def exact_top_k(vectors, norms, queries, k, metric, rows, options):
+    """Exact (float32) top-``k`` of checked ``queries`` among ``rows`` (None: every row) of
+    ``vectors``, whose row ``norms`` are known: the one step of a collection's search and of a
+    shard's (:meth:`core.data._shards.ShardState.search`)."""
+    if rows is None or rows.size == vectors.shape[0]:
+        options = {"corpus_norms": norms, **options}
+        return search(vectors, queries, k, metric, check_finite=False, **options)
     # Only the passing rows are scored: the filter comes before top-k.
-    subset = np.asarray(collection.embeddings[rows], dtype=np.float32)
-    options.setdefault("corpus_norms", norms[rows])
+    subset = np.asarray(vectors[rows], dtype=np.float32)
+    options = {"corpus_norms": norms[rows], **options}
     ids, scores = search(subset, queries, k, metric, check_finite=False, **options)
     return rows[ids], scores
+
+
+def fetch_count(k: int, fetch_k: int | None) -> int:
+    """The candidates MMR chooses ``k`` from: ``fetch_k``, or ``max(20, 4k)``; never below k."""
+    fetch = max(DEFAULT_FETCH_K, 4 * k) if fetch_k is None else int(fetch_k)
+    if fetch < k:
+        raise InvalidInputError(f"fetch_k ({fetch}) must be at least k ({k})")
+    return fetch
 
 
 def mmr_top_k(collection, queries, k, metric, mode, rows, lambda_mult, fetch_k, options):
     """:func:`top_k` of ``fetch_k`` candidates, re-ranked to ``k`` by maximal marginal
     relevance with ``lambda_mult``."""
-    fetch_k = max(DEFAULT_FETCH_K, 4 * k) if fetch_k is None else int(fetch_k)
-    if fetch_k < k:
-        raise InvalidInputError(f"fetch_k ({fetch_k}) must be at least k ({k})")
-    cand_ids, cand_scores = top_k(collection, queries, fetch_k, metric, mode, rows, options)
+    fetch = fetch_count(k, fetch_k)
+    cand_ids, cand_scores = top_k(collection, queries, fetch, metric, mode, rows, options)
+    return mmr_rerank(
+        queries, cand_ids, cand_scores, lambda ids: collection.embeddings[ids], k, lambda_mult
+    )
+
+
+def mmr_rerank(queries, cand_ids, cand_scores, vectors_at, k: int, lambda_mult: float):
+    """Re-rank each query's candidates by maximal marginal relevance; ``vectors_at(ids)`` gives
+    the candidates' vectors (a collection's rows, or a sharded collection's across its shards).
+    Returns ids and scores of shape ``(n_queries, min(k, n_candidates))``."""
     width = min(k, cand_ids.shape[1])
     out_ids = np.empty((queries.shape[0], width), dtype=np.int64)
     out_scores = np.empty((queries.shape[0], width), dtype=np.float32)
+    if width == 0:
+        return out_ids, out_scores
     for q in range(queries.shape[0]):
         pool = cand_ids[q]
-        picked, _ = mmr_select(queries[q], collection.embeddings[pool], width, lambda_mult)
+        picked, _ = mmr_select(queries[q], vectors_at(pool), width, lambda_mult)
         out_ids[q], out_scores[q] = pool[picked], cand_scores[q][picked]
     return out_ids, out_scores
 

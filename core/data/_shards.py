@@ -40,10 +40,15 @@ from core.data._collection import (
     check_save_target,
     content_hash,
 )
+from core.data._collection_search import (  # mmr_rerank: also the cluster search's
+    exact_top_k,
+    fetch_count,
+    filtered_index_search,
+    mmr_rerank,
+)
 from core.embedding._types import EmbedderSpec
 from core.errors import CollectionError, InvalidInputError
 from core.search import Metric, as_matrix, build_index, merge_topk, row_norms
-from core.search import search as core_search
 
 SHARDS_MANIFEST = "shards.json"
 SHARDS_DIR = "shards"
@@ -157,8 +162,6 @@ class ShardState:
         collection, of shape ``(n_queries, min(k, n_rows))``. The one per-shard step of both
         the local and the distributed engine, so their results are the same by construction.
         """
-        from core.data._collection import filtered_index_search
-
         n = self.vectors.shape[0]
         if rows is not None:
             rows = np.asarray(rows, dtype=np.int64)
@@ -170,18 +173,10 @@ class ShardState:
         if mode == "float32":
             if self.norms is None:
                 self.norms = row_norms(self.vectors)
-            if rows is None:
-                ids, scores = core_search(
-                    self.vectors, queries, min(k, n), method, check_finite=False,
-                    corpus_norms=self.norms, **options,
-                )  # fmt: skip
-            else:
-                subset = np.asarray(self.vectors[rows], dtype=np.float32)
-                ids, scores = core_search(
-                    subset, queries, min(k, rows.size), method, check_finite=False,
-                    corpus_norms=self.norms[rows], **options,
-                )  # fmt: skip
-                ids = rows[ids]
+            width = min(k, n if rows is None else rows.size)
+            ids, scores = exact_top_k(
+                self.vectors, self.norms, queries, width, method, rows, options
+            )
         else:
             if mode not in self.indexes:
                 self.indexes[mode] = build_index(np.asarray(self.vectors), mode)
@@ -241,34 +236,12 @@ def merge_parts(parts, k: int, n_queries: int):
 
 
 def check_mmr(mmr, k: int, fetch_k: int | None) -> int:
-    """Check MMR's lambda and return the candidates to fetch (as ``Collection.search``)."""
-    from core.data._collection import DEFAULT_FETCH_K
-
+    """Check MMR's lambda before any shard is searched and return the candidates to fetch
+    (:func:`core.data._collection_search.fetch_count`, as ``Collection.search``)."""
     if isinstance(mmr, bool) or not isinstance(mmr, int | float | np.floating | np.integer) \
             or not 0.0 <= float(mmr) <= 1.0:  # fmt: skip
         raise InvalidInputError(f"mmr (lambda) must be a number in [0, 1], got {mmr!r}")
-    fetch = max(DEFAULT_FETCH_K, 4 * k) if fetch_k is None else int(fetch_k)
-    if fetch < k:
-        raise InvalidInputError(f"fetch_k ({fetch}) must be at least k ({k})")
-    return fetch
-
-
-def mmr_rerank(queries, cand_ids, cand_scores, vectors_at, k: int, lambda_mult: float):
-    """Re-rank each query's candidates by maximal marginal relevance (the same selection as
-    :meth:`core.data.Collection.search` with ``mmr``); ``vectors_at(ids)`` gives the candidates'
-    vectors. Returns ids and scores of shape ``(n_queries, min(k, n_candidates))``."""
-    from core.search._mmr import mmr as mmr_select
-
-    width = min(k, cand_ids.shape[1])
-    out_ids = np.empty((queries.shape[0], width), dtype=np.int64)
-    out_scores = np.empty((queries.shape[0], width), dtype=np.float32)
-    if width == 0:
-        return out_ids, out_scores
-    for q in range(queries.shape[0]):
-        pool = cand_ids[q]
-        picked, _ = mmr_select(queries[q], vectors_at(pool), width, lambda_mult)
-        out_ids[q], out_scores[q] = pool[picked], cand_scores[q][picked]
-    return out_ids, out_scores
+    return fetch_count(k, fetch_k)
 
 
 def open_shard(root: str | os.PathLike, shard: ShardInfo) -> ShardState:
@@ -472,14 +445,7 @@ class ShardedCollection:
         """The documents' metadata columns (without ``text``), from the first shard's schema."""
         if not self.shards:
             return []
-        import pyarrow.parquet as pq
-
-        path = self.root / SHARDS_DIR / f"{self.shards[0].name}.parquet"
-        try:
-            names = pq.read_schema(path).names
-        except (OSError, ValueError) as exc:
-            raise CollectionError(f"{path} is missing, corrupt or truncated ({exc})") from None
-        return [n for n in names if n != TEXT_COLUMN and not n.startswith("__index")]
+        return _metadata_columns(self.root / SHARDS_DIR / f"{self.shards[0].name}.parquet")
 
     def vectors_at(self, ids) -> np.ndarray:
         """The vectors of global rows ``ids`` (any order), float32 of shape (len(ids), dim)."""
@@ -638,17 +604,25 @@ def read_shard_documents(root: str | os.PathLike, name: str) -> pd.DataFrame:
 
 def read_shard_metadata(root: str | os.PathLike, name: str) -> pd.DataFrame:
     """A shard's metadata columns only (no ``text``): what a filter looks at."""
+    path = Path(root) / SHARDS_DIR / f"{name}.parquet"
+    columns = _metadata_columns(path)
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (OSError, ValueError) as exc:
+        raise CollectionError(f"{path} is corrupt or truncated ({exc})") from None
+
+
+def _metadata_columns(path: Path) -> list[str]:
+    """A shard's Parquet columns other than ``text`` (and pandas' index columns)."""
     import pyarrow.parquet as pq
 
-    path = Path(root) / SHARDS_DIR / f"{name}.parquet"
     try:
         names = pq.read_schema(path).names
-        columns = [n for n in names if n != TEXT_COLUMN and not n.startswith("__index")]
-        return pd.read_parquet(path, columns=columns)
     except FileNotFoundError:
         raise CollectionError(f"{path} is missing") from None
     except (OSError, ValueError) as exc:
         raise CollectionError(f"{path} is corrupt or truncated ({exc})") from None
+    return [n for n in names if n != TEXT_COLUMN and not n.startswith("__index")]
 
 
 def verify_shard(root: str | os.PathLike, shard: ShardInfo) -> None:
