@@ -119,7 +119,7 @@ def run_search(args) -> int:
 
 def _json(args, collection, sharded: bool, ids, scores) -> dict:
     """``--json``: per query, its results with global id, score, text and metadata."""
-    from core.cli._main import _jsonable
+    from core.cli._main import hits_json
 
     queries = []
     for query, row_ids, row_scores in zip(args.query, ids, scores, strict=True):
@@ -129,12 +129,7 @@ def _json(args, collection, sharded: bool, ids, scores) -> dict:
         else:
             table = collection.metadata.iloc[list(map(int, row_ids))].reset_index(drop=True)
             texts = [collection.texts[int(i)] for i in row_ids]
-        hits = [
-            {"rank": rank, "id": int(i), "score": float(score), "text": texts[rank - 1],
-             "metadata": {c: _jsonable(table.iloc[rank - 1][c]) for c in table.columns}}
-            for rank, (i, score) in enumerate(zip(row_ids, row_scores, strict=True), start=1)
-        ]  # fmt: skip
-        queries.append({"query": query, "results": hits})
+        queries.append({"query": query, "results": hits_json(row_ids, row_scores, texts, table)})
     return {
         "collection": str(args.collection), "method": args.method, "k": args.k,
         "model": collection.spec.model, "cluster": args.cluster, "queries": queries,

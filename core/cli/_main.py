@@ -190,22 +190,11 @@ def run_search(args) -> int:
 
 def search_json(collection: Collection, report) -> dict:
     """A search report as one JSON-ready dict: per query, its results with text and metadata."""
-    meta = collection.metadata
     results = []
     for query, row_ids, row_scores in zip(report.queries, report.ids, report.scores, strict=True):
-        hits = []
-        for rank, (i, score) in enumerate(zip(row_ids, row_scores, strict=True), start=1):
-            row = {c: _jsonable(meta.iloc[int(i)][c]) for c in meta.columns}
-            hits.append(
-                {
-                    "rank": rank,
-                    "id": int(i),
-                    "score": float(score),
-                    "text": collection.texts[int(i)],
-                    "metadata": row,
-                }
-            )
-        results.append({"query": query, "results": hits})
+        table = collection.metadata.iloc[list(map(int, row_ids))].reset_index(drop=True)
+        texts = [collection.texts[int(i)] for i in row_ids]
+        results.append({"query": query, "results": hits_json(row_ids, row_scores, texts, table)})
     return {
         "collection": collection.manifest.content_hash,
         "method": report.method,
@@ -214,6 +203,21 @@ def search_json(collection: Collection, report) -> dict:
         "search_ms": round(report.search_ms, 3),
         "queries": results,
     }
+
+
+def hits_json(row_ids, row_scores, texts: list[str], table) -> list[dict]:
+    """One query's results for ``--json``: rank, id, score, text and metadata, best first
+    (``texts`` and the rows of ``table`` in the same order as the ids)."""
+    return [
+        {
+            "rank": rank,
+            "id": int(i),
+            "score": float(score),
+            "text": texts[rank - 1],
+            "metadata": {c: _jsonable(table.iloc[rank - 1][c]) for c in table.columns},
+        }
+        for rank, (i, score) in enumerate(zip(row_ids, row_scores, strict=True), start=1)
+    ]
 
 
 def _jsonable(value):
