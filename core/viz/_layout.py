@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -415,54 +414,6 @@ def _pre_reduce(x: np.ndarray, seed: int) -> np.ndarray:
     return projection.transform(x)
 
 
-# umap-learn's own numba functions (unlike pynndescent's) are not cached on disk, so every new
-# process compiled them again before its first UMAP: 15-30 s on this machine. Turning numba's
-# on-disk cache on for them (before their first compile) makes that a one-off per installation;
-# numba keeps the cache beside the package when it can write there, else in the user's cache
-# directory (or NUMBA_CACHE_DIR), and recompiles when the package's source changes.
-_UMAP_NUMBA_MODULES = (
-    "umap.umap_",
-    "umap.layouts",
-    "umap.utils",
-    "umap.distances",
-    "umap.spectral",
-)
-_numba_cache_lock = threading.Lock()
-_numba_cache_on = False
-
-
-def enable_umap_disk_cache() -> int:
-    """Turn numba's on-disk cache on for umap-learn's compiled functions (once per process).
-
-    Returns
-    -------
-    int
-        How many functions it was turned on for (0 when already done).
-    """
-    global _numba_cache_on
-    import importlib
-
-    from numba.core.dispatcher import Dispatcher
-
-    with _numba_cache_lock:
-        if _numba_cache_on:
-            return 0
-        count = 0
-        for name in _UMAP_NUMBA_MODULES:
-            module = importlib.import_module(name)
-            for obj in vars(module).values():
-                if (
-                    isinstance(obj, Dispatcher)
-                    and obj.__module__ == name
-                    and not obj.signatures  # not compiled yet: the cache can still serve it
-                    and type(obj._cache).__name__ == "NullCache"
-                ):
-                    obj.enable_caching()
-                    count += 1
-        _numba_cache_on = True
-        return count
-
-
 def _umap(
     x: np.ndarray, params: LayoutParams, n_components: int = 2, knn: tuple | None = None
 ) -> tuple[np.ndarray, tuple | None]:
@@ -470,6 +421,8 @@ def _umap(
     searched for one (corpora above UMAP's small-data size, 4,096 rows), for the next call on the
     same rows to reuse instead of searching again."""
     import umap  # optional; checked by fit_layout
+
+    from core.viz._umap_warm import enable_umap_disk_cache
 
     enable_umap_disk_cache()
 

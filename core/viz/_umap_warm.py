@@ -1,4 +1,5 @@
-"""Prepare UMAP's compiled code in a helper process, so this process never pays for compiling it.
+"""UMAP's compiled code: numba's disk cache turned on for umap-learn, and filled by a helper
+process, so this process never pays for compiling it.
 
 umap-learn and pynndescent are numba code. Compiling it takes 10-35 s, and the memory LLVM
 takes for that stays with the process: measured here on the sample, importing umap-learn and
@@ -23,6 +24,54 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+# umap-learn's own numba functions (unlike pynndescent's) are not cached on disk, so every new
+# process compiled them again before its first UMAP: 15-30 s on this machine. Turning numba's
+# on-disk cache on for them (before their first compile) makes that a one-off per installation;
+# numba keeps the cache beside the package when it can write there, else in the user's cache
+# directory (or NUMBA_CACHE_DIR), and recompiles when the package's source changes.
+_UMAP_NUMBA_MODULES = (
+    "umap.umap_",
+    "umap.layouts",
+    "umap.utils",
+    "umap.distances",
+    "umap.spectral",
+)
+_numba_cache_lock = threading.Lock()
+_numba_cache_on = False
+
+
+def enable_umap_disk_cache() -> int:
+    """Turn numba's on-disk cache on for umap-learn's compiled functions (once per process).
+
+    Returns
+    -------
+    int
+        How many functions it was turned on for (0 when already done).
+    """
+    global _numba_cache_on
+    import importlib
+
+    from numba.core.dispatcher import Dispatcher
+
+    with _numba_cache_lock:
+        if _numba_cache_on:
+            return 0
+        count = 0
+        for name in _UMAP_NUMBA_MODULES:
+            module = importlib.import_module(name)
+            for obj in vars(module).values():
+                if (
+                    isinstance(obj, Dispatcher)
+                    and obj.__module__ == name
+                    and not obj.signatures  # not compiled yet: the cache can still serve it
+                    and type(obj._cache).__name__ == "NullCache"
+                ):
+                    obj.enable_caching()
+                    count += 1
+        _numba_cache_on = True
+        return count
+
 
 _lock = threading.Lock()
 _outcome: str | None = None  # how UMAP was prepared, once it was
@@ -83,7 +132,7 @@ def prepare_umap(*, force_helper: bool = False) -> str:
     with _lock:
         if _outcome is not None:
             return _outcome
-        from core.viz._layout import enable_umap_disk_cache, umap_available
+        from core.viz._layout import umap_available
 
         if not umap_available():
             _outcome = "not installed"
